@@ -1,0 +1,29 @@
+# autoresearch — build, test, demo. Every install step lives here or in scripts/.
+GO      ?= go
+BIN     := bin/autoresearch
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GOFILES := $(shell find cmd internal harness gpt -name '*.go' 2>/dev/null)
+
+.PHONY: all build test vet fmt-check demo bench
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/autoresearch
+
+# The tests need no GPU, no network and no prepared data.
+test: fmt-check vet
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# The main job on the embedded default: prepare the smoke profile.
+demo: build
+	$(BIN) prepare --profile smoke
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,77 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The environment variables through which the runner talks to a training
+// program. They are the whole interface: the program reads them, nothing else.
+const (
+	EnvProfile = "AUTORESEARCH_PROFILE" // profile name; default smoke
+	EnvHome    = "AUTORESEARCH_HOME"    // prepared data root; default ~/.cache/autoresearch
+	EnvDevice  = "AUTORESEARCH_DEVICE"  // cpu or cuda; default cpu
+	EnvResult  = "AUTORESEARCH_RESULT"  // where to write the summary as JSON; optional
+)
+
+// Profile holds the harness constants. They are fixed for a whole research run
+// (results are comparable only within one profile) and the training program
+// can read them but never change them.
+type Profile struct {
+	Name           string
+	MaxSeqLen      int     // context length T of training and evaluation
+	VocabSize      int     // tokenizer vocabulary, special tokens included
+	TimeBudget     float64 // training seconds, warm-up steps excluded
+	EvalTokens     int     // validation tokens scored by EvaluateBPB
+	DefaultDataset string  // what prepare uses without --dataset
+}
+
+var profiles = []Profile{
+	{Name: "smoke", MaxSeqLen: 64, VocabSize: 512, TimeBudget: 5, EvalTokens: 1 << 14, DefaultDataset: "synthetic"},
+	{Name: "cpu", MaxSeqLen: 256, VocabSize: 2048, TimeBudget: 300, EvalTokens: 1 << 18, DefaultDataset: "sotu"},
+	{Name: "gpu", MaxSeqLen: 2048, VocabSize: 8192, TimeBudget: 300, EvalTokens: 40 * (1 << 19), DefaultDataset: "climbmix"},
+}
+
+// DefaultProfile is used when AUTORESEARCH_PROFILE is unset.
+const DefaultProfile = "smoke"
+
+// Profiles returns every profile, smallest first.
+func Profiles() []Profile { return append([]Profile(nil), profiles...) }
+
+// LookupProfile returns the profile called name.
+func LookupProfile(name string) (Profile, error) {
+	names := make([]string, len(profiles))
+	for i, p := range profiles {
+		if p.Name == name {
+			return p, nil
+		}
+		names[i] = p.Name
+	}
+	return Profile{}, fmt.Errorf("unknown profile %q: use one of %s", name, strings.Join(names, ", "))
+}
+
+// CurrentProfile returns the profile named by AUTORESEARCH_PROFILE (default smoke).
+func CurrentProfile() (Profile, error) {
+	name := os.Getenv(EnvProfile)
+	if name == "" {
+		name = DefaultProfile
+	}
+	return LookupProfile(name)
+}
+
+// Home returns the root of prepared data: $AUTORESEARCH_HOME, else
+// ~/.cache/autoresearch.
+func Home() string {
+	if h := os.Getenv(EnvHome); h != "" {
+		return h
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "autoresearch")
+	}
+	return filepath.Join(os.TempDir(), "autoresearch")
+}
+
+// DataDir is where a profile's prepared data lives under home.
+func DataDir(home string, p Profile) string { return filepath.Join(home, p.Name) }

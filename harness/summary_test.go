@@ -1,0 +1,85 @@
+package harness
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The block printed by the original train.py on its H100 baseline.
+const originalBlock = `---
+val_bpb:          0.997900
+training_seconds: 300.1
+total_seconds:    325.9
+peak_vram_mb:     45060.2
+mfu_percent:      39.80
+total_tokens_M:   499.6
+num_steps:        953
+num_params_M:     50.3
+depth:            8
+`
+
+func TestSummaryPrintMatchesOriginal(t *testing.T) {
+	s := Summary{ValBPB: 0.9979, TrainingSeconds: 300.12, TotalSeconds: 325.94, PeakVRAMMB: 45060.2,
+		MFUPercent: 39.8, TotalTokensM: 499.6, NumSteps: 953, NumParamsM: 50.3, Depth: 8}
+	var b strings.Builder
+	if err := s.Print(&b); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != originalBlock {
+		t.Errorf("summary block differs:\n%s\nwant:\n%s", b.String(), originalBlock)
+	}
+	s.PeakRSSMB = 812.44
+	b.Reset()
+	s.Print(&b)
+	if !strings.HasSuffix(b.String(), "depth:            8\npeak_rss_mb:      812.4\n") {
+		t.Errorf("CPU block ends %q", b.String()[len(b.String())-40:])
+	}
+}
+
+func TestSummaryReportWritesJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "result.json")
+	t.Setenv(EnvResult, path)
+	s := Summary{ValBPB: 1.25, NumSteps: 7, Depth: 2, PeakRSSMB: 3}
+	var b strings.Builder
+	if err := s.Report(&b); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]float64
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"val_bpb", "training_seconds", "total_seconds", "peak_vram_mb", "mfu_percent", "total_tokens_M", "num_steps", "num_params_M", "depth", "peak_rss_mb"} {
+		if _, ok := m[key]; !ok {
+			t.Errorf("JSON lacks key %s", key)
+		}
+		if !strings.Contains(b.String(), "\n"+key+":") {
+			t.Errorf("printed block lacks key %s", key)
+		}
+	}
+	if m["val_bpb"] != 1.25 || m["num_steps"] != 7 {
+		t.Errorf("JSON values %v", m)
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	t.Setenv(EnvProfile, "")
+	p, err := CurrentProfile()
+	if err != nil || p.Name != "smoke" {
+		t.Fatalf("default profile %q, %v", p.Name, err)
+	}
+	g, _ := LookupProfile("gpu")
+	if g.MaxSeqLen != 2048 || g.VocabSize != 8192 || g.TimeBudget != 300 || g.EvalTokens != 40*524288 {
+		t.Errorf("gpu profile %+v differs from the original's constants", g)
+	}
+	t.Setenv(EnvProfile, "laptop")
+	if _, err := CurrentProfile(); err == nil || !strings.Contains(err.Error(), "smoke, cpu, gpu") {
+		t.Errorf("unknown profile error %v does not list the valid ones", err)
+	}
+}

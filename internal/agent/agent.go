@@ -1,0 +1,80 @@
+// Package agent holds the proposers: what decides the next change to try. A
+// proposer edits the editable files in the run's worktree and describes the
+// change in one line; the experiment loop then guards, commits, builds, trains
+// and decides. Two proposers exist: the LLM agent (tool calling through an
+// OpenAI-compatible API) and the sweep agent (offline: one hyperparameter
+// constant at a time, deterministic from a seed).
+package agent
+
+import (
+	"context"
+	"errors"
+
+	"autoresearch/internal/results"
+)
+
+// Proposer decides and makes the next change.
+type Proposer interface {
+	// Name identifies the proposer in records, e.g. "sweep" or "llm:gpt-5".
+	Name() string
+	// Propose edits files in req.Worktree (only req.EditablePaths) and returns
+	// a one-line description of the change.
+	Propose(ctx context.Context, req Request) (Proposal, error)
+	// Repair tries to fix the change that failed as f describes, editing the
+	// same files in place. It returns an error wrapping ErrGaveUp to abandon
+	// the idea.
+	Repair(ctx context.Context, req Request, f Failure) (Proposal, error)
+}
+
+// ErrGaveUp is wrapped by Repair when the proposer abandons a failing idea.
+var ErrGaveUp = errors.New("gave up")
+
+// ErrAbandoned is wrapped by Propose when no usable proposal came out (for
+// example the model never submitted). The loop records it and goes on.
+var ErrAbandoned = errors.New("proposal abandoned")
+
+// Request is everything a proposer may know when it proposes.
+type Request struct {
+	N             int      // the experiment's number (the baseline is 0)
+	Program       string   // the human's instructions (program.md)
+	Worktree      string   // absolute path of the run's worktree; edits go here
+	EditablePaths []string // slash-separated paths relative to Worktree that may change
+	Metric        string   // e.g. "val_bpb"
+	LowerIsBetter bool
+	Profile       string // e.g. "smoke", "cpu", "gpu"
+	Device        string // "cpu" or "cuda", plus hardware details when known
+	Budget        float64
+	Results       []results.Row // every row so far, oldest first
+	Last          *Outcome      // the previous experiment's outcome; nil before the first
+	// Check builds the program in the worktree as it is now and returns the
+	// compiler's output and whether it built. Proposers use it to catch
+	// compile errors before a training run is spent.
+	Check func(ctx context.Context) (output string, ok bool)
+	// TranscriptPath is where the proposer saves its conversation, if it has
+	// one (JSON lines); empty means do not save.
+	TranscriptPath string
+}
+
+// Outcome is how an experiment ended, as the next proposal sees it.
+type Outcome struct {
+	Description string
+	Status      results.Status
+	Value       float64 // the metric; 0 for a crash
+	Crash       string  // for a crash: build, runtime, timeout or guard
+	LogTail     string  // the last lines of the training log (crashes)
+}
+
+// Failure describes a failed attempt for Repair.
+type Failure struct {
+	Kind    string // "build" (compiler output) or "runtime" (log tail)
+	Output  string // the compiler's output or the last 50 lines of the log
+	Attempt int    // 1 for the first repair of this idea
+}
+
+// Proposal is a proposer's answer.
+type Proposal struct {
+	Description      string
+	PromptTokens     int // LLM tokens spent, when known
+	CompletionTokens int
+	ToolCalls        int
+}

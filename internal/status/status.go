@@ -1,0 +1,41 @@
+// Package status shows what a running research loop is doing: one live line
+// on a terminal (experiment n, phase, training progress, best so far,
+// experiments per hour), plain log lines otherwise.
+package status
+
+import "autoresearch/internal/results"
+
+// Phase is the step an experiment is in.
+type Phase string
+
+const (
+	Proposing  Phase = "proposing"
+	Repairing  Phase = "repairing"
+	Building   Phase = "building"
+	Training   Phase = "training"
+	Evaluating Phase = "evaluating"
+)
+
+// Reporter receives the loop's progress. Implementations must be safe for use
+// from several goroutines.
+type Reporter interface {
+	// Start announces experiment n (0 is the baseline).
+	Start(n int)
+	// Phase announces the step experiment n is in now.
+	Phase(p Phase)
+	// Progress reports the training progress, 0 to 1.
+	Progress(fraction float64)
+	// Done reports the finished experiment's row and the best value kept so far.
+	Done(row results.Row, best float64)
+	// Logf prints a message on a line of its own.
+	Logf(format string, args ...any)
+}
+
+// Nop is a Reporter that shows nothing.
+type Nop struct{}
+
+func (Nop) Start(int)                 {}
+func (Nop) Phase(Phase)               {}
+func (Nop) Progress(float64)          {}
+func (Nop) Done(results.Row, float64) {}
+func (Nop) Logf(string, ...any)       {}
