@@ -195,7 +195,7 @@ func (c *cpuBackend[T]) AttentionBackward(a *AttentionArgs) {
 			}
 			for h := kh * group; h < (kh+1)*group; h++ {
 				for t := range T_ {
-					row := ((b*T_ + t) * H + h) * D
+					row := ((b*T_+t)*H + h) * D
 					qr, dor, or, dqr := q[row:][:D], dout[row:][:D], out[row:][:D], dq[row:][:D]
 					s0 := visible(t, a.Window)
 					l := lse[(b*H+h)*T_+t]
@@ -207,7 +207,7 @@ func (c *cpuBackend[T]) AttentionBackward(a *AttentionArgs) {
 					delta := dot(dor, or)
 					clear(dqr)
 					for s := s0; s <= t; s++ {
-						kv := ((b*T_ + s) * KVH + kh) * D
+						kv := ((b*T_+s)*KVH + kh) * D
 						ps := pr[s-s0]
 						axpy(ps, dor, dv[kv:][:D])
 						ds := ps * (dot(dor, v[kv:][:D]) - delta) * scale

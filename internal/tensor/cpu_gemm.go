@@ -26,7 +26,7 @@ type microKernel struct {
 
 // sgemmKernels lists the usable micro-kernels, best first (the amd64 init
 // prepends the AVX-512 one when the CPU has it).
-var sgemmKernels = []microKernel{{name: "go-4x16", mr: 4, nr: 16, fn: goKernel4x16}}
+var sgemmKernels = []microKernel{{name: "go-4x4", mr: 4, nr: 4, fn: goKernel4x4}, {name: "go-4x16", mr: 4, nr: 16, fn: goKernel4x16}}
 
 // Blocking: a KC×nr B panel stays in L1, an MC×KC A block in L2 and the
 // KC×NC B block in L3.
@@ -245,4 +245,45 @@ func goKernel4x16(k int, a, b, c *float32, ldc int, alpha float32) {
 			row[j] += alpha * acc[i][j]
 		}
 	}
+}
+
+// goKernel4x4 keeps its 16 accumulators in registers.
+func goKernel4x4(k int, a, b, c *float32, ldc int, alpha float32) {
+	as := unsafe.Slice(a, 4*k)
+	bs := unsafe.Slice(b, 4*k)
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	for p := 0; p < 4*k; p += 4 {
+		ap := (*[4]float32)(as[p : p+4])
+		bp := (*[4]float32)(bs[p : p+4])
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		a0 := ap[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := ap[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := ap[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := ap[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	cs := unsafe.Slice(c, 3*ldc+4)
+	r := (*[4]float32)(cs[0:4])
+	r[0], r[1], r[2], r[3] = r[0]+alpha*c00, r[1]+alpha*c01, r[2]+alpha*c02, r[3]+alpha*c03
+	r = (*[4]float32)(cs[ldc : ldc+4])
+	r[0], r[1], r[2], r[3] = r[0]+alpha*c10, r[1]+alpha*c11, r[2]+alpha*c12, r[3]+alpha*c13
+	r = (*[4]float32)(cs[2*ldc : 2*ldc+4])
+	r[0], r[1], r[2], r[3] = r[0]+alpha*c20, r[1]+alpha*c21, r[2]+alpha*c22, r[3]+alpha*c23
+	r = (*[4]float32)(cs[3*ldc : 3*ldc+4])
+	r[0], r[1], r[2], r[3] = r[0]+alpha*c30, r[1]+alpha*c31, r[2]+alpha*c32, r[3]+alpha*c33
 }
