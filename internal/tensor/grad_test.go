@@ -28,7 +28,9 @@ type input struct {
 	draw  func(r *rand.Rand) float64
 }
 
-func normal(shape ...int) input { return input{shape, func(r *rand.Rand) float64 { return r.NormFloat64() }} }
+func normal(shape ...int) input {
+	return input{shape, func(r *rand.Rand) float64 { return r.NormFloat64() }}
+}
 
 // positive draws from [0.5, 2): the domain of log, sqrt, recip, pow.
 func positive(shape ...int) input {
