@@ -58,6 +58,10 @@ func opStrides(trans bool, ld int) (rs, cs int) {
 
 // scaleC applies beta to C_i (beta = 0 overwrites, so NaNs in C vanish).
 func scaleC[T float](c []T, off, m, n, ldc int, beta T) {
+	scaleCWith(c, off, m, n, ldc, beta, parallel)
+}
+
+func scaleCWith[T float](c []T, off, m, n, ldc int, beta T, parallel func(n, cost int, f func(lo, hi int))) {
 	if beta == 1 {
 		return
 	}
@@ -109,14 +113,33 @@ func gemmRef[T float](g *GemmArgs, a, b, c []T) {
 	}
 }
 
-var packPool sync.Pool // *[]float32 A-block buffers
+var packPool, bpackPool sync.Pool // *[]float32 packing buffers
 
-func sgemm(kr microKernel, g *GemmArgs, a, b, c []float32) {
+// getBuf takes a buffer of at least n floats from pool.
+func getBuf(pool *sync.Pool, n int) *[]float32 {
+	if p, ok := pool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+// serial runs a parallel loop on the calling goroutine: for GEMMs issued
+// from inside an already parallel kernel (attention).
+func serial(n, cost int, f func(lo, hi int)) { f(0, n) }
+
+// sgemm runs g spread over the cores.
+func sgemm(kr microKernel, g *GemmArgs, a, b, c []float32) { sgemmWith(kr, g, a, b, c, parallel) }
+
+func sgemmWith(kr microKernel, g *GemmArgs, a, b, c []float32, parallel func(n, cost int, f func(lo, hi int))) {
 	mr, nr := kr.mr, kr.nr
 	rsA, csA := opStrides(g.TransA, g.LdA)
 	rsB, csB := opStrides(g.TransB, g.LdB)
 	M, N, K := g.M, g.N, g.K
-	bpack := make([]float32, ((min(gemmNC, N)+nr-1)/nr)*nr*min(gemmKC, max(K, 1)))
+	bp := getBuf(&bpackPool, ((min(gemmNC, N)+nr-1)/nr)*nr*min(gemmKC, max(K, 1)))
+	defer bpackPool.Put(bp)
+	bpack := *bp
 	// MC shrinks for small M so every core gets blocks.
 	mc := gemmMC
 	if per := (M + 4 - 1) / 4; per < mc {
@@ -124,7 +147,7 @@ func sgemm(kr microKernel, g *GemmArgs, a, b, c []float32) {
 	}
 	for bi := range g.Batch {
 		oa, ob, oc := g.OffA+bi*g.StrideA, g.OffB+bi*g.StrideB, g.OffC+bi*g.StrideC
-		scaleC(c, oc, M, N, g.LdC, g.Beta)
+		scaleCWith(c, oc, M, N, g.LdC, g.Beta, parallel)
 		if K == 0 || N == 0 || M == 0 || g.Alpha == 0 {
 			continue
 		}
@@ -140,12 +163,8 @@ func sgemm(kr microKernel, g *GemmArgs, a, b, c []float32) {
 				})
 				nblk := (M + mc - 1) / mc
 				parallel(nblk, mc*kb*nb, func(lo, hi int) {
-					ap := packPool.Get()
-					if ap == nil || cap(*ap.(*[]float32)) < mc*gemmKC {
-						s := make([]float32, (mc+mr)*gemmKC)
-						ap = &s
-					}
-					apack := *ap.(*[]float32)
+					ap := getBuf(&packPool, (mc+mr)*gemmKC)
+					apack := *ap
 					var tile [32 * 32]float32
 					for blk := lo; blk < hi; blk++ {
 						ic := blk * mc

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -313,62 +314,83 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 	}
 }
 
-// tinyModel is one attention + MLP block of the original's shape.
+// tinyModel is a stack of the original's blocks: attention with RoPE,
+// QK-norm, grouped-query heads and a window, a ReLU² MLP, a residual
+// lambda, a softcapped lm_head.
 type tinyModel struct {
-	wte, wq, wk, wv, wo, fc, proj, head, lambda *Tensor
-	cos, sin                                    *Tensor
+	cfg       modelCfg
+	wte, head *Tensor
+	lambda    *Tensor
+	layers    []tinyLayer
+	cos, sin  *Tensor
 }
 
-const (
-	tmB, tmT, tmC, tmH, tmKVH, tmV = 2, 16, 32, 4, 2, 40
-	tmD                            = tmC / tmH
-)
+type tinyLayer struct{ wq, wk, wv, wo, fc, proj *Tensor }
 
-func newTinyModel(d *Device, seed uint64) *tinyModel {
+type modelCfg struct{ B, T, C, H, KVH, V, L int }
+
+func (c modelCfg) D() int { return c.C / c.H }
+
+var tinyCfg = modelCfg{B: 2, T: 16, C: 32, H: 4, KVH: 2, V: 40, L: 1}
+
+func newTinyModel(d *Device, seed uint64) *tinyModel { return newModel(d, seed, tinyCfg) }
+
+func newModel(d *Device, seed uint64, c modelCfg) *tinyModel {
 	rng := NewRNG(seed)
-	s := math.Sqrt(3) / math.Sqrt(tmC)
+	s := math.Sqrt(3) / math.Sqrt(float64(c.C))
+	D := c.D()
 	m := &tinyModel{
-		wte:    d.Parameter("wte", d.Normal(rng, 0, 1, tmV, tmC)),
-		wq:     d.Parameter("wq", d.Uniform(rng, -s, s, tmH*tmD, tmC)),
-		wk:     d.Parameter("wk", d.Uniform(rng, -s, s, tmKVH*tmD, tmC)),
-		wv:     d.Parameter("wv", d.Uniform(rng, -s, s, tmKVH*tmD, tmC)),
-		wo:     d.Parameter("wo", d.Uniform(rng, -s, s, tmC, tmC)),
-		fc:     d.Parameter("fc", d.Uniform(rng, -s, s, 4*tmC, tmC)),
-		proj:   d.Parameter("proj", d.Uniform(rng, -s, s, tmC, 4*tmC)),
-		head:   d.Parameter("head", d.Normal(rng, 0, 0.1, tmV, tmC)),
+		cfg:    c,
+		wte:    d.Parameter("wte", d.Normal(rng, 0, 1, c.V, c.C)),
+		head:   d.Parameter("head", d.Normal(rng, 0, 0.1, c.V, c.C)),
 		lambda: d.Parameter("lambda", d.Full(0.9, 1)),
 	}
-	m.cos, m.sin = ropeTables(d, tmT, tmD)
+	for i := range c.L {
+		p := func(name string, rows, cols int) *Tensor {
+			return d.Parameter(fmt.Sprintf("h.%d.%s", i, name), d.Uniform(rng, -s, s, rows, cols))
+		}
+		m.layers = append(m.layers, tinyLayer{
+			wq: p("wq", c.H*D, c.C), wk: p("wk", c.KVH*D, c.C), wv: p("wv", c.KVH*D, c.C),
+			wo: p("wo", c.C, c.C), fc: p("fc", 4*c.C, c.C), proj: p("proj", c.C, 4*c.C),
+		})
+	}
+	m.cos, m.sin = ropeTables(d, c.T, D)
 	m.cos.Keep()
 	m.sin.Keep()
 	return m
 }
 
 func (m *tinyModel) loss(idx, targets *Tensor) *Tensor {
+	c := m.cfg
+	D := c.D()
 	x := RMSNorm(Embedding(m.wte, idx), 1e-6)
-	h := RMSNorm(x, 1e-6)
-	q := Rotary(Linear(h, m.wq).Reshape(tmB, tmT, tmH, tmD), m.cos, m.sin)
-	k := Rotary(Linear(h, m.wk).Reshape(tmB, tmT, tmKVH, tmD), m.cos, m.sin)
-	v := Linear(h, m.wv).Reshape(tmB, tmT, tmKVH, tmD)
-	y := Attention(RMSNorm(q, 1e-6), RMSNorm(k, 1e-6), v, tmT/2).Reshape(tmB, tmT, tmC)
-	x = x.Mul(m.lambda).Add(Linear(y, m.wo))
-	x = x.Add(Linear(Linear(RMSNorm(x, 1e-6), m.fc).ReluSquare(), m.proj))
+	for _, l := range m.layers {
+		h := RMSNorm(x, 1e-6)
+		q := Rotary(Linear(h, l.wq).Reshape(c.B, c.T, c.H, D), m.cos, m.sin)
+		k := Rotary(Linear(h, l.wk).Reshape(c.B, c.T, c.KVH, D), m.cos, m.sin)
+		v := Linear(h, l.wv).Reshape(c.B, c.T, c.KVH, D)
+		y := Attention(RMSNorm(q, 1e-6), RMSNorm(k, 1e-6), v, c.T/2).Reshape(c.B, c.T, c.C)
+		x = x.Mul(m.lambda).Add(Linear(y, l.wo))
+		x = x.Add(Linear(Linear(RMSNorm(x, 1e-6), l.fc).ReluSquare(), l.proj))
+	}
 	logits := Linear(RMSNorm(x, 1e-6), m.head).Softcap(15)
 	return CrossEntropyMean(logits, targets)
 }
 
-func tinyBatch(d *Device, seed uint64) (idx, targets *Tensor) {
+func tinyBatch(d *Device, seed uint64) (idx, targets *Tensor) { return batchFor(d, seed, tinyCfg) }
+
+func batchFor(d *Device, seed uint64, c modelCfg) (idx, targets *Tensor) {
 	r := rand.New(rand.NewPCG(seed, 9))
-	ids := make([]int32, tmB*(tmT+1))
-	for i := range ids {
-		ids[i] = int32(r.IntN(tmV))
+	x, y := make([]int32, c.B*c.T), make([]int32, c.B*c.T)
+	for b := range c.B {
+		prev := int32(r.IntN(c.V))
+		for t := range c.T {
+			next := int32(r.IntN(c.V))
+			x[b*c.T+t], y[b*c.T+t] = prev, next
+			prev = next
+		}
 	}
-	x, y := make([]int32, 0, tmB*tmT), make([]int32, 0, tmB*tmT)
-	for b := range tmB {
-		x = append(x, ids[b*(tmT+1):b*(tmT+1)+tmT]...)
-		y = append(y, ids[b*(tmT+1)+1:(b+1)*(tmT+1)]...)
-	}
-	return d.FromInt32s(x, tmB, tmT), d.FromInt32s(y, tmB, tmT)
+	return d.FromInt32s(x, c.B, c.T), d.FromInt32s(y, c.B, c.T)
 }
 
 func tinyModelGrads(t *testing.T, d *Device) (float64, map[string][]float64) {
@@ -397,5 +419,38 @@ func TestOpenErrors(t *testing.T) {
 	_, err = Open("cuda")
 	if err == nil || !strings.Contains(err.Error(), "-tags cuda") {
 		t.Fatalf("Open(cuda) without the cuda backend: error %v, want a hint about -tags cuda", err)
+	}
+}
+
+// TestAttentionBlockedMatchesNaive: the float32 blocked-GEMM attention
+// against the float64 naive reference, forward and backward, over several
+// query blocks, grouped heads and windows.
+func TestAttentionBlockedMatchesNaive(t *testing.T) {
+	const B, T, H, KVH, D = 2, 150, 4, 2, 16
+	r := rand.New(rand.NewPCG(8, 8))
+	q, k, v, g := rnd(r, B*T*H*D), rnd(r, B*T*KVH*D), rnd(r, B*T*KVH*D), rnd(r, B*T*H*D)
+	run := func(d *Device, window int) (out []float64, grads [3][]float64) {
+		qt := d.FromFloat32s(q, B, T, H, D).SetRequiresGrad()
+		kt := d.FromFloat32s(k, B, T, KVH, D).SetRequiresGrad()
+		vt := d.FromFloat32s(v, B, T, KVH, D).SetRequiresGrad()
+		o := Attention(qt, kt, vt, window)
+		o.Mul(d.FromFloat32s(g, B, T, H, D)).Sum().Backward()
+		return o.Float64s(), [3][]float64{qt.Grad.Float64s(), kt.Grad.Float64s(), vt.Grad.Float64s()}
+	}
+	for _, w := range []int{-1, 0, 70, 149} {
+		o32, g32 := run(openCPU(t), w)
+		o64, g64 := run(open64(t), w)
+		for i := range o64 {
+			if math.Abs(o32[i]-o64[i]) > 1e-5 {
+				t.Fatalf("window %d: out[%d] %v, reference %v", w, i, o32[i], o64[i])
+			}
+		}
+		for n, name := range []string{"dq", "dk", "dv"} {
+			for i := range g64[n] {
+				if math.Abs(g32[n][i]-g64[n][i]) > 1e-4*math.Max(1, math.Abs(g64[n][i])) {
+					t.Fatalf("window %d: %s[%d] %v, reference %v", w, name, i, g32[n][i], g64[n][i])
+				}
+			}
+		}
 	}
 }
