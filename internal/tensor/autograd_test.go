@@ -141,3 +141,60 @@ func TestFastTranscendentals(t *testing.T) {
 		}
 	}
 }
+
+// TestExpSlice covers the vector exp (AVX-512 where present): accuracy
+// over the range, tails shorter than a vector, and NaN, ±Inf passing through
+// as e^x does, so a NaN loss is never hidden.
+func TestExpSlice(t *testing.T) {
+	var src []float32
+	for x := float32(-100); x < 100; x += 0.173 {
+		src = append(src, x)
+	}
+	src = append(src, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0)
+	for _, n := range []int{len(src), 15, 17, 3} {
+		s := src[len(src)-n:]
+		d := make([]float32, n)
+		expSlice(d, s)
+		for i, x := range s {
+			want := math.Exp(float64(x))
+			got := float64(d[i])
+			switch {
+			case math.IsNaN(want):
+				if !math.IsNaN(got) {
+					t.Fatalf("exp(NaN) = %v", got)
+				}
+			case want > math.MaxFloat32:
+				if !math.IsInf(got, 1) {
+					t.Fatalf("exp(%v) = %v, want +Inf", x, got)
+				}
+			case want < 1e-37:
+				if got > 1e-37 {
+					t.Fatalf("exp(%v) = %v, want about 0", x, got)
+				}
+			case math.Abs(got-want) > 3e-7*want:
+				t.Fatalf("exp(%v) = %v, want %v", x, got, want)
+			}
+		}
+	}
+}
+
+func TestTanhSlice(t *testing.T) {
+	var src []float32
+	for x := float32(-60); x < 60; x += 0.0731 {
+		src = append(src, x)
+	}
+	src = append(src, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, 1e-6, -1e-6)
+	for _, c := range []float32{1, 15} {
+		for _, n := range []int{len(src), 17, 6} {
+			s := src[len(src)-n:]
+			d := make([]float32, n)
+			tanhSlice(d, s, c)
+			for i, x := range s {
+				want := float64(c) * math.Tanh(float64(x)/float64(c))
+				if math.IsNaN(want) != math.IsNaN(float64(d[i])) || math.Abs(float64(d[i])-want) > 3e-7*float64(c) {
+					t.Fatalf("%v*tanh(%v/%v) = %v, want %v", c, x, c, d[i], want)
+				}
+			}
+		}
+	}
+}

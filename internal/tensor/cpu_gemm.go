@@ -16,12 +16,13 @@ import (
 // elsewhere (arm64 laptops, old x86); float64 (the gradient checks) uses the
 // plain reference loop.
 
-// microKernel computes C[mr×nr] += alpha * Apanel·Bpanel over k steps, with
-// C's rows ldc elements apart.
+// microKernel computes C[mr×nr] = alpha * Apanel·Bpanel + beta*C over k
+// steps, with C's rows ldc elements apart. beta is 0 (C is only written,
+// so it needs no clearing) or 1.
 type microKernel struct {
 	name   string
 	mr, nr int
-	fn     func(k int, a, b, c *float32, ldc int, alpha float32)
+	fn     func(k int, a, b, c *float32, ldc int, alpha, beta float32)
 }
 
 // sgemmKernels lists the usable micro-kernels, best first (the amd64 init
@@ -147,15 +148,25 @@ func sgemmWith(kr microKernel, g *GemmArgs, a, b, c []float32, parallel func(n, 
 	}
 	for bi := range g.Batch {
 		oa, ob, oc := g.OffA+bi*g.StrideA, g.OffB+bi*g.StrideB, g.OffC+bi*g.StrideC
-		scaleCWith(c, oc, M, N, g.LdC, g.Beta, parallel)
+		beta := g.Beta
 		if K == 0 || N == 0 || M == 0 || g.Alpha == 0 {
+			scaleCWith(c, oc, M, N, g.LdC, beta, parallel)
 			continue
+		}
+		if beta != 0 && beta != 1 {
+			// The kernels take beta 0 or 1: scale C once up front.
+			scaleCWith(c, oc, M, N, g.LdC, beta, parallel)
+			beta = 1
 		}
 		for jc := 0; jc < N; jc += gemmNC {
 			nb := min(gemmNC, N-jc)
 			npan := (nb + nr - 1) / nr
 			for pc := 0; pc < K; pc += gemmKC {
 				kb := min(gemmKC, K-pc)
+				kbeta := float32(1) // later K blocks add to the first one's result
+				if pc == 0 {
+					kbeta = beta
+				}
 				parallel(npan, kb*nr, func(lo, hi int) {
 					for p := lo; p < hi; p++ {
 						packB(bpack[p*kb*nr:(p+1)*kb*nr], b, ob+pc*rsB+(jc+p*nr)*csB, rsB, csB, kb, min(nr, nb-p*nr), nr)
@@ -181,14 +192,17 @@ func sgemmWith(kr microKernel, g *GemmArgs, a, b, c []float32, parallel func(n, 
 								apan := &apack[ir*kb*mr]
 								co := oc + (ic+ir*mr)*g.LdC + jc + jr*nr
 								if mm == mr && nn == nr {
-									kr.fn(kb, apan, bp, &c[co], g.LdC, g.Alpha)
+									kr.fn(kb, apan, bp, &c[co], g.LdC, g.Alpha, kbeta)
 									continue
 								}
 								t := tile[:mr*nr]
-								clear(t)
-								kr.fn(kb, apan, bp, &t[0], nr, g.Alpha)
+								kr.fn(kb, apan, bp, &t[0], nr, g.Alpha, 0)
 								for i := range mm {
 									crow := c[co+i*g.LdC : co+i*g.LdC+nn]
+									if kbeta == 0 {
+										copy(crow, t[i*nr:i*nr+nn])
+										continue
+									}
 									for j := range crow {
 										crow[j] += t[i*nr+j]
 									}
@@ -204,45 +218,93 @@ func sgemmWith(kr microKernel, g *GemmArgs, a, b, c []float32, parallel func(n, 
 }
 
 // packB writes a kb×nr panel of op(B) starting at element off (nn valid
-// columns, the rest zero): dst[k*nr + j] = B[off + k*rs + j*cs].
+// columns, the rest zero): dst[k*nr + j] = B[off + k*rs + j*cs]. Reads go
+// along whichever axis is contiguous in memory.
 func packB(dst, b []float32, off, rs, cs, kb, nn, nr int) {
-	for k := range kb {
-		row := dst[k*nr : (k+1)*nr]
-		src := off + k*rs
-		if cs == 1 {
-			copy(row[:nn], b[src:src+nn])
-		} else {
-			for j := range nn {
-				row[j] = b[src+j*cs]
+	dst = dst[:kb*nr]
+	switch {
+	case cs == 1:
+		for k := range kb {
+			row := dst[k*nr : (k+1)*nr]
+			copy(row[:nn], b[off+k*rs:off+k*rs+nn])
+			clear(row[nn:])
+		}
+	case rs == 1:
+		if nn < nr {
+			clear(dst)
+		}
+		for j := range nn {
+			col := b[off+j*cs : off+j*cs+kb]
+			for k, v := range col {
+				dst[k*nr+j] = v
 			}
 		}
-		clear(row[nn:])
+	default:
+		for k := range kb {
+			row := dst[k*nr : (k+1)*nr]
+			for j := range nn {
+				row[j] = b[off+k*rs+j*cs]
+			}
+			clear(row[nn:])
+		}
 	}
 }
 
 // packA writes a kb×mr panel of op(A) starting at element off (mm valid
-// rows, the rest zero): dst[k*mr + i] = A[off + i*rs + k*cs].
+// rows, the rest zero): dst[k*mr + i] = A[off + i*rs + k*cs]. Reads go
+// along whichever axis is contiguous in memory.
 func packA(dst, a []float32, off, rs, cs, kb, mm, mr int) {
-	if mm < mr {
-		clear(dst[:kb*mr])
-	}
-	for i := range mm {
-		src := off + i*rs
-		if cs == 1 {
-			row := a[src : src+kb]
+	dst = dst[:kb*mr]
+	switch {
+	case rs == 1:
+		for k := range kb {
+			p := dst[k*mr : (k+1)*mr]
+			copy(p[:mm], a[off+k*cs:off+k*cs+mm])
+			clear(p[mm:])
+		}
+	case cs == 1 && mm == 12 && mr == 12:
+		packA12(dst, a, off, rs, kb)
+	case cs == 1:
+		if mm < mr {
+			clear(dst)
+		}
+		for i := range mm {
+			row := a[off+i*rs : off+i*rs+kb]
 			for k, v := range row {
 				dst[k*mr+i] = v
 			}
-		} else {
+		}
+	default:
+		if mm < mr {
+			clear(dst)
+		}
+		for i := range mm {
 			for k := range kb {
-				dst[k*mr+i] = a[src+k*cs]
+				dst[k*mr+i] = a[off+i*rs+k*cs]
 			}
 		}
 	}
 }
 
+// packA12 packs 12 contiguous rows, reading them side by side so every
+// store is sequential.
+func packA12(dst, a []float32, off, rs, kb int) {
+	r0 := a[off : off+kb]
+	r1, r2, r3 := a[off+rs:][:len(r0)], a[off+2*rs:][:len(r0)], a[off+3*rs:][:len(r0)]
+	r4, r5, r6 := a[off+4*rs:][:len(r0)], a[off+5*rs:][:len(r0)], a[off+6*rs:][:len(r0)]
+	r7, r8, r9 := a[off+7*rs:][:len(r0)], a[off+8*rs:][:len(r0)], a[off+9*rs:][:len(r0)]
+	r10, r11 := a[off+10*rs:][:len(r0)], a[off+11*rs:][:len(r0)]
+	dst = dst[:12*len(r0)]
+	for k := range r0 {
+		p := (*[12]float32)(dst[k*12:])
+		p[0], p[1], p[2], p[3] = r0[k], r1[k], r2[k], r3[k]
+		p[4], p[5], p[6], p[7] = r4[k], r5[k], r6[k], r7[k]
+		p[8], p[9], p[10], p[11] = r8[k], r9[k], r10[k], r11[k]
+	}
+}
+
 // goKernel4x16 is the portable micro-kernel.
-func goKernel4x16(k int, a, b, c *float32, ldc int, alpha float32) {
+func goKernel4x16(k int, a, b, c *float32, ldc int, alpha, beta float32) {
 	as := unsafe.Slice(a, 4*k)
 	bs := unsafe.Slice(b, 16*k)
 	var acc [4][16]float32
@@ -261,13 +323,17 @@ func goKernel4x16(k int, a, b, c *float32, ldc int, alpha float32) {
 	for i := range 4 {
 		row := cs[i*ldc : i*ldc+16]
 		for j := range 16 {
-			row[j] += alpha * acc[i][j]
+			if beta == 0 {
+				row[j] = alpha * acc[i][j]
+			} else {
+				row[j] += alpha * acc[i][j]
+			}
 		}
 	}
 }
 
 // goKernel4x4 keeps its 16 accumulators in registers.
-func goKernel4x4(k int, a, b, c *float32, ldc int, alpha float32) {
+func goKernel4x4(k int, a, b, c *float32, ldc int, alpha, beta float32) {
 	as := unsafe.Slice(a, 4*k)
 	bs := unsafe.Slice(b, 4*k)
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
@@ -297,12 +363,15 @@ func goKernel4x4(k int, a, b, c *float32, ldc int, alpha float32) {
 		c33 += a3 * b3
 	}
 	cs := unsafe.Slice(c, 3*ldc+4)
-	r := (*[4]float32)(cs[0:4])
-	r[0], r[1], r[2], r[3] = r[0]+alpha*c00, r[1]+alpha*c01, r[2]+alpha*c02, r[3]+alpha*c03
-	r = (*[4]float32)(cs[ldc : ldc+4])
-	r[0], r[1], r[2], r[3] = r[0]+alpha*c10, r[1]+alpha*c11, r[2]+alpha*c12, r[3]+alpha*c13
-	r = (*[4]float32)(cs[2*ldc : 2*ldc+4])
-	r[0], r[1], r[2], r[3] = r[0]+alpha*c20, r[1]+alpha*c21, r[2]+alpha*c22, r[3]+alpha*c23
-	r = (*[4]float32)(cs[3*ldc : 3*ldc+4])
-	r[0], r[1], r[2], r[3] = r[0]+alpha*c30, r[1]+alpha*c31, r[2]+alpha*c32, r[3]+alpha*c33
+	acc := [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
+	for i := range 4 {
+		r := (*[4]float32)(cs[i*ldc : i*ldc+4])
+		for j := range 4 {
+			if beta == 0 {
+				r[j] = alpha * acc[i][j]
+			} else {
+				r[j] += alpha * acc[i][j]
+			}
+		}
+	}
 }

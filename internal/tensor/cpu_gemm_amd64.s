@@ -2,13 +2,13 @@
 
 #include "textflag.h"
 
-// func sgemmKernel12x32(k int, a, b, c *float32, ldc int, alpha float32)
+// func sgemmKernel12x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //
-// C[12x32] += alpha * A·B for one packed A panel (k steps of 12 floats,
-// one per row) and one packed B panel (k steps of 32 floats). The 12x32
-// accumulator tile lives in Z0-Z23; Z24-Z25 hold a B step, Z26-Z31 the
-// broadcast A values.
-TEXT ·sgemmKernel12x32(SB), NOSPLIT, $0-44
+// C[12x32] = alpha * A·B + beta*C (beta 0 or 1; 0 never reads C) for one
+// packed A panel (k steps of 12 floats, one per row) and one packed B panel
+// (k steps of 32 floats). The 12x32 accumulator tile lives in Z0-Z23;
+// Z24-Z25 hold a B step, Z26-Z31 the broadcast A values.
+TEXT ·sgemmKernel12x32(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -86,6 +86,9 @@ loop:
 done:
 	VBROADCASTSS alpha+40(FP), Z24
 	SHLQ $2, SI
+	MOVL beta+44(FP), R8
+	TESTL R8, R8
+	JEQ store
 	VMOVUPS (DX), Z25
 	VFMADD231PS Z24, Z0, Z25
 	VMOVUPS Z25, (DX)
@@ -168,6 +171,68 @@ done:
 	VMOVUPS Z25, (DX)
 	VMOVUPS 64(DX), Z26
 	VFMADD231PS Z24, Z23, Z26
+	VMOVUPS Z26, 64(DX)
+	VZEROUPPER
+	RET
+store:
+	VMULPS Z24, Z0, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z1, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z2, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z3, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z4, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z5, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z6, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z7, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z8, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z9, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z10, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z11, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z12, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z13, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z14, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z15, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z16, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z17, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z18, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z19, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z20, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z21, Z26
+	VMOVUPS Z26, 64(DX)
+	ADDQ SI, DX
+	VMULPS Z24, Z22, Z25
+	VMOVUPS Z25, (DX)
+	VMULPS Z24, Z23, Z26
 	VMOVUPS Z26, 64(DX)
 	VZEROUPPER
 	RET
