@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -196,5 +197,14 @@ func TestTanhSlice(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestPeakFLOPSIsMeasured(t *testing.T) {
+	p := openCPU(t).PeakFLOPS()
+	// Any CPU this runs on does more than 100 MFLOP/s and less than
+	// 100 TFLOP/s per core.
+	if p < 1e8 || p > 1e14*float64(runtime.GOMAXPROCS(0)) {
+		t.Fatalf("PeakFLOPS = %g", p)
 	}
 }

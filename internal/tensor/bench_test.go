@@ -3,7 +3,9 @@ package tensor
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // Benchmarks at the cpu profile's scale: T = 256, d_model 256, heads of 64,
@@ -63,5 +65,16 @@ func BenchmarkModelStep(b *testing.B) {
 			}
 			b.ReportMetric(float64(c.B*c.T*b.N)/b.Elapsed().Seconds(), "tok/s")
 		})
+	}
+}
+
+// BenchmarkPeak is the micro-kernel alone on cache-resident panels, per
+// core and as PeakFLOPS reports it (times the cores): the ceiling the GEMM
+// benchmarks are measured against.
+func BenchmarkPeak(b *testing.B) {
+	for range b.N {
+		one := measurePeak(5, 40*time.Millisecond)
+		b.ReportMetric(one/1e9, "GFLOP/s/core")
+		b.ReportMetric(one*float64(runtime.GOMAXPROCS(0))/1e9, "GFLOP/s")
 	}
 }
