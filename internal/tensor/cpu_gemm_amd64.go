@@ -9,6 +9,11 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func sgemmKernel12x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernel6x16 is the AVX2+FMA micro-kernel in cpu_gemm_amd64.s.
+//
+//go:noescape
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
 // expAVX512 sets dst[i] = e^src[i] for i < n, n a multiple of 16.
 //
 //go:noescape
@@ -20,6 +25,9 @@ func expAVX512(dst, src *float32, n int)
 func tanhAVX512(dst, src *float32, n int, c float32)
 
 func init() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		sgemmKernels = append([]microKernel{{name: "avx2-6x16", mr: 6, nr: 16, fn: sgemmKernel6x16}}, sgemmKernels...)
+	}
 	if cpu.X86.HasAVX512F {
 		tanh32Slice = func(d, s []float32, c float32) {
 			n := len(s) &^ 15
