@@ -33,6 +33,9 @@ func exp32(x float32) float32 {
 	p = p*r + 1.6666665459e-1
 	p = p*r + 5.0000001201e-1
 	p = p*r*r + r + 1
+	if fn > 127 { // 2^128 is not a float32: scale in two steps
+		return p * 2 * math.Float32frombits(uint32(int32(fn)+126)<<23)
+	}
 	return p * math.Float32frombits(uint32(int32(fn)+127)<<23)
 }
 
