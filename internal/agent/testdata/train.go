@@ -23,4 +23,6 @@ const (
 
 var notAConstant = 3
 
-func main() { fmt.Println(DEPTH, WINDOW_PATTERN, ASPECT_RATIO, MATRIX_LR, EMBEDDING_LR, TOTAL_BATCH_SIZE, USE_BIAS, RUN_NAME, a, b, notAConstant) }
+func main() {
+	fmt.Println(DEPTH, WINDOW_PATTERN, ASPECT_RATIO, MATRIX_LR, EMBEDDING_LR, TOTAL_BATCH_SIZE, USE_BIAS, RUN_NAME, a, b, notAConstant)
+}
