@@ -184,7 +184,7 @@ type recorder struct {
 	onProg func(float64)
 }
 
-func (r *recorder) Start(n int)     { r.add(&r.phases, fmt.Sprint("start ", n)) }
+func (r *recorder) Start(n int)          { r.add(&r.phases, fmt.Sprint("start ", n)) }
 func (r *recorder) Phase(p status.Phase) { r.add(&r.phases, string(p)) }
 func (r *recorder) Progress(f float64) {
 	if r.onProg != nil {
