@@ -23,7 +23,9 @@ fmt-check:
 
 # The first thing to run on a fresh machine: prepare the smoke profile, record
 # a baseline, run five experiments with the offline sweep agent, show results.
-DEMO_TAG ?= demo-$(shell date +%m%d-%H%M%S)
+ifndef DEMO_TAG
+DEMO_TAG := demo-$(shell date +%m%d-%H%M%S)
+endif
 demo: build
 	$(BIN) prepare --profile smoke
 	$(BIN) baseline --profile smoke --tag $(DEMO_TAG)
