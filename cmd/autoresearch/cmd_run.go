@@ -135,8 +135,11 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	rows := r.Rows()
 	best, _ := r.Best()
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("stopped after experiment %d, best %s %.6f; the unfinished experiment was rolled back: continue with \"autoresearch run --tag %s\": %w",
-			len(rows)-1, r.Config.Metric.Name, best, o.Tag, err)
+		done := "before the baseline was recorded"
+		if len(rows) > 0 {
+			done = fmt.Sprintf("after experiment %d (best %s %.6f); the unfinished experiment was rolled back", len(rows)-1, r.Config.Metric.Name, best)
+		}
+		return fmt.Errorf("stopped %s: continue with \"autoresearch run --tag %s\": %w", done, o.Tag, err)
 	}
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ type Record struct {
 	Diff        gitops.DiffStat `json:"diff"`
 	FixAttempts int             `json:"fix_attempts"`
 
-	Proposer         string `json:"proposer"`
+	Proposer         string `json:"proposer,omitempty"`
 	PromptTokens     int    `json:"prompt_tokens,omitempty"`
 	CompletionTokens int    `json:"completion_tokens,omitempty"`
 	ToolCalls        int    `json:"tool_calls,omitempty"`
@@ -58,15 +58,18 @@ func appendRecord(path string, rec Record) error {
 		}
 	}
 	rec.Figures = figs
-	b, err := json.Marshal(rec)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // descriptions like "LR 0.04 -> 0.02" stay readable
+	if err := enc.Encode(rec); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
+	// One write call: a process killed here leaves the whole line or none.
+	if _, err := f.Write(b.Bytes()); err != nil {
 		f.Close()
 		return fmt.Errorf("appending to %s: %w", path, err)
 	}

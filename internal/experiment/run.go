@@ -82,6 +82,9 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 		return nil, err
 	}
 	cfg.Repo, cfg.Branch, cfg.Version = root, "autoresearch/"+cfg.Tag, ConfigVersion
+	if cfg.HardLimitSeconds <= 0 {
+		cfg.HardLimitSeconds = cfg.HardLimit().Seconds()
+	}
 	if cfg.Created.IsZero() {
 		cfg.Created = time.Now().UTC().Truncate(time.Second)
 	}
