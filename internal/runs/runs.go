@@ -108,6 +108,14 @@ func Resolve(dir, tag, file string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Inside a run's own clone (.autoresearch/<tag>/worktree), the runs are
+	// those of the repository around it, and that run is the default.
+	if user, own, ok := insideRun(root); ok {
+		root = user
+		if tag == "" {
+			tag = own
+		}
+	}
 	all, err := List(root)
 	if err != nil {
 		return "", err
@@ -131,6 +139,16 @@ func Resolve(dir, tag, file string) (string, error) {
 		return "", fmt.Errorf("no run %q in %s (%s)", tag, filepath.Join(root, Dir), known)
 	}
 	return path, nil
+}
+
+// insideRun reports whether root is the clone of a run,
+// <user>/.autoresearch/<tag>/worktree, and returns user and tag.
+func insideRun(root string) (user, tag string, ok bool) {
+	runDir := filepath.Dir(root)
+	if filepath.Base(root) != "worktree" || filepath.Base(filepath.Dir(runDir)) != Dir {
+		return "", "", false
+	}
+	return filepath.Dir(filepath.Dir(runDir)), filepath.Base(runDir), true
 }
 
 func unwrapPathError(err error) error {

@@ -87,3 +87,19 @@ func TestFindRootAcceptsGitFile(t *testing.T) {
 		t.Errorf("got %q, %v", got, err)
 	}
 }
+
+// In a run's own clone, the run is the default and the other runs are found
+// beside it.
+func TestResolveInsideARunsClone(t *testing.T) {
+	now := time.Now()
+	root := newRepo(t, map[string]time.Time{"nov25": now.Add(-time.Hour), "nov26": now})
+	clone := filepath.Join(root, Dir, "nov25", "worktree")
+	os.MkdirAll(filepath.Join(clone, ".git"), 0o755)
+	os.MkdirAll(filepath.Join(clone, "gpt"), 0o755)
+	if got, err := Resolve(filepath.Join(clone, "gpt"), "", ""); err != nil || got != ResultsPath(root, "nov25") {
+		t.Errorf("inside nov25's clone: %q, %v", got, err)
+	}
+	if got, err := Resolve(clone, "nov26", ""); err != nil || got != ResultsPath(root, "nov26") {
+		t.Errorf("--tag nov26 inside nov25's clone: %q, %v", got, err)
+	}
+}
