@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 
 	"autoresearch/internal/results"
@@ -48,8 +49,36 @@ var (
 	gridColor  = color.RGBA{0xe8, 0xe8, 0xe8, 0xff}
 )
 
-// labelLen is where kept descriptions are cut on the chart.
-const labelLen = 45
+// labelLen is where kept descriptions are cut on the chart; past maxLabels
+// kept rows, only the baseline, the best and the biggest wins are labelled,
+// so the labels stay readable.
+const (
+	labelLen  = 45
+	maxLabels = 40
+)
+
+// labelled picks the kept rows whose descriptions the chart shows.
+func labelled(a *Analysis) map[int]bool {
+	show := map[int]bool{}
+	if len(a.Kept) <= maxLabels {
+		for _, i := range a.Kept {
+			show[i] = true
+		}
+		return show
+	}
+	show[a.Baseline], show[a.Best] = true, true
+	var wins []int
+	for _, i := range a.Kept {
+		if i != a.Baseline && a.setsBest(i) {
+			wins = append(wins, i)
+		}
+	}
+	sort.SliceStable(wins, func(x, y int) bool { return a.Delta[wins[x]] < a.Delta[wins[y]] })
+	for _, i := range wins[:min(len(wins), maxLabels-2)] {
+		show[i] = true
+	}
+	return show
+}
 
 // yRange picks the part of the metric's axis worth reading: from just below
 // the lowest measured value to just above the highest kept one (usually the
@@ -118,8 +147,9 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 	grid.Horizontal.Color, grid.Vertical.Color = gridColor, gridColor
 	p.Add(grid)
 
-	var discarded, above, crashed, kept plotter.XYs
+	var discarded, above, crashed, kept, labelAt plotter.XYs
 	var labels []string
+	show := labelled(a)
 	for i, r := range a.Rows {
 		x := float64(i)
 		switch {
@@ -129,7 +159,10 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 			above = append(above, plotter.XY{X: x, Y: hi - edge})
 		case r.Status == results.Keep:
 			kept = append(kept, plotter.XY{X: x, Y: r.Value})
-			labels = append(labels, shorten(r.Description, labelLen))
+			if show[i] {
+				labelAt = append(labelAt, plotter.XY{X: x, Y: r.Value})
+				labels = append(labels, shorten(r.Description, labelLen))
+			}
 		default:
 			discarded = append(discarded, plotter.XY{X: x, Y: r.Value})
 		}
@@ -173,8 +206,8 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 	if err := scatter("kept", kept, draw.GlyphStyle{Color: keptFill, Radius: vg.Points(4), Shape: outlinedCircle{}}); err != nil {
 		return nil, err
 	}
-	if len(kept) > 0 {
-		l, err := plotter.NewLabels(plotter.XYLabels{XYs: kept, Labels: labels})
+	if len(labelAt) > 0 {
+		l, err := plotter.NewLabels(plotter.XYLabels{XYs: labelAt, Labels: labels})
 		if err != nil {
 			return nil, err
 		}

@@ -232,3 +232,21 @@ func TestNiceTicks(t *testing.T) {
 		t.Errorf("integer labels %v", labels)
 	}
 }
+
+// Past maxLabels kept rows, the chart labels the baseline, the best and the
+// biggest wins only.
+func TestLabelsThinOut(t *testing.T) {
+	few := load(t, "progress")
+	if got := len(labelled(few)); got != few.Keeps {
+		t.Errorf("%d labels for %d kept rows", got, few.Keeps)
+	}
+	f, err := results.Read(bytes.NewReader(longRun(1000)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := Analyze(f)
+	show := labelled(many)
+	if len(show) != maxLabels || !show[many.Baseline] || !show[many.Best] {
+		t.Errorf("%d labels (baseline %v, best %v), want %d with both", len(show), show[many.Baseline], show[many.Best], maxLabels)
+	}
+}
