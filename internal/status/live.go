@@ -86,7 +86,9 @@ func (l *Live) line() string {
 	if !math.IsNaN(l.best) {
 		parts = append(parts, fmt.Sprintf("best %.6f", l.best))
 	}
-	if hours := l.now().Sub(l.first).Hours(); l.done > 0 && hours > 0 {
+	// The rate means little in the first minute.
+	if elapsed := l.now().Sub(l.first); l.done > 0 && elapsed >= time.Minute {
+		hours := elapsed.Hours()
 		parts = append(parts, fmt.Sprintf("%.1f/h", float64(l.done)/hours))
 	}
 	return strings.Join(parts, " · ")
@@ -164,6 +166,26 @@ func (l *Live) Logf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.println(fmt.Sprintf(format, args...), l.shown)
+}
+
+// Close erases the status line, leaving the terminal as it was before it;
+// the reporter may be used again afterwards. See Finish.
+func (l *Live) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shown {
+		io.WriteString(l.w, "\r\x1b[K")
+		l.shown = false
+	}
+	return nil
+}
+
+// Finish erases a live status line, if r keeps one; call it when the loop
+// stops so the shell prompt does not land on the status line.
+func Finish(r Reporter) {
+	if c, ok := r.(io.Closer); ok {
+		c.Close()
+	}
 }
 
 // fit cuts s to at most n runes, marking the cut with "…".

@@ -131,3 +131,20 @@ func TestNewPicksByTerminal(t *testing.T) {
 		t.Error("NewFor(w, true) is not Live")
 	}
 }
+
+func TestFinishErasesTheLine(t *testing.T) {
+	var b bytes.Buffer
+	l, _ := newTestLive(&b, 80)
+	l.Start(4)
+	l.Phase(Building)
+	Finish(l)
+	if s := screen(b.String()); len(s) != 1 || s[0] != "" {
+		t.Errorf("screen after Finish: %q", s)
+	}
+	Finish(l) // twice is harmless
+	var p bytes.Buffer
+	Finish(NewPlain(&p))
+	if p.Len() != 0 {
+		t.Errorf("Finish wrote %q to a plain reporter", p.String())
+	}
+}
