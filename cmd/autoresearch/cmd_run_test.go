@@ -66,7 +66,7 @@ func toyRepo(t *testing.T) string {
 	return dir
 }
 
-func execute(t *testing.T, args ...string) (string, error) {
+func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	root := newRootCmd()
@@ -81,24 +81,24 @@ var sweepRow = regexp.MustCompile(`^(VALUE|SLEEP) \S+ -> \S+$`)
 
 func TestBaselineThenSweepRunThenResume(t *testing.T) {
 	repo := toyRepo(t)
-	out, err := execute(t, "baseline", "--repo", repo, "--tag", "t1", "--device", "cpu")
+	out, err := runCLI(t, "baseline", "--repo", repo, "--tag", "t1", "--device", "cpu")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if !strings.Contains(out, "baseline val_bpb 1.000000 recorded") || !strings.Contains(out, "next: autoresearch run --tag t1") {
 		t.Errorf("baseline said:\n%s", out)
 	}
-	if _, err := execute(t, "baseline", "--repo", repo, "--tag", "t1", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, err := runCLI(t, "baseline", "--repo", repo, "--tag", "t1", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("a second baseline on t1: %v", err)
 	}
-	out, err = execute(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--seed", "5", "--max-experiments", "3")
+	out, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--seed", "5", "--max-experiments", "3")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if !strings.Contains(out, "stopped: max-experiments reached. 4 experiments") {
 		t.Errorf("run said:\n%s", out)
 	}
-	out, err = execute(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--seed", "5", "--max-experiments", "1")
+	out, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--seed", "5", "--max-experiments", "1")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -122,7 +122,7 @@ func TestBaselineThenSweepRunThenResume(t *testing.T) {
 			t.Errorf("a lower val_bpb was not kept: %+v", r)
 		}
 	}
-	_, err = execute(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--profile", "cpu")
+	_, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--profile", "cpu")
 	if err == nil || !strings.Contains(err.Error(), "only apply to a new run") || exitCode(err) != 2 {
 		t.Errorf("--profile on an existing run: %v", err)
 	}
@@ -144,7 +144,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"baseline", "--repo", t.TempDir()}, "not inside a git repository", 1},
 	}
 	for _, c := range cases {
-		_, err := execute(t, c.args...)
+		_, err := runCLI(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.msg) || exitCode(err) != c.code {
 			t.Errorf("%v: error %v (exit %d), want %q (exit %d)", c.args, err, exitCode(err), c.msg, c.code)
 		}
@@ -157,7 +157,7 @@ func TestRunFlagErrors(t *testing.T) {
 func TestTrainRunsTheProgramAsItIs(t *testing.T) {
 	repo := toyRepo(t)
 	t.Chdir(filepath.Join(repo, "gpt"))
-	out, err := execute(t, "train", "--device", "cpu")
+	out, err := runCLI(t, "train", "--device", "cpu")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -167,23 +167,23 @@ func TestTrainRunsTheProgramAsItIs(t *testing.T) {
 	train := filepath.Join(repo, "gpt", "train.go")
 	b, _ := os.ReadFile(train)
 	os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "fail"`), 1), 0o644)
-	if _, err := execute(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "training failed (runtime: the program printed FAIL") {
+	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "training failed (runtime: the program printed FAIL") {
 		t.Errorf("a failing run: %v", err)
 	}
 	os.WriteFile(train, append(b, []byte("\nfunc broken() { undefinedName() }\n")...), 0o644)
-	if _, err := execute(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "gpt/train.go does not build") ||
+	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "gpt/train.go does not build") ||
 		!strings.Contains(err.Error(), "undefined: undefinedName") {
 		t.Errorf("a broken build: %v", err)
 	}
 	os.WriteFile(train, b, 0o644)
 	prepared := os.Getenv(harness.EnvHome)
 	t.Setenv(harness.EnvHome, t.TempDir())
-	if _, err := execute(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), `run "autoresearch prepare --profile smoke"`) {
+	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), `run "autoresearch prepare --profile smoke"`) {
 		t.Errorf("unprepared data: %v", err)
 	}
 	t.Setenv(harness.EnvHome, prepared)
 	t.Setenv("PATH", t.TempDir())
-	_, err = execute(t, "train", "--device", "cpu")
+	_, err = runCLI(t, "train", "--device", "cpu")
 	if !errors.Is(err, runner.ErrNoToolchain) || !strings.Contains(err.Error(), "install Go") {
 		t.Errorf("train without a Go toolchain: %v", err)
 	}
