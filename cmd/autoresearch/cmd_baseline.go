@@ -42,7 +42,8 @@ func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
 }
 
 func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
-	rep := status.NewPlain(out)
+	rep := status.New(out)
+	defer status.Finish(rep)
 	r, err := newRun(ctx, o, rep)
 	if err != nil {
 		return err
@@ -52,6 +53,7 @@ func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
 		return err
 	}
 	best, _ := r.Best()
+	status.Finish(rep)
 	fmt.Fprintf(out, "baseline %s %.6f recorded in %s\nnext: autoresearch run --tag %s\n",
 		r.Config.Metric.Name, best, r.Dir+"/"+experiment.ResultsFile, o.Tag)
 	return nil

@@ -107,7 +107,8 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		return fmt.Errorf("reading the research program: %w (pass --program FILE)", err)
 	}
 
-	rep := status.NewPlain(out)
+	rep := status.New(out)
+	defer status.Finish(rep)
 	var r *experiment.Run
 	if dir := experiment.Dir(root, o.Tag); experiment.Exists(dir) {
 		if len(o.setupChanged) > 0 {
@@ -132,6 +133,7 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		opts.Until = time.Now().Add(o.Until)
 	}
 	stop, err := r.Loop(ctx, opts)
+	status.Finish(rep)
 	rows := r.Rows()
 	best, _ := r.Best()
 	if errors.Is(err, context.Canceled) {
