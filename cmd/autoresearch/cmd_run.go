@@ -70,6 +70,27 @@ existing tag resumes where it stopped.`,
 	return cmd
 }
 
+// sameSetup refuses setup flags that contradict an existing run's run.json:
+// they only shape a new run.
+func sameSetup(o runOptions, cfg experiment.Config) error {
+	for _, name := range o.setupChanged {
+		differs := false
+		switch name {
+		case "--profile":
+			differs = o.Profile != cfg.Profile
+		case "--device":
+			differs = o.Device != "auto" && o.Device != cfg.Device
+		case "--eval-allowance":
+			differs = o.EvalAllowance.Seconds() != cfg.EvalAllowanceSeconds
+		}
+		if differs {
+			return usagef("run %s exists already with profile %s, device %s and an evaluation allowance of %gs; %s only applies to a new run",
+				o.Tag, cfg.Profile, cfg.Device, cfg.EvalAllowanceSeconds, name)
+		}
+	}
+	return nil
+}
+
 // newProposer makes the agent --agent names.
 func newProposer(o runOptions) (agent.Proposer, error) {
 	switch o.Agent {
@@ -111,10 +132,11 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	defer status.Finish(rep)
 	var r *experiment.Run
 	if dir := experiment.Dir(root, o.Tag); experiment.Exists(dir) {
-		if len(o.setupChanged) > 0 {
-			return usagef("run %s exists already; %v only apply to a new run", o.Tag, o.setupChanged)
-		}
 		if r, err = experiment.Open(dir, rep); err != nil {
+			return err
+		}
+		if err := sameSetup(o, r.Config); err != nil {
+			r.Close()
 			return err
 		}
 		if err := checkData(r); err != nil {

@@ -98,7 +98,7 @@ func TestBaselineThenSweepRunThenResume(t *testing.T) {
 	if !strings.Contains(out, "stopped: max-experiments reached. 4 experiments") {
 		t.Errorf("run said:\n%s", out)
 	}
-	out, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--seed", "5", "--max-experiments", "1")
+	out, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--seed", "5", "--max-experiments", "1", "--profile", "smoke", "--device", "cpu")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -123,7 +123,7 @@ func TestBaselineThenSweepRunThenResume(t *testing.T) {
 		}
 	}
 	_, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--profile", "cpu")
-	if err == nil || !strings.Contains(err.Error(), "only apply to a new run") || exitCode(err) != 2 {
+	if err == nil || !strings.Contains(err.Error(), "--profile only applies to a new run") || exitCode(err) != 2 {
 		t.Errorf("--profile on an existing run: %v", err)
 	}
 }
