@@ -56,6 +56,9 @@ func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
 		if err := r.Baseline(ctx); err != nil {
 			return "", err
 		}
+	} else {
+		// A run stopped between recording a keep and publishing it.
+		r.pushBack()
 	}
 	done, abandoned := 0, 0
 	for {

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"autoresearch/internal/results"
 	"autoresearch/internal/status"
 )
@@ -265,5 +268,34 @@ func TestResumeCutsTornLines(t *testing.T) {
 	}
 	if recs, err := ReadRecords(filepath.Join(r.Dir, RecordsFile)); err != nil || len(recs) != 1 {
 		t.Errorf("records %d, %v", len(recs), err)
+	}
+}
+
+func TestResumePublishesAnUnpublishedKeep(t *testing.T) {
+	user := newUserRepo(t)
+	r, err := Setup(toyConfig(user, "t1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newScripted(t, idea{desc: "VALUE 1.0 -> 0.5", edit: set(t, "VALUE", "0.5")})
+	if _, err := r.Loop(context.Background(), Options{Proposer: p}); err != nil {
+		t.Fatal(err)
+	}
+	kept := r.Kept()
+	r.Close()
+	// As if the run died between recording the keep and publishing it.
+	u, _ := git.PlainOpen(user)
+	ref := plumbing.NewBranchReferenceName("autoresearch/t1")
+	u.Storer.SetReference(plumbing.NewHashReference(ref, plumbing.NewHash(r.Config.BaseCommit)))
+	r2, err := Open(r.Dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if stop, err := r2.Loop(context.Background(), Options{Proposer: newScripted(t)}); err != nil || stop != StopExhausted {
+		t.Fatalf("loop: %q, %v", stop, err)
+	}
+	if h, _ := u.Reference(ref, false); h.Hash().String() != kept {
+		t.Errorf("the user's branch is at %s, want the last keep %s", h.Hash(), kept)
 	}
 }
