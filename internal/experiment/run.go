@@ -105,23 +105,37 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 	} else if added {
 		rep.Logf("added /%s/ to the repository's .git/info/exclude", Workspace)
 	}
-	// A folder without run.json is a setup that died half-way: start over.
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	r := &Run{Dir: dir, Reporter: rep, best: math.NaN()}
+	if r.lock, err = acquire(filepath.Join(dir, lockFile), cfg.Tag); err != nil {
+		return nil, err
+	}
 	ok := false
 	defer func() {
 		if !ok {
-			r.Close()
 			os.RemoveAll(dir)
+			r.Close()
 		}
 	}()
-	if r.lock, err = acquire(filepath.Join(dir, lockFile), cfg.Tag); err != nil {
+	if Exists(dir) {
+		// Another process finished setting up this tag meanwhile.
+		ok = true
+		r.Close()
+		return nil, fmt.Errorf("run %s already exists in %s: continue it with \"autoresearch run --tag %s\" or choose another --tag", cfg.Tag, dir, cfg.Tag)
+	}
+	// Anything else here is what a setup that died half-way left: start over.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
 		return nil, err
+	}
+	for _, e := range entries {
+		if e.Name() != lockFile {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if r.repo, err = gitops.Clone(root, filepath.Join(dir, WorktreeDir), cfg.Branch); err != nil {
 		return nil, err

@@ -105,3 +105,24 @@ func TestOpenWithoutARun(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestSetupStartsOverAfterAHalfFinishedSetup(t *testing.T) {
+	user := newUserRepo(t)
+	dir := filepath.Join(user, ".autoresearch", "t1")
+	os.MkdirAll(filepath.Join(dir, "worktree", "gpt"), 0o755)
+	os.WriteFile(filepath.Join(dir, "worktree", "gpt", "train.go"), []byte("half"), 0o644)
+	r, err := Setup(toyConfig(user, "t1"), nil)
+	if err != nil {
+		t.Fatalf("setup over a half-finished one: %v", err)
+	}
+	defer r.Close()
+	if b, _ := os.ReadFile(filepath.Join(dir, "worktree", "gpt", "train.go")); !strings.Contains(string(b), "package main") {
+		t.Errorf("train.go is %q", b)
+	}
+	if _, err := Setup(toyConfig(user, "t1"), nil); err == nil || !strings.Contains(err.Error(), "already") {
+		t.Errorf("setup while the run is open: %v", err)
+	}
+	if !Exists(dir) {
+		t.Error("a refused setup removed the open run")
+	}
+}

@@ -12,6 +12,7 @@ var runKeys = map[string]bool{
 	"TZ": true, "TMPDIR": true, "GOMAXPROCS": true, "GOGC": true, "GOMEMLIMIT": true,
 	"GODEBUG": true, "GOTRACEBACK": true, "LD_LIBRARY_PATH": true, "CUDA_HOME": true,
 	"CUDA_VISIBLE_DEVICES": true, "NVIDIA_VISIBLE_DEVICES": true, "XDG_CACHE_HOME": true,
+	"GOCACHE": true, "GOPATH": true, "GOROOT": true,
 }
 
 // secret reports whether a variable looks like a credential; such a variable

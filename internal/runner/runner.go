@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -113,6 +114,10 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	if len(s.Command) == 0 {
 		return nil, errors.New("empty run command")
 	}
+	// The kernel sends the parent-death signal when the thread that started
+	// the child exits; keep that thread for as long as the child runs.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if s.ResultPath != "" {
 		if err := os.Remove(s.ResultPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
