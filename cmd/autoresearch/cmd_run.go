@@ -13,7 +13,6 @@ import (
 
 	"autoresearch/internal/agent"
 	"autoresearch/internal/experiment"
-	"autoresearch/internal/gitops"
 	"autoresearch/internal/status"
 )
 
@@ -33,6 +32,7 @@ type runOptions struct {
 	// setupChanged lists the setup flags given explicitly; they only apply
 	// to a new run.
 	setupChanged []string
+	tagChanged   bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -48,6 +48,7 @@ to --fix-attempts fixes. A new tag is set up and its baseline run first; an
 existing tag resumes where it stopped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.tagChanged = cmd.Flags().Changed("tag")
 			for _, name := range []string{"profile", "device", "eval-allowance"} {
 				if cmd.Flags().Changed(name) {
 					o.setupChanged = append(o.setupChanged, "--"+name)
@@ -110,9 +111,12 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	root, err := gitops.Root(o.Repo)
+	root, inRun, err := repoRoot(o.Repo)
 	if err != nil {
 		return err
+	}
+	if inRun != "" && !o.tagChanged {
+		o.Tag = inRun
 	}
 	if err := experiment.CheckTag(o.Tag); err != nil {
 		return usagef("--tag: %v", err)

@@ -122,6 +122,11 @@ func TestBaselineThenSweepRunThenResume(t *testing.T) {
 			t.Errorf("a lower val_bpb was not kept: %+v", r)
 		}
 	}
+	// Inside the run's clone, run continues that run.
+	out, err = runCLI(t, "run", "--repo", filepath.Join(repo, ".autoresearch", "t1", "worktree", "gpt"), "--agent", "sweep", "--max-experiments", "1")
+	if err != nil || !strings.Contains(out, "resuming run t1 at experiment 5") {
+		t.Errorf("run inside the clone: %v\n%s", err, out)
+	}
 	_, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--profile", "cpu")
 	if err == nil || !strings.Contains(err.Error(), "--profile only applies to a new run") || exitCode(err) != 2 {
 		t.Errorf("--profile on an existing run: %v", err)

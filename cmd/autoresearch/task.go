@@ -27,6 +27,21 @@ const (
 // defaultTag names a run after today's date, like nov26.
 func defaultTag() string { return strings.ToLower(time.Now().Format("Jan2")) }
 
+// repoRoot returns the top folder of the user's repository holding dir. In a
+// run's clone (<repo>/.autoresearch/<tag>/worktree) that is the repository
+// the run belongs to, and tag is the run's.
+func repoRoot(dir string) (root, tag string, err error) {
+	root, err = gitops.Root(dir)
+	if err != nil {
+		return "", "", err
+	}
+	run := filepath.Dir(root)
+	if filepath.Base(root) == experiment.WorktreeDir && filepath.Base(filepath.Dir(run)) == experiment.Workspace {
+		return filepath.Dir(filepath.Dir(run)), filepath.Base(run), nil
+	}
+	return root, "", nil
+}
+
 // setupFlags are the flags that shape a new run.
 type setupFlags struct {
 	Tag           string
@@ -66,7 +81,7 @@ func gptConfig(root, tag string, p harness.Profile, home, device, detail string,
 // newRun checks everything a new run of the GPT task needs (a repository
 // with gpt/train.go committed, prepared data, the device) and sets it up.
 func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment.Run, error) {
-	root, err := gitops.Root(f.Repo)
+	root, _, err := repoRoot(f.Repo)
 	if err != nil {
 		return nil, err
 	}
