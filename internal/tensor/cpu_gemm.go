@@ -32,7 +32,7 @@ var sgemmKernels = []microKernel{{name: "go-4x4", mr: 4, nr: 4, fn: goKernel4x4}
 // Blocking: a KC×nr B panel stays in L1, an MC×KC A block in L2 and the
 // KC×NC B block in L3.
 const (
-	gemmKC = 256
+	gemmKC = 384
 	gemmMC = 192
 	gemmNC = 3072
 )
