@@ -26,7 +26,7 @@ type Tensor struct {
 	freed        bool
 	freedBy      string // who freed it, for the use-after-free message
 	retain       bool   // Backward leaves it alone
-	node         *node // the op that made it, while a graph is recorded
+	node         *node  // the op that made it, while a graph is recorded
 
 	// Grad is the accumulated gradient of a leaf that requires one, after
 	// Backward; nil before the first Backward and after ZeroGrad.
