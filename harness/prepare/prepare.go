@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -86,7 +87,12 @@ func (o *Options) progress() Progress {
 	return nopProgress{}
 }
 
+// logMu serialises notes from concurrent downloads.
+var logMu sync.Mutex
+
 func (o *Options) logf(format string, args ...any) {
+	logMu.Lock()
+	defer logMu.Unlock()
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, format+"\n", args...)
 	}
