@@ -101,6 +101,9 @@ func runPrepare(ctx context.Context, o prepareOptions, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "  train      %s documents, %s tokens\n", thousands(m.TrainDocs), thousands(m.TrainTokens))
 	fmt.Fprintf(stdout, "  val        %s documents, %s tokens (EVAL_TOKENS %s)\n", thousands(m.ValDocs), thousands(m.ValTokens), thousands(int64(p.EvalTokens)))
+	if rep.EvalRepeats {
+		fmt.Fprintf(stdout, "  note       the validation split is too small: evaluation scores some documents twice\n")
+	}
 	if rep.Sample != "" {
 		fmt.Fprintf(stdout, "  sample     %s\n", strconv.Quote(rep.Sample))
 	}

@@ -18,6 +18,7 @@ type walker func(ctx context.Context, fn func(doc string) error) error
 type corpus struct {
 	train, val walker
 	source     string
+	maxTokens  int // documents are cut to at most this many ids; 0: kept whole
 }
 
 // Dataset names that are not a prefix form.
@@ -33,9 +34,14 @@ const datasetNames = "synthetic, sotu, gutenberg, climbmix, text:PATH or parquet
 
 // openDataset makes the named dataset available (fetching it if needed) and
 // returns its splits.
-func openDataset(ctx context.Context, o *Options) (*corpus, error) {
+func openDataset(ctx context.Context, o *Options) (c *corpus, err error) {
 	name := o.Dataset
 	maxDoc := 3 * o.Profile.MaxSeqLen
+	defer func() {
+		if c != nil && name != Climbmix {
+			c.maxTokens = o.Profile.MaxSeqLen
+		}
+	}()
 	switch {
 	case name == Synthetic:
 		return syntheticCorpus(o.Profile, maxDoc), nil

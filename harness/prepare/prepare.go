@@ -106,6 +106,7 @@ type Report struct {
 	AlreadyPrepared bool    // nothing was done: the data was there
 	BytesPerToken   float64 // of the validation text, with the trained tokenizer
 	Sample          string  // the start of the first training document
+	EvalRepeats     bool    // evaluation reads some validation documents twice
 	Seconds         float64
 }
 
@@ -175,7 +176,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{harness.ValFile, c.val, &meta.ValTokens, &meta.ValDocs},
 		{harness.TrainFile, c.train, &meta.TrainTokens, &meta.TrainDocs},
 	} {
-		st, err := writeTokens(ctx, &o, filepath.Join(dir, s.name), s.docs, tok)
+		st, err := writeTokens(ctx, &o, filepath.Join(dir, s.name), s.docs, tok, c.maxTokens)
 		if err != nil {
 			return nil, err
 		}
@@ -200,8 +201,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if n := meta.ValTokens - meta.ValDocs; n > 0 {
 		rep.BytesPerToken = float64(valBytes) / float64(n)
 	}
-	if meta.ValTokens < int64(o.Profile.EvalTokens) {
-		o.logf("note: the validation split has %d tokens, fewer than EVAL_TOKENS (%d); evaluation will score some of them twice",
+	once, err := evalReadsOnce(filepath.Join(dir, harness.ValFile), tok.BOS(), o.Profile)
+	if err != nil {
+		return nil, err
+	}
+	rep.EvalRepeats = !once
+	if !once {
+		o.logf("note: the validation split (%d tokens) is too small for EVAL_TOKENS (%d) plus the loader's look-ahead: evaluation will score some documents twice; give the dataset more text",
 			meta.ValTokens, o.Profile.EvalTokens)
 	}
 	_ = c.train(ctx, func(doc string) error {
@@ -212,6 +218,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 var errStop = errors.New("stop")
+
+// evalReadsOnce reports whether the rows EvaluateBPB scores (at most
+// EVAL_TOKENS / MAX_SEQ_LEN of them, whatever its batch size) all come from
+// the first pass over the validation file, look-ahead included.
+func evalReadsOnce(path string, bos int32, p harness.Profile) (bool, error) {
+	const B = 16
+	l, err := harness.OpenLoader(path, bos, B, p.MaxSeqLen)
+	if err != nil {
+		return false, err
+	}
+	defer l.Close()
+	rows := p.EvalTokens / p.MaxSeqLen
+	for range (rows + B - 1) / B {
+		if l.Next().Epoch > 1 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
 
 // trainTokenizer counts the chunks of the training split (each document
 // capped, and the total capped, as the original does) and learns the merges.

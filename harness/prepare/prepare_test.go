@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -50,6 +49,26 @@ func readDocs(t testing.TB, env *harness.Env, name string) []string {
 	}
 	flush()
 	return docs
+}
+
+// squash removes all white space: documents are cut at white space and
+// trimmed, so this is what must survive preparation unchanged.
+func squash(docs []string) string { return strings.Join(strings.Fields(strings.Join(docs, " ")), "") }
+
+// checkDocs checks that a token file holds exactly want's text, in order,
+// in documents of at most maxTokens ids after BOS (0: any length).
+func checkDocs(t testing.TB, env *harness.Env, file string, want []string, maxTokens int) []string {
+	t.Helper()
+	got := readDocs(t, env, file)
+	if squash(got) != squash(want) {
+		t.Fatalf("%s does not hold the split's text (%d documents, from %d)", file, len(got), len(want))
+	}
+	for _, d := range got {
+		if n := len(env.Tokenizer.Encode(d)); maxTokens > 0 && n > maxTokens {
+			t.Fatalf("%s: a document of %d tokens, more than %d", file, n, maxTokens)
+		}
+	}
+	return got
 }
 
 // collect runs a walker to the end.
@@ -94,18 +113,9 @@ func TestSmokePrepareEndToEnd(t *testing.T) {
 		docs walker
 		n    int64
 	}{{harness.TrainFile, c.train, env.Meta.TrainDocs}, {harness.ValFile, c.val, env.Meta.ValDocs}} {
-		want := collect(t, s.docs)
-		got := readDocs(t, env, s.file)
-		if !slices.Equal(got, want) {
-			t.Fatalf("%s does not decode to the split's documents (%d vs %d docs)", s.file, len(got), len(want))
-		}
+		got := checkDocs(t, env, s.file, collect(t, s.docs), p.MaxSeqLen)
 		if int64(len(got)) != s.n {
 			t.Errorf("%s: meta says %d documents, file has %d", s.file, s.n, len(got))
-		}
-		for _, d := range got {
-			if len(d) > 3*p.MaxSeqLen {
-				t.Fatalf("%s: document of %d bytes, more than 3 × MAX_SEQ_LEN", s.file, len(d))
-			}
 		}
 	}
 	if env.Meta.ValTokens < int64(p.EvalTokens) {
@@ -191,6 +201,47 @@ func TestSyntheticStories(t *testing.T) {
 	}
 	if len(words) < 300 {
 		t.Errorf("only %d distinct words in 500 stories", len(words))
+	}
+}
+
+func TestEncoderCutsLongDocuments(t *testing.T) {
+	counts := harness.ChunkCounts{}
+	counts.Add(storyText(0, 300))
+	tok, err := harness.TrainBPE(counts, 512, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := storyText(0, 3)
+	e := &encoder{tok: tok, maxTokens: 40}
+	var out encoded
+	e.add(&out, doc)
+	var records [][]int32
+	for i := 0; i < len(out.buf); i += 2 {
+		id := int32(binary.LittleEndian.Uint16(out.buf[i:]))
+		if id == tok.BOS() {
+			records = append(records, nil)
+			continue
+		}
+		records[len(records)-1] = append(records[len(records)-1], id)
+	}
+	if int64(len(records)) != out.docs || len(records) < len(tok.Encode(doc))/40 {
+		t.Fatalf("%d records, %d counted, for a document of %d tokens", len(records), out.docs, len(tok.Encode(doc)))
+	}
+	var texts []string
+	for _, r := range records {
+		if len(r) > 40 || len(r) == 0 {
+			t.Fatalf("a record of %d tokens", len(r))
+		}
+		texts = append(texts, tok.Decode(r))
+	}
+	if squash(texts) != squash([]string{doc}) {
+		t.Fatal("cutting changed the text")
+	}
+	// Whole documents (climbmix) stay whole.
+	out = encoded{}
+	(&encoder{tok: tok}).add(&out, doc)
+	if out.docs != 1 {
+		t.Fatalf("%d records without a limit", out.docs)
 	}
 }
 

@@ -20,8 +20,9 @@ import (
 const syntheticSeed = 20260101
 
 // syntheticStories is how many stories a profile gets: at least 5,000 (a few
-// MB), and enough that the held-out tenth covers the profile's EVAL_TOKENS.
-func syntheticStories(p harness.Profile) int { return max(5000, p.EvalTokens/10) }
+// MB), and enough that the held-out tenth (about 150 tokens a story) covers
+// the profile's EVAL_TOKENS and the loader's look-ahead of 1,000 documents.
+func syntheticStories(p harness.Profile) int { return max(5000, p.EvalTokens/10+40*p.MaxSeqLen) }
 
 func syntheticCorpus(p harness.Profile, maxDoc int) *corpus {
 	n := syntheticStories(p)
@@ -70,6 +71,24 @@ var (
 		"you should never give up", "it is fine to ask for help", "a little patience goes a long way", "honesty is the best way"}
 )
 
+// Invented names give the long tail of rare words that real text has, so a
+// tokenizer of thousands of merges has something to learn from.
+var (
+	onsets  = strings.Fields("b br d dr f g gl gr h j k kl l m n p pl pr r s sh st t th tr v w z")
+	vowels  = strings.Fields("a e i o u a e o ai ea oo ou")
+	endings = append(strings.Fields("n r l s th ck x m nd ng rt sk lt"), "", "", "", "")
+)
+
+func inventName(r *rand.Rand) string {
+	var b strings.Builder
+	for range 2 + r.IntN(2) {
+		b.WriteString(pick(r, onsets))
+		b.WriteString(pick(r, vowels))
+	}
+	b.WriteString(pick(r, endings))
+	return cap1(b.String())
+}
+
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 
 func cap1(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
@@ -101,7 +120,7 @@ func newCharacter(r *rand.Rand) character {
 	case 2, 3:
 		c.name, c.he, c.him, c.his = pick(r, boys), "he", "him", "his"
 	default:
-		c.name, c.he, c.him, c.his = pick(r, append(girls, boys...)), "they", "them", "their"
+		c.name, c.he, c.him, c.his = inventName(r), "they", "them", "their"
 	}
 	if r.IntN(3) == 0 {
 		c.kind = "child"
@@ -125,6 +144,7 @@ func Story(i uint64) string {
 		friend = newCharacter(r)
 	}
 	place, thing, color := pick(r, places), pick(r, things), pick(r, colors)
+	town := inventName(r)
 	var b strings.Builder
 	say := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -138,7 +158,7 @@ func Story(i uint64) string {
 	case 2:
 		say("%s %s %s %s who lived near %s.", hero.name, hero.is(), article(pick(r, adjs)), hero.kind, place)
 	default:
-		say("In a small village, there lived %s %s. %s name was %s.", article(pick(r, adjs)), hero.kind, cap1(hero.his), hero.name)
+		say("In the village of %s, there lived %s %s. %s name was %s.", town, article(pick(r, adjs)), hero.kind, cap1(hero.his), hero.name)
 	}
 	say(" %s loved to %s.", cap1(hero.he), pick(r, activity))
 	if r.IntN(2) == 0 {
@@ -204,6 +224,7 @@ func Story(i uint64) string {
 		say("From that day on, %s always kept %s %s in a safe place.", hero.name, hero.his, thing)
 	case 1:
 		say("That %s, %s and %s went to %s to %s together.", pick(r, times), hero.name, friend.name, place, pick(r, activity))
+		say(" Everyone in %s heard about it.", town)
 	default:
 		say("%s learned that %s.", hero.name, pick(r, morals))
 	}

@@ -63,35 +63,63 @@ type tokenStats struct {
 // encodeBatch is how many documents a worker encodes at a time.
 const encodeBatch = 64
 
+// encoded is a worker's output for one batch: token file bytes and counts.
+type encoded struct {
+	buf         []byte
+	docs, bytes int64
+}
+
+// encoder turns documents into token file records: BOS, then the ids, as
+// little-endian uint16. With maxTokens > 0 a document of more ids than that
+// is cut again, smaller, until every piece fits: a record is then at most
+// maxTokens + 1 ids, one row of the loader, so packing never has to crop it.
+type encoder struct {
+	tok       *harness.Tokenizer
+	maxTokens int
+	ids       []int32
+}
+
+func (e *encoder) add(out *encoded, doc string) {
+	e.ids = e.tok.AppendEncode(e.ids[:0], doc)
+	if e.maxTokens > 0 && len(e.ids) > e.maxTokens {
+		// Aim a tenth under the limit, at this document's bytes per token.
+		limit := len(doc) * e.maxTokens / len(e.ids) * 9 / 10
+		cut(doc, max(limit, 1), func(piece string) error { e.add(out, piece); return nil })
+		return
+	}
+	out.buf = binary.LittleEndian.AppendUint16(out.buf, uint16(e.tok.BOS()))
+	for _, id := range e.ids {
+		out.buf = binary.LittleEndian.AppendUint16(out.buf, uint16(id))
+	}
+	out.docs++
+	out.bytes += int64(len(doc))
+}
+
 // writeTokens encodes every document of a split on several goroutines and
-// writes them in order to a token file: BOS, then the document's ids, as
-// little-endian uint16.
-func writeTokens(ctx context.Context, o *Options, path string, docs walker, tok *harness.Tokenizer) (tokenStats, error) {
+// writes the records in order to a token file.
+func writeTokens(ctx context.Context, o *Options, path string, docs walker, tok *harness.Tokenizer, maxTokens int) (tokenStats, error) {
 	var st tokenStats
 	bar := o.progress().Start("tokenizing "+filepath.Base(path), 0)
 	defer bar.Finish()
 	sum, err := writeAtomic(path, func(w io.Writer) error {
 		type job struct {
 			docs []string
-			out  chan []byte
+			out  chan encoded
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		jobs := make(chan job, o.workers())
-		order := make(chan chan []byte, 2*o.workers())
+		order := make(chan chan encoded, 2*o.workers())
 		var wg sync.WaitGroup
 		for range o.workers() {
 			wg.Go(func() {
-				var ids []int32
+				enc := &encoder{tok: tok, maxTokens: maxTokens}
 				for j := range jobs {
-					var buf []byte
+					var out encoded
 					for _, d := range j.docs {
-						ids = tok.AppendEncode(append(ids[:0], tok.BOS()), d)
-						for _, id := range ids {
-							buf = binary.LittleEndian.AppendUint16(buf, uint16(id))
-						}
+						enc.add(&out, d)
 					}
-					j.out <- buf
+					j.out <- out
 				}
 			})
 		}
@@ -101,7 +129,7 @@ func writeTokens(ctx context.Context, o *Options, path string, docs walker, tok 
 			defer close(jobs)
 			batch := make([]string, 0, encodeBatch)
 			flush := func() bool {
-				j := job{batch, make(chan []byte, 1)}
+				j := job{batch, make(chan encoded, 1)}
 				select {
 				case order <- j.out:
 				case <-ctx.Done():
@@ -112,8 +140,6 @@ func writeTokens(ctx context.Context, o *Options, path string, docs walker, tok 
 				return true
 			}
 			walkErr = docs(ctx, func(d string) error {
-				st.docs++
-				st.bytes += int64(len(d))
 				if batch = append(batch, d); len(batch) == encodeBatch && !flush() {
 					return ctx.Err()
 				}
@@ -125,11 +151,14 @@ func writeTokens(ctx context.Context, o *Options, path string, docs walker, tok 
 		}()
 		var werr error
 		for out := range order {
-			buf := <-out
+			e := <-out
 			if werr == nil {
-				bar.Add(int64(len(buf) / 2))
-				st.tokens += int64(len(buf) / 2)
-				if _, werr = w.Write(buf); werr != nil {
+				n := int64(len(e.buf) / 2)
+				bar.Add(n)
+				st.tokens += n
+				st.docs += e.docs
+				st.bytes += e.bytes
+				if _, werr = w.Write(e.buf); werr != nil {
 					cancel()
 				}
 			}
