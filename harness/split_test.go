@@ -96,3 +96,22 @@ func TestSplitKeepsEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// The hand-written matcher against the pattern run by regexp2.
+func BenchmarkSplit(b *testing.B) {
+	text := strings.Repeat(sampleText, 2000)
+	b.Run("matcher", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			split(text, func(string) {})
+		}
+	})
+	b.Run("regexp2", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			if _, err := splitRegexp.FindAllStringIndex(text, -1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
