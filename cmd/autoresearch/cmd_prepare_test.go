@@ -1,25 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
 )
-
-// execute runs the root command with args and returns stdout, stderr and
-// the error, as main would see them.
-func execute(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
-}
 
 func TestPrepareFlagErrors(t *testing.T) {
 	home := t.TempDir()
