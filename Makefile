@@ -21,7 +21,8 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# The main job on the embedded default: prepare the smoke profile.
+# For now: prepare the smoke profile (synthetic stories, offline, under a
+# second) and print what was prepared; the experiment loop extends this.
 demo: build
 	$(BIN) prepare --profile smoke
 

@@ -111,11 +111,18 @@ func downloadShards(ctx context.Context, o *Options, dir string, ids []int) erro
 	close(jobs)
 	wg.Wait()
 	close(errs)
+	// Downloads stopped because another failed report only that failure.
 	var all []error
+	canceled := false
 	for err := range errs {
-		if !errors.Is(err, context.Canceled) || len(all) == 0 {
-			all = append(all, err)
+		if errors.Is(err, context.Canceled) {
+			canceled = true
+			continue
 		}
+		all = append(all, err)
+	}
+	if len(all) == 0 && canceled {
+		return context.Canceled
 	}
 	return errors.Join(all...)
 }
@@ -216,7 +223,7 @@ func fetchOnce(ctx context.Context, client *http.Client, url, part string, bar B
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
 		return fmt.Errorf("server answered %s", resp.Status)
 	default:
-		return &permanentError{fmt.Errorf("GET %s: server answered %s", url, resp.Status)}
+		return &permanentError{fmt.Errorf("server answered %s", resp.Status)}
 	}
 	n, err := io.Copy(f, progressReader{resp.Body, bar})
 	have += n
