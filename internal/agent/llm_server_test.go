@@ -26,7 +26,7 @@ type step func(w http.ResponseWriter)
 // chatServer is an OpenAI-compatible server on loopback that answers chat
 // completions from a script, in order, and records every request body.
 type chatServer struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	mu     sync.Mutex
 	script []step
@@ -38,7 +38,7 @@ type chatServer struct {
 	reportedUsage reported
 }
 
-func newChatServer(t *testing.T, script ...step) *chatServer {
+func newChatServer(t testing.TB, script ...step) *chatServer {
 	t.Helper()
 	s := &chatServer{t: t, script: script}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -81,6 +81,13 @@ func (s *chatServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next(w)
+}
+
+// setScript replaces the steps still to come.
+func (s *chatServer) setScript(script ...step) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script = script
 }
 
 // requests returns the chat requests received so far, decoded.
@@ -232,7 +239,7 @@ const secret = "TOP-SECRET-OUTSIDE-THE-WORKTREE"
 // worktree builds a temp dir holding the worktree (go.mod, gpt/train.go,
 // harness/harness.go) and, beside it, a secret file that no tool may reach.
 // gpt/escape is a symlink from inside the worktree to the secret's folder.
-func worktree(t *testing.T) (wt, outside string) {
+func worktree(t testing.TB) (wt, outside string) {
 	t.Helper()
 	dir := t.TempDir()
 	wt = filepath.Join(dir, "worktree")
@@ -266,7 +273,7 @@ func goCheck(wt string) func(context.Context) (string, bool) {
 	}
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -295,7 +302,7 @@ func (s *sleeps) all() []time.Duration {
 }
 
 // newAgent returns an LLM agent talking to srv, with its sleeps recorded.
-func newAgent(t *testing.T, srv *chatServer, edit func(*agent.LLMConfig)) (*agent.LLM, *sleeps) {
+func newAgent(t testing.TB, srv *chatServer, edit func(*agent.LLMConfig)) (*agent.LLM, *sleeps) {
 	t.Helper()
 	sl := &sleeps{}
 	cfg := agent.LLMConfig{Model: "test-model", BaseURL: srv.url(), APIKey: "test-key", Sleep: sl.sleep}
@@ -311,7 +318,7 @@ func newAgent(t *testing.T, srv *chatServer, edit func(*agent.LLMConfig)) (*agen
 
 // request is a Request on the worktree with a real go build as Check and a
 // transcript in the test's temp dir.
-func request(t *testing.T, wt string) agent.Request {
+func request(t testing.TB, wt string) agent.Request {
 	return agent.Request{
 		N:              3,
 		Program:        "PROGRAM: lower val_bpb.",
