@@ -201,8 +201,11 @@ func (c *conversation) run(ctx context.Context) (Proposal, error) {
 		}
 		c.tr.add(entry)
 		// Reasoning text and refusals stay out of the history: several servers
-		// reject reasoning_content in requests.
-		c.messages = append(c.messages, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: msg.Content, ToolCalls: msg.ToolCalls})
+		// reject reasoning_content in requests, and an assistant message with
+		// neither content nor tool calls.
+		if msg.Content != "" || len(msg.ToolCalls) > 0 {
+			c.messages = append(c.messages, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: msg.Content, ToolCalls: msg.ToolCalls})
+		}
 
 		if len(msg.ToolCalls) == 0 {
 			var why string

@@ -35,7 +35,7 @@ const (
 	preflightMaxRetries    = 1
 	maxDescriptionRunes    = 200
 	maxToolOutputBytes     = 24_000 // compiler output and logs sent back to the model
-	maxReadFileBytes       = 200_000
+	maxReadFileBytes       = 100_000
 	elidedToolResultMarker = "[elided to fit the model's context window; read the file again if you need it]"
 )
 

@@ -361,6 +361,11 @@ func TestReplyWithoutToolCallIsNudged(t *testing.T) {
 	if last := reqs[2].Messages[len(reqs[2].Messages)-1]; !strings.Contains(last.Content, "refusal") {
 		t.Errorf("after a refusal the next message is %q", last.Content)
 	}
+	for _, m := range reqs[3].Messages {
+		if m.Role == "assistant" && m.Content == "" && len(m.ToolCalls) == 0 {
+			t.Errorf("an assistant message with neither content nor tool calls was sent back")
+		}
+	}
 	if p.ToolCalls != 2 {
 		t.Errorf("ToolCalls = %d, want 2 (nudges are not tool calls)", p.ToolCalls)
 	}
