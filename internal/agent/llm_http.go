@@ -84,9 +84,15 @@ func (t *llmTransport) Do(req *http.Request) (*http.Response, error) {
 func (t *llmTransport) attempt(ctx context.Context, req *http.Request, body []byte) (*http.Response, error) {
 	actx, cancel := context.WithTimeout(ctx, t.timeout)
 	r := req.Clone(actx)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	if len(body) == 0 {
+		// http.NoBody says "no body" outright; an empty reader is a body of
+		// unknown length that net/http has to probe.
+		r.Body, r.ContentLength, r.GetBody = http.NoBody, 0, nil
+	} else {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
 	resp, err := t.client.Do(r)
 	if err != nil {
 		cancel()

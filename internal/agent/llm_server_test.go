@@ -51,6 +51,9 @@ func (s *chatServer) url() string { return s.srv.URL + "/v1" }
 func (s *chatServer) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/models":
+		if len(r.TransferEncoding) > 0 || r.ContentLength > 0 {
+			s.t.Errorf("GET /v1/models came with a body (%v, %d bytes)", r.TransferEncoding, r.ContentLength)
+		}
 		var data []map[string]any
 		for _, m := range s.models {
 			data = append(data, map[string]any{"id": m, "object": "model"})
