@@ -118,7 +118,9 @@ func (w *workspace) Close() error { return w.root.Close() }
 func (w *workspace) changed() bool {
 	for _, p := range w.editable {
 		b, err := w.root.ReadFile(p)
-		if err != nil || string(b) != string(w.base[p]) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && w.base[p] == nil:
+		case err != nil || w.base[p] == nil || string(b) != string(w.base[p]):
 			return true
 		}
 	}
