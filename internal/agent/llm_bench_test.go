@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"autoresearch/internal/agent/llmtest"
 	"context"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ func BenchmarkProposeScripted(b *testing.B) {
 	for _, mode := range []string{"noop", "go-build"} {
 		b.Run("check="+mode, func(b *testing.B) {
 			wt, _ := worktree(b)
-			srv := newChatServer(b)
+			srv := llmtest.NewServer(b)
 			l, _ := newAgent(b, srv, nil)
 			req := request(b, wt)
 			if mode == "noop" {
@@ -28,11 +29,11 @@ func BenchmarkProposeScripted(b *testing.B) {
 				if err := os.WriteFile(train, []byte(trainGo), 0o644); err != nil {
 					b.Fatal(err)
 				}
-				srv.setScript(
-					srv.calls(tc{"read_file", args("path", "gpt/train.go")}),
-					srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-					srv.calls(tc{"check", map[string]any{}}),
-					srv.calls(tc{"submit", args("description", "lr 0.02")}),
+				srv.SetScript(
+					srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "gpt/train.go"))),
+					srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+					srv.Calls(llmtest.Tool("check", map[string]any{})),
+					srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
 				)
 				b.StartTimer()
 				p, err := l.Propose(context.Background(), req)

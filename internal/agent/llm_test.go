@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"autoresearch/internal/agent"
+	"autoresearch/internal/agent/llmtest"
 	"autoresearch/internal/results"
 	"autoresearch/programs"
 )
@@ -25,13 +26,13 @@ var edited = strings.Replace(trainGo, "LearningRate = 0.01", "LearningRate = 0.0
 
 func TestProposeReadEditCheckSubmit(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"read_file", args("path", "gpt/train.go")}),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		srv.calls(tc{"check", map[string]any{}}),
-		srv.calls(tc{"submit", args("description", "double the learning rate\n(0.01 -> 0.02)")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "gpt/train.go"))),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Calls(llmtest.Tool("check", map[string]any{})),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "double the learning rate\n(0.01 -> 0.02)"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	req := request(t, wt)
 	p, err := l.Propose(context.Background(), req)
@@ -47,10 +48,10 @@ func TestProposeReadEditCheckSubmit(t *testing.T) {
 	if p.ToolCalls != 4 {
 		t.Errorf("ToolCalls = %d, want 4", p.ToolCalls)
 	}
-	if u := srv.reported(); p.PromptTokens != u.prompt || p.CompletionTokens != u.completion || u.prompt == 0 {
-		t.Errorf("tokens = %d+%d, the server reported %d+%d", p.PromptTokens, p.CompletionTokens, u.prompt, u.completion)
+	if u := srv.Reported(); p.PromptTokens != u.Prompt || p.CompletionTokens != u.Completion || u.Prompt == 0 {
+		t.Errorf("tokens = %d+%d, the server reported %d+%d", p.PromptTokens, p.CompletionTokens, u.Prompt, u.Completion)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	if len(reqs) != 4 {
 		t.Fatalf("%d requests, want 4", len(reqs))
 	}
@@ -104,19 +105,19 @@ func TestProposeReadEditCheckSubmit(t *testing.T) {
 
 func TestEditOutsideEditablePathRefused(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"edit_file", args("path", "harness/harness.go", "old_string", "Budget = 5", "new_string", "Budget = 500")}),
-		srv.calls(tc{"write_file", args("path", "go.mod", "content", "module evil\n")}),
-		srv.calls(tc{"write_file", args("path", "gpt/new.go", "content", "package main\n")}),
-		srv.calls(tc{"edit_file", args("path", "./gpt//train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		srv.calls(tc{"submit", args("description", "lr 0.02")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "harness/harness.go", "old_string", "Budget = 5", "new_string", "Budget = 500"))),
+		srv.Calls(llmtest.Tool("write_file", llmtest.Args("path", "go.mod", "content", "module evil\n"))),
+		srv.Calls(llmtest.Tool("write_file", llmtest.Args("path", "gpt/new.go", "content", "package main\n"))),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "./gpt//train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	if _, err := l.Propose(context.Background(), request(t, wt)); err != nil {
 		t.Fatalf("Propose: %v", err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	for i, path := range []string{"harness/harness.go", "go.mod", "gpt/new.go"} {
 		got := lastToolResult(t, reqs[i+1])
 		if !strings.HasPrefix(got, "error: "+path+" may not be changed: only gpt/train.go may be edited") {
@@ -145,26 +146,26 @@ func TestPathEscapesRefused(t *testing.T) {
 		args       map[string]string
 		want       string
 	}{
-		{"dotdot read", "read_file", args("path", "../outside/secret.txt"), `contains ".."`},
-		{"dotdot inside", "read_file", args("path", "gpt/../../outside/secret.txt"), `contains ".."`},
-		{"absolute read", "read_file", args("path", abs), "is absolute"},
-		{"symlink read", "read_file", args("path", "gpt/escape/secret.txt"), "leads outside the worktree"},
-		{"symlink list", "read_file", args("path", "gpt/escape"), "leads outside the worktree"},
-		{"dotdot write", "write_file", args("path", "../outside/secret.txt", "content", "x"), `contains ".."`},
-		{"absolute edit", "edit_file", args("path", abs, "old_string", "TOP", "new_string", "x"), "is absolute"},
-		{"symlink write", "write_file", args("path", "gpt/escape/secret.txt", "content", "x"), "may not be changed"},
+		{"dotdot read", "read_file", llmtest.Args("path", "../outside/secret.txt"), `contains ".."`},
+		{"dotdot inside", "read_file", llmtest.Args("path", "gpt/../../outside/secret.txt"), `contains ".."`},
+		{"absolute read", "read_file", llmtest.Args("path", abs), "is absolute"},
+		{"symlink read", "read_file", llmtest.Args("path", "gpt/escape/secret.txt"), "leads outside the worktree"},
+		{"symlink list", "read_file", llmtest.Args("path", "gpt/escape"), "leads outside the worktree"},
+		{"dotdot write", "write_file", llmtest.Args("path", "../outside/secret.txt", "content", "x"), `contains ".."`},
+		{"absolute edit", "edit_file", llmtest.Args("path", abs, "old_string", "TOP", "new_string", "x"), "is absolute"},
+		{"symlink write", "write_file", llmtest.Args("path", "gpt/escape/secret.txt", "content", "x"), "may not be changed"},
 	}
-	srv := newChatServer(t)
+	srv := llmtest.NewServer(t)
 	for _, c := range cases {
-		srv.script = append(srv.script, srv.calls(tc{c.tool, c.args}))
+		srv.Append(srv.Calls(llmtest.Tool(c.tool, c.args)))
 	}
-	srv.script = append(srv.script, srv.calls(tc{"give_up", args("reason", "nothing to do")}))
+	srv.Append(srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "nothing to do"))))
 	l, _ := newAgent(t, srv, nil)
 	_, err := l.Propose(context.Background(), request(t, wt))
 	if !errors.Is(err, agent.ErrAbandoned) {
 		t.Fatalf("give_up in a proposal: err = %v, want ErrAbandoned", err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	for i, c := range cases {
 		got := lastToolResult(t, reqs[i+1])
 		if !strings.HasPrefix(got, "error: ") || !strings.Contains(got, c.want) {
@@ -174,7 +175,7 @@ func TestPathEscapesRefused(t *testing.T) {
 			t.Errorf("%s: the error leaks the machine path: %q", c.name, got)
 		}
 	}
-	for i, body := range srv.rawBodies() {
+	for i, body := range srv.RawBodies() {
 		if strings.Contains(body, secret) {
 			t.Errorf("request %d carries the secret from outside the worktree", i)
 		}
@@ -195,16 +196,16 @@ func TestEditableSymlinkRefused(t *testing.T) {
 	if err := os.Symlink(filepath.Join("..", "harness", "harness.go"), train); err != nil {
 		t.Fatal(err)
 	}
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"write_file", args("path", "gpt/train.go", "content", "package harness\n")}),
-		srv.calls(tc{"give_up", args("reason", "cannot edit")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("write_file", llmtest.Args("path", "gpt/train.go", "content", "package harness\n"))),
+		srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "cannot edit"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	if _, err := l.Propose(context.Background(), request(t, wt)); !errors.Is(err, agent.ErrAbandoned) {
 		t.Fatalf("err = %v, want ErrAbandoned", err)
 	}
-	if got := lastToolResult(t, srv.requests()[1]); !strings.Contains(got, "reached through the symlink gpt/train.go") {
+	if got := lastToolResult(t, srv.Requests()[1]); !strings.Contains(got, "reached through the symlink gpt/train.go") {
 		t.Errorf("tool result %q", got)
 	}
 	if got := readFile(t, filepath.Join(wt, "harness", "harness.go")); got != harnessGo {
@@ -214,21 +215,21 @@ func TestEditableSymlinkRefused(t *testing.T) {
 
 func TestMalformedToolCalls(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"read_file", `{"path": "gpt/train.go"`}),
-		srv.calls(tc{"delete_file", args("path", "gpt/train.go")}),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01")}),
-		srv.calls(tc{"read_file", map[string]any{"path": 42}}),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "not in the file", "new_string", "x")}),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "Learning", "new_string", "x")}),
-		srv.calls(tc{"submit", args("description", "nothing yet")}),
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("read_file", `{"path": "gpt/train.go"`)),
+		srv.Calls(llmtest.Tool("delete_file", llmtest.Args("path", "gpt/train.go"))),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01"))),
+		srv.Calls(llmtest.Tool("read_file", map[string]any{"path": 42})),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "not in the file", "new_string", "x"))),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "Learning", "new_string", "x"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "nothing yet"))),
 		// Two calls in one reply: both run, in order.
-		srv.calls(
-			tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")},
-			tc{"submit", args("description", "lr 0.02")},
+		srv.Calls(
+			llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")),
+			llmtest.Tool("submit", llmtest.Args("description", "lr 0.02")),
 		),
-	}
+	)
 	l, _ := newAgent(t, srv, nil)
 	p, err := l.Propose(context.Background(), request(t, wt))
 	if err != nil {
@@ -243,7 +244,7 @@ func TestMalformedToolCalls(t *testing.T) {
 		"error: old_string occurs 2 times in gpt/train.go",
 		"error: gpt/train.go is unchanged",
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	for i, want := range wants {
 		if got := lastToolResult(t, reqs[i+1]); !strings.HasPrefix(got, want) {
 			t.Errorf("call %d: tool result %q, want prefix %q", i+1, got, want)
@@ -256,13 +257,13 @@ func TestMalformedToolCalls(t *testing.T) {
 
 func TestRetry429HonoursRetryAfter(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		fail(http.StatusTooManyRequests, "rate limited", "rate_limit_exceeded", "Retry-After", "7"),
-		fail(http.StatusTooManyRequests, "rate limited", "rate_limit_exceeded", "Retry-After-Ms", "1500"),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		srv.calls(tc{"submit", args("description", "lr 0.02")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		llmtest.Fail(http.StatusTooManyRequests, "rate limited", "rate_limit_exceeded", "Retry-After", "7"),
+		llmtest.Fail(http.StatusTooManyRequests, "rate limited", "rate_limit_exceeded", "Retry-After-Ms", "1500"),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
+	)
 	l, sl := newAgent(t, srv, nil)
 	req := request(t, wt)
 	if _, err := l.Propose(context.Background(), req); err != nil {
@@ -287,14 +288,14 @@ func TestRetry429HonoursRetryAfter(t *testing.T) {
 
 func TestRetry5xxAndNetworkErrorsWithBackoff(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		fail(http.StatusInternalServerError, "boom", ""),
-		hangUp(t),
-		fail(http.StatusBadGateway, "bad gateway", ""),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		srv.calls(tc{"submit", args("description", "lr 0.02")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		llmtest.Fail(http.StatusInternalServerError, "boom", ""),
+		llmtest.HangUp(t),
+		llmtest.Fail(http.StatusBadGateway, "bad gateway", ""),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
+	)
 	l, sl := newAgent(t, srv, nil)
 	if _, err := l.Propose(context.Background(), request(t, wt)); err != nil {
 		t.Fatalf("Propose: %v", err)
@@ -303,7 +304,7 @@ func TestRetry5xxAndNetworkErrorsWithBackoff(t *testing.T) {
 		t.Errorf("waits %v, want exponential backoff %v", got, want)
 	}
 	// The retried request is the same request.
-	bodies := srv.rawBodies()
+	bodies := srv.RawBodies()
 	if bodies[0] != bodies[1] || bodies[1] != bodies[3] {
 		t.Errorf("a retried request differs from the first")
 	}
@@ -311,13 +312,13 @@ func TestRetry5xxAndNetworkErrorsWithBackoff(t *testing.T) {
 
 func TestRetriesExhaustedAbandonsAndRestores(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		fail(http.StatusServiceUnavailable, "overloaded", ""),
-		fail(http.StatusServiceUnavailable, "overloaded", ""),
-		fail(http.StatusServiceUnavailable, "overloaded", ""),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		llmtest.Fail(http.StatusServiceUnavailable, "overloaded", ""),
+		llmtest.Fail(http.StatusServiceUnavailable, "overloaded", ""),
+		llmtest.Fail(http.StatusServiceUnavailable, "overloaded", ""),
+	)
 	l, sl := newAgent(t, srv, func(c *agent.LLMConfig) { c.MaxRetries = 2 })
 	_, err := l.Propose(context.Background(), request(t, wt))
 	if !errors.Is(err, agent.ErrAbandoned) || errors.Is(err, agent.ErrLLMConfig) {
@@ -336,21 +337,21 @@ func TestRetriesExhaustedAbandonsAndRestores(t *testing.T) {
 
 func TestReplyWithoutToolCallIsNudged(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.text("I think we should raise the learning rate."),
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Text("I think we should raise the learning rate."),
 		func(w http.ResponseWriter) {
-			srv.reply(w, map[string]any{"role": "assistant", "content": "", "refusal": "I can't help with that."}, "stop")
+			srv.Reply(w, map[string]any{"role": "assistant", "content": "", "refusal": "I can't help with that."}, "stop")
 		},
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		srv.calls(tc{"submit", args("description", "lr 0.02")}),
-	}
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	p, err := l.Propose(context.Background(), request(t, wt))
 	if err != nil {
 		t.Fatalf("Propose: %v", err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	nudge := reqs[1].Messages[len(reqs[1].Messages)-1]
 	if nudge.Role != "user" || !strings.Contains(nudge.Content, "called no tool") {
 		t.Errorf("after a text reply the next message is %+v, want a nudge", nudge)
@@ -373,11 +374,11 @@ func TestReplyWithoutToolCallIsNudged(t *testing.T) {
 
 func TestTooManyRepliesWithoutToolCallsAbandon(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		srv.text("Done."), srv.text("Done!"), srv.text(""),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Text("Done."), srv.Text("Done!"), srv.Text(""),
+	)
 	l, _ := newAgent(t, srv, func(c *agent.LLMConfig) { c.MaxNudges = 2 })
 	_, err := l.Propose(context.Background(), request(t, wt))
 	if !errors.Is(err, agent.ErrAbandoned) || !strings.Contains(err.Error(), "3 replies without a tool call") {
@@ -390,21 +391,21 @@ func TestTooManyRepliesWithoutToolCallsAbandon(t *testing.T) {
 
 func TestCompileErrorSeenThroughCheckAndFixed(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate*Depth", "new_string", "LearningRate*Width")}),
-		srv.calls(tc{"check", map[string]any{}}),
-		srv.calls(tc{"submit", args("description", "use width")}),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate*Width", "new_string", "LearningRate*Depth*2")}),
-		srv.calls(tc{"check", map[string]any{}}),
-		srv.calls(tc{"submit", args("description", "double the product")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate*Depth", "new_string", "LearningRate*Width"))),
+		srv.Calls(llmtest.Tool("check", map[string]any{})),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "use width"))),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate*Width", "new_string", "LearningRate*Depth*2"))),
+		srv.Calls(llmtest.Tool("check", map[string]any{})),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "double the product"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	p, err := l.Propose(context.Background(), request(t, wt))
 	if err != nil {
 		t.Fatalf("Propose: %v", err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	if got := lastToolResult(t, reqs[2]); !strings.HasPrefix(got, "build failed:") || !strings.Contains(got, "undefined: Width") {
 		t.Errorf("check of a broken program returned %q, want the compiler's error", got)
 	}
@@ -424,13 +425,13 @@ func TestCompileErrorSeenThroughCheckAndFixed(t *testing.T) {
 
 func TestRepairRuntimeCrash(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		srv.calls(tc{"submit", args("description", "lr 0.02")}),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.02", "new_string", "LearningRate = 0.015")}),
-		srv.calls(tc{"submit", args("description", "lr 0.015")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.02", "new_string", "LearningRate = 0.015"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.015"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	req := request(t, wt)
 	if _, err := l.Propose(context.Background(), req); err != nil {
@@ -444,7 +445,7 @@ func TestRepairRuntimeCrash(t *testing.T) {
 	if p.Description != "lr 0.015" || p.ToolCalls != 2 {
 		t.Errorf("repair proposal %+v", p)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	repair := reqs[2]
 	if len(repair.Messages) != 2 {
 		t.Fatalf("a repair is a fresh conversation; it starts with %d messages", len(repair.Messages))
@@ -471,17 +472,17 @@ func TestRepairRuntimeCrash(t *testing.T) {
 
 func TestRepairGiveUp(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"read_file", args("path", "gpt/train.go")}),
-		srv.calls(tc{"give_up", args("reason", "the model cannot fit in memory at this width")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "gpt/train.go"))),
+		srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "the model cannot fit in memory at this width"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	_, err := l.Repair(context.Background(), request(t, wt), agent.Failure{Kind: "build", Output: "gpt/train.go:9:2: undefined: Width", Attempt: 2})
 	if !errors.Is(err, agent.ErrGaveUp) || !strings.Contains(err.Error(), "cannot fit in memory") {
 		t.Fatalf("err = %v, want ErrGaveUp with the reason", err)
 	}
-	if u := srv.requests()[0].Messages[1].Content; !strings.Contains(u, "does not build (repair attempt 2)") || !strings.Contains(u, "undefined: Width") {
+	if u := srv.Requests()[0].Messages[1].Content; !strings.Contains(u, "does not build (repair attempt 2)") || !strings.Contains(u, "undefined: Width") {
 		t.Errorf("the repair's user message lacks the compiler output:\n%s", u)
 	}
 }
@@ -501,12 +502,12 @@ func TestTemperatureReachesTheServer(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			wt, _ := worktree(t)
-			srv := newChatServer(t)
-			srv.script = []step{srv.calls(tc{"give_up", args("reason", "x")})}
+			srv := llmtest.NewServer(t)
+			srv.SetScript(srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "x"))))
 			l, _ := newAgent(t, srv, func(cfg *agent.LLMConfig) { cfg.Temperature, cfg.ReasoningEffort = c.temp, c.effort })
 			l.Propose(context.Background(), request(t, wt))
 			var body map[string]json.RawMessage
-			if err := json.Unmarshal([]byte(srv.rawBodies()[0]), &body); err != nil {
+			if err := json.Unmarshal([]byte(srv.RawBodies()[0]), &body); err != nil {
 				t.Fatal(err)
 			}
 			got, ok := body["temperature"]
@@ -528,8 +529,8 @@ func TestTemperatureReachesTheServer(t *testing.T) {
 
 func TestUnauthorizedIsFatal(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{fail(http.StatusUnauthorized, "Incorrect API key provided", "invalid_api_key")}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(llmtest.Fail(http.StatusUnauthorized, "Incorrect API key provided", "invalid_api_key"))
 	l, sl := newAgent(t, srv, nil)
 	_, err := l.Propose(context.Background(), request(t, wt))
 	if !errors.Is(err, agent.ErrLLMConfig) || errors.Is(err, agent.ErrAbandoned) {
@@ -545,8 +546,8 @@ func TestUnauthorizedIsFatal(t *testing.T) {
 
 func TestQuotaExhaustedIsFatalNotRetried(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{fail(http.StatusTooManyRequests, "You exceeded your current quota", "insufficient_quota", "Retry-After", "1")}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(llmtest.Fail(http.StatusTooManyRequests, "You exceeded your current quota", "insufficient_quota", "Retry-After", "1"))
 	l, sl := newAgent(t, srv, nil)
 	_, err := l.Propose(context.Background(), request(t, wt))
 	if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "quota") {
@@ -559,12 +560,12 @@ func TestQuotaExhaustedIsFatalNotRetried(t *testing.T) {
 
 func TestContextLengthErrorShrinksTheContext(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
-		fail(http.StatusBadRequest, "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", "context_length_exceeded"),
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		srv.calls(tc{"submit", args("description", "lr 0.02")}),
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		llmtest.Fail(http.StatusBadRequest, "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", "context_length_exceeded"),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	req := request(t, wt)
 	for i := range 30 {
@@ -575,7 +576,7 @@ func TestContextLengthErrorShrinksTheContext(t *testing.T) {
 	if _, err := l.Propose(context.Background(), req); err != nil {
 		t.Fatalf("Propose: %v", err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	before, after := reqs[0].Messages[1].Content, reqs[1].Messages[1].Content
 	if len(after) >= len(before) {
 		t.Errorf("the retried context is not smaller: %d bytes, was %d", len(after), len(before))
@@ -590,9 +591,9 @@ func TestContextLengthErrorShrinksTheContext(t *testing.T) {
 
 func TestToolCallCapAbandons(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
+	srv := llmtest.NewServer(t)
 	for range 4 {
-		srv.script = append(srv.script, srv.calls(tc{"read_file", args("path", "gpt/train.go")}))
+		srv.Append(srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "gpt/train.go"))))
 	}
 	l, _ := newAgent(t, srv, func(c *agent.LLMConfig) { c.MaxToolCalls = 3 })
 	p, err := l.Propose(context.Background(), request(t, wt))
@@ -602,15 +603,15 @@ func TestToolCallCapAbandons(t *testing.T) {
 	if p.ToolCalls != 3 {
 		t.Errorf("ToolCalls = %d, want 3", p.ToolCalls)
 	}
-	if got := lastToolResult(t, srv.requests()[3]); !strings.Contains(got, "[0 tool calls left in this step: submit soon]") {
+	if got := lastToolResult(t, srv.Requests()[3]); !strings.Contains(got, "[0 tool calls left in this step: submit soon]") {
 		t.Errorf("the model was not warned near the cap: %q", got[max(0, len(got)-80):])
 	}
 }
 
 func TestTokenCapAbandons(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{srv.calls(tc{"read_file", args("path", "gpt/train.go")})}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "gpt/train.go"))))
 	l, _ := newAgent(t, srv, func(c *agent.LLMConfig) { c.MaxTokens = 10 })
 	p, err := l.Propose(context.Background(), request(t, wt))
 	if !errors.Is(err, agent.ErrAbandoned) || !strings.Contains(err.Error(), "the cap is 10") {
@@ -623,8 +624,8 @@ func TestTokenCapAbandons(t *testing.T) {
 
 func TestContextCarriesTheHistory(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{srv.calls(tc{"give_up", args("reason", "x")})}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "x"))))
 	l, _ := newAgent(t, srv, nil)
 	req := request(t, wt)
 	rows := []results.Row{{Commit: "aaaaaaa", Value: 1.0, MemoryGB: 2, Status: results.Keep, Description: "baseline"}}
@@ -643,7 +644,7 @@ func TestContextCarriesTheHistory(t *testing.T) {
 	req.Results = rows
 	req.Last = &agent.Outcome{Description: "idea 24", Status: results.Discard, Value: 1.01}
 	l.Propose(context.Background(), req)
-	u := srv.requests()[0].Messages[1].Content
+	u := srv.Requests()[0].Messages[1].Content
 	for _, want := range []string{
 		"25 experiments: 3 kept, 21 discarded, 1 crashed.",
 		`Best val_bpb: 0.985000 (0000010, "deeper model")`,
@@ -668,28 +669,28 @@ func TestContextCarriesTheHistory(t *testing.T) {
 
 func TestPreflight(t *testing.T) {
 	t.Run("ok", func(t *testing.T) {
-		srv := newChatServer(t)
-		srv.script = []step{srv.text("ready")}
+		srv := llmtest.NewServer(t)
+		srv.SetScript(srv.Text("ready"))
 		l, _ := newAgent(t, srv, nil)
 		if err := l.Preflight(context.Background()); err != nil {
 			t.Fatalf("Preflight: %v", err)
 		}
-		if r := srv.requests()[0]; len(r.Tools) != 6 || r.Model != "test-model" {
+		if r := srv.Requests()[0]; len(r.Tools) != 6 || r.Model != "test-model" {
 			t.Errorf("the preflight request is not like the real ones: %d tools, model %q", len(r.Tools), r.Model)
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {
-		srv := newChatServer(t)
-		srv.srv.Close()
+		srv := llmtest.NewServer(t)
+		srv.Close()
 		l, _ := newAgent(t, srv, nil)
 		err := l.Preflight(context.Background())
-		if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "cannot reach the LLM endpoint "+srv.url()) || !strings.Contains(err.Error(), "--base-url") {
+		if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "cannot reach the LLM endpoint "+srv.URL()) || !strings.Contains(err.Error(), "--base-url") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("unknown model", func(t *testing.T) {
-		srv := newChatServer(t, fail(http.StatusNotFound, "The model `test-model` does not exist", "model_not_found"))
-		srv.models = []string{"qwen3-coder", "llama3.3"}
+		srv := llmtest.NewServer(t, llmtest.Fail(http.StatusNotFound, "The model `test-model` does not exist", "model_not_found"))
+		srv.SetModels("qwen3-coder", "llama3.3")
 		l, _ := newAgent(t, srv, nil)
 		err := l.Preflight(context.Background())
 		if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "the server offers: llama3.3, qwen3-coder") || !strings.Contains(err.Error(), "--model") {
@@ -697,14 +698,14 @@ func TestPreflight(t *testing.T) {
 		}
 	})
 	t.Run("bad key", func(t *testing.T) {
-		srv := newChatServer(t, fail(http.StatusUnauthorized, "invalid key", "invalid_api_key"))
+		srv := llmtest.NewServer(t, llmtest.Fail(http.StatusUnauthorized, "invalid key", "invalid_api_key"))
 		l, _ := newAgent(t, srv, nil)
 		if err := l.Preflight(context.Background()); !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "OPENAI_API_KEY") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("bad parameter", func(t *testing.T) {
-		srv := newChatServer(t, fail(http.StatusBadRequest, "Unsupported value: 'temperature' does not support 0 with this model.", "unsupported_value"))
+		srv := llmtest.NewServer(t, llmtest.Fail(http.StatusBadRequest, "Unsupported value: 'temperature' does not support 0 with this model.", "unsupported_value"))
 		l, _ := newAgent(t, srv, func(c *agent.LLMConfig) { z := 0.0; c.Temperature = &z })
 		err := l.Preflight(context.Background())
 		if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "does not support 0") || !strings.Contains(err.Error(), "--temperature") {
@@ -789,25 +790,25 @@ func TestProgramNamesEveryTool(t *testing.T) {
 
 func TestEmptyChoicesAndMissingIDsHandled(t *testing.T) {
 	wt, _ := worktree(t)
-	srv := newChatServer(t)
-	srv.script = []step{
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
 		func(w http.ResponseWriter) {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"id":"x","object":"chat.completion","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":0}}`)
 		},
 		// A server that sends tool calls without ids or type (some do).
 		func(w http.ResponseWriter) {
-			srv.reply(w, map[string]any{"role": "assistant", "tool_calls": []any{
+			srv.Reply(w, map[string]any{"role": "assistant", "tool_calls": []any{
 				map[string]any{"function": map[string]any{"name": "edit_file", "arguments": `{"path":"gpt/train.go","old_string":"LearningRate = 0.01","new_string":"LearningRate = 0.02"}`}},
 			}}, "tool_calls")
 		},
-		srv.calls(tc{"submit", args("description", "lr 0.02")}),
-	}
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
+	)
 	l, _ := newAgent(t, srv, nil)
 	if _, err := l.Propose(context.Background(), request(t, wt)); err != nil {
 		t.Fatalf("Propose: %v", err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	if last := reqs[1].Messages[len(reqs[1].Messages)-1]; !strings.Contains(last.Content, "Your reply was empty") {
 		t.Errorf("after an empty reply: %q", last.Content)
 	}
@@ -826,11 +827,11 @@ func TestEmptyChoicesAndMissingIDsHandled(t *testing.T) {
 func TestCancelledContextStopsAndRestores(t *testing.T) {
 	wt, _ := worktree(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := newChatServer(t)
-	srv.script = []step{
-		srv.calls(tc{"edit_file", args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02")}),
-		func(w http.ResponseWriter) { cancel(); fail(http.StatusServiceUnavailable, "busy", "")(w) },
-	}
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		func(w http.ResponseWriter) { cancel(); llmtest.Fail(http.StatusServiceUnavailable, "busy", "")(w) },
+	)
 	l, _ := newAgent(t, srv, nil)
 	_, err := l.Propose(ctx, request(t, wt))
 	if !errors.Is(err, context.Canceled) {
