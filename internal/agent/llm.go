@@ -101,7 +101,8 @@ type conversation struct {
 	level    int
 	prop     Proposal
 	nudges   int
-	ids      int // tool-call ids made up for servers that send none
+	ids      int    // tool-call ids made up for servers that send none
+	proposed string // a repair: the description of the change that failed
 }
 
 func (l *LLM) step(ctx context.Context, req Request, failure *Failure) (prop Proposal, err error) {
@@ -119,6 +120,14 @@ func (l *LLM) step(ctx context.Context, req Request, failure *Failure) (prop Pro
 	for p, b := range ws.base {
 		c.files[p] = string(b)
 	}
+	if failure != nil {
+		// The loop's own record of the failing change wins over the memory
+		// of the last proposal (they differ after a resume).
+		c.proposed = l.proposed
+		if req.Last != nil && req.Last.Description != "" {
+			c.proposed = req.Last.Description
+		}
+	}
 	defer func() {
 		prop.PromptTokens, prop.CompletionTokens, prop.ToolCalls = c.prop.PromptTokens, c.prop.CompletionTokens, c.prop.ToolCalls
 		end := TranscriptEntry{Kind: "end", Outcome: "submitted", Description: prop.Description,
@@ -133,7 +142,7 @@ func (l *LLM) step(ctx context.Context, req Request, failure *Failure) (prop Pro
 				end.Outcome = "abandoned"
 			}
 			if rerr := ws.restore(); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("llm: restoring %s: %w", strings.Join(ws.editable, ", "), rerr))
+				err = errors.Join(err, fmt.Errorf("llm agent: restoring %s: %w", strings.Join(ws.editable, ", "), rerr))
 			}
 		}
 		c.tr.add(end)
@@ -149,7 +158,7 @@ func (c *conversation) run(ctx context.Context) (Proposal, error) {
 	client := c.l.client(c.logRetry, cfg.MaxRetries)
 	c.messages = []openai.ChatCompletionMessage{
 		{Role: openai.ChatMessageRoleSystem, Content: systemPrompt(c.req, cfg, c.failure != nil)},
-		{Role: openai.ChatMessageRoleUser, Content: userPrompt(c.req, c.files, 0, c.failure, c.l.proposed)},
+		{Role: openai.ChatMessageRoleUser, Content: userPrompt(c.req, c.files, 0, c.failure, c.proposed)},
 	}
 	for _, m := range c.messages {
 		c.tr.add(TranscriptEntry{Kind: "message", Role: m.Role, Content: m.Content})
@@ -313,7 +322,7 @@ func (c *conversation) shrink() bool {
 	}
 	if c.level+1 < len(detailLevels) {
 		c.level++
-		c.messages[1].Content = userPrompt(c.req, c.files, c.level, c.failure, c.l.proposed)
+		c.messages[1].Content = userPrompt(c.req, c.files, c.level, c.failure, c.proposed)
 		c.tr.add(TranscriptEntry{Kind: "shrink", Level: c.level, Content: c.messages[1].Content})
 		return true
 	}

@@ -112,16 +112,10 @@ func (c LLMConfig) resolve(getenv func(string) string) (LLMConfig, error) {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("llm: base URL %q is not an http(s) URL: set --base-url or %s, e.g. http://localhost:11434/v1", c.BaseURL, EnvOpenAIBaseURL)
-	}
-	if c.APIKey == "" {
-		c.APIKey = getenv(EnvOpenAIKey)
-	}
-	if c.APIKey == "" && !isLoopback(u.Hostname()) {
-		return c, fmt.Errorf("llm: no API key for %s: set %s (or use --agent sweep, which needs no LLM)", c.BaseURL, EnvOpenAIKey)
+		return c, fmt.Errorf("base URL %q is not an http(s) URL: set --base-url or %s, e.g. http://localhost:11434/v1", c.BaseURL, EnvOpenAIBaseURL)
 	}
 	if t := c.Temperature; t != nil && (*t < 0 || *t > 2) {
-		return c, fmt.Errorf("llm: --temperature %g is out of range: use a value from 0 to 2", *t)
+		return c, fmt.Errorf("--temperature %g is out of range: use a value from 0 to 2", *t)
 	}
 	for _, v := range []struct {
 		name string
@@ -134,11 +128,17 @@ func (c LLMConfig) resolve(getenv func(string) string) (LLMConfig, error) {
 		{"max retries", &c.MaxRetries, DefaultMaxRetries},
 	} {
 		if *v.p < 0 {
-			return c, fmt.Errorf("llm: %s must not be negative (got %d)", v.name, *v.p)
+			return c, fmt.Errorf("%s must not be negative (got %d)", v.name, *v.p)
 		}
 		if *v.p == 0 {
 			*v.p = v.def
 		}
+	}
+	if c.APIKey == "" {
+		c.APIKey = getenv(EnvOpenAIKey)
+	}
+	if c.APIKey == "" && !isLoopback(u.Hostname()) {
+		return c, fmt.Errorf("no API key for %s: set %s (or use --agent sweep, which needs no LLM)", c.BaseURL, EnvOpenAIKey)
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout
@@ -170,4 +170,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // ErrLLMConfig is wrapped by errors that no retry can fix: a refused key, an
 // unknown model, an exhausted quota, an unreachable endpoint at preflight. The
 // loop should stop and show the message, which names the fix.
-var ErrLLMConfig = errors.New("LLM configuration")
+var ErrLLMConfig = errors.New("llm agent")

@@ -43,7 +43,7 @@ func (t *llmTransport) Do(req *http.Request) (*http.Response, error) {
 		b, err := io.ReadAll(req.Body)
 		req.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("llm: reading request body: %w", err)
+			return nil, fmt.Errorf("llm agent: reading request body: %w", err)
 		}
 		body = b
 	}
@@ -173,7 +173,7 @@ func (t *llmTransport) rewriteChatBody(body []byte) ([]byte, error) {
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("llm: chat request is not a JSON object: %w", err)
+		return nil, fmt.Errorf("llm agent: chat request is not a JSON object: %w", err)
 	}
 	if t.temperature != nil {
 		m["temperature"] = json.RawMessage(strconv.FormatFloat(*t.temperature, 'g', -1, 64))

@@ -478,11 +478,14 @@ func TestRepairGiveUp(t *testing.T) {
 		srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "the model cannot fit in memory at this width"))),
 	)
 	l, _ := newAgent(t, srv, nil)
-	_, err := l.Repair(context.Background(), request(t, wt), agent.Failure{Kind: "build", Output: "gpt/train.go:9:2: undefined: Width", Attempt: 2})
+	req := request(t, wt)
+	// A fresh agent (as after a resume) learns the failing change from the loop.
+	req.Last = &agent.Outcome{Description: "widen the model to 1024", Status: results.Crash, Crash: "build", LogTail: "gpt/train.go:9:2: undefined: Width"}
+	_, err := l.Repair(context.Background(), req, agent.Failure{Kind: "build", Output: "gpt/train.go:9:2: undefined: Width", Attempt: 2})
 	if !errors.Is(err, agent.ErrGaveUp) || !strings.Contains(err.Error(), "cannot fit in memory") {
 		t.Fatalf("err = %v, want ErrGaveUp with the reason", err)
 	}
-	if u := srv.Requests()[0].Messages[1].Content; !strings.Contains(u, "does not build (repair attempt 2)") || !strings.Contains(u, "undefined: Width") {
+	if u := srv.Requests()[0].Messages[1].Content; !strings.Contains(u, `Your change "widen the model to 1024" does not build (repair attempt 2)`) || !strings.Contains(u, "undefined: Width") {
 		t.Errorf("the repair's user message lacks the compiler output:\n%s", u)
 	}
 }

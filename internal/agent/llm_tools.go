@@ -91,7 +91,7 @@ type workspace struct {
 func openWorkspace(dir string, editable []string, check func(context.Context) (string, bool)) (*workspace, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("llm: opening worktree: %w", err)
+		return nil, fmt.Errorf("llm agent: opening worktree: %w", err)
 	}
 	w := &workspace{root: root, base: map[string][]byte{}, check: check}
 	for _, p := range editable {
@@ -100,13 +100,13 @@ func openWorkspace(dir string, editable []string, check func(context.Context) (s
 		b, err := root.ReadFile(p)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			root.Close()
-			return nil, fmt.Errorf("llm: reading editable file %s: %w", p, err)
+			return nil, fmt.Errorf("llm agent: reading editable file %s: %w", p, err)
 		}
 		w.base[p] = b
 	}
 	if len(w.editable) == 0 {
 		root.Close()
-		return nil, errors.New("llm: the request names no editable path")
+		return nil, errors.New("llm agent: the request names no editable path")
 	}
 	return w, nil
 }

@@ -78,12 +78,12 @@ func (t *transcript) add(e TranscriptEntry) {
 	}
 	if t.f == nil {
 		if err := os.MkdirAll(filepath.Dir(t.path), 0o755); err != nil {
-			t.err = fmt.Errorf("llm: transcript: %w", err)
+			t.err = fmt.Errorf("llm agent: transcript: %w", err)
 			return
 		}
 		f, err := os.OpenFile(t.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
-			t.err = fmt.Errorf("llm: transcript: %w", err)
+			t.err = fmt.Errorf("llm agent: transcript: %w", err)
 			return
 		}
 		t.f, t.enc = f, json.NewEncoder(f)
@@ -91,7 +91,7 @@ func (t *transcript) add(e TranscriptEntry) {
 	}
 	e.Time, e.N, e.Phase = t.now().UTC(), t.n, t.phase
 	if err := t.enc.Encode(e); err != nil {
-		t.err = fmt.Errorf("llm: writing transcript %s: %w", t.path, err)
+		t.err = fmt.Errorf("llm agent: writing transcript %s: %w", t.path, err)
 	}
 }
 
@@ -102,10 +102,10 @@ func (t *transcript) close() error {
 		return t.err
 	}
 	if err := t.f.Sync(); err != nil && t.err == nil {
-		t.err = fmt.Errorf("llm: flushing transcript %s: %w", t.path, err)
+		t.err = fmt.Errorf("llm agent: flushing transcript %s: %w", t.path, err)
 	}
 	if err := t.f.Close(); err != nil && t.err == nil {
-		t.err = fmt.Errorf("llm: closing transcript %s: %w", t.path, err)
+		t.err = fmt.Errorf("llm agent: closing transcript %s: %w", t.path, err)
 	}
 	t.f = nil
 	return t.err
