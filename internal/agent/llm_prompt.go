@@ -131,6 +131,9 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 	return b.String()
 }
 
+// shortCommit cuts a hash to the 7 characters results.tsv shows.
+func shortCommit(h string) string { return h[:min(len(h), 7)] }
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown"
@@ -175,7 +178,7 @@ func writeResults(b *strings.Builder, req Request, d detail, metric string) {
 	}
 	fmt.Fprintf(b, "%d experiments: %d kept, %d discarded, %d crashed.\n", len(rows), len(kept), discards, crashes)
 	if best != nil {
-		fmt.Fprintf(b, "Best %s: %.6f (%s, %q).\n", metric, best.Value, best.Commit, best.Description)
+		fmt.Fprintf(b, "Best %s: %.6f (%s, %q).\n", metric, best.Value, shortCommit(best.Commit), best.Description)
 	}
 
 	if len(kept) > 0 {
@@ -191,7 +194,7 @@ func writeResults(b *strings.Builder, req Request, d detail, metric string) {
 			if i > 0 {
 				delta = fmt.Sprintf("%+.6f", k.Value-kept[i-1].Value)
 			}
-			fmt.Fprintf(b, "- %s %.6f (%s) %s\n", k.Commit, k.Value, delta, k.Description)
+			fmt.Fprintf(b, "- %s %.6f (%s) %s\n", shortCommit(k.Commit), k.Value, delta, k.Description)
 		}
 	}
 

@@ -40,6 +40,7 @@ type Server struct {
 	models   []string
 	prompt   int // prompt tokens of the request being answered
 	reported Usage
+	replies  []Usage // what each reply reported, in order
 }
 
 // NewServer starts a server that plays script; it stops when the test ends.
@@ -158,6 +159,14 @@ func (s *Server) Reported() Usage {
 	return s.reported
 }
 
+// Replies returns the usage each reply reported, in order (error steps
+// report none and are not listed).
+func (s *Server) Replies() []Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Usage(nil), s.replies...)
+}
+
 // Call is one tool call of a scripted reply. Args is marshalled to JSON,
 // except a string, which is sent as is (to script malformed arguments).
 type Call struct {
@@ -208,6 +217,7 @@ func (s *Server) Reply(w http.ResponseWriter, msg map[string]any, finish string)
 	prompt, completion := s.prompt, len(b)/4
 	s.reported.Prompt += prompt
 	s.reported.Completion += completion
+	s.replies = append(s.replies, Usage{prompt, completion})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
