@@ -35,9 +35,15 @@ func TestProposeReadEditCheckSubmit(t *testing.T) {
 	)
 	l, _ := newAgent(t, srv, nil)
 	req := request(t, wt)
+	builds := 0
+	check := req.Check
+	req.Check = func(ctx context.Context) (string, bool) { builds++; return check(ctx) }
 	p, err := l.Propose(context.Background(), req)
 	if err != nil {
 		t.Fatalf("Propose: %v", err)
+	}
+	if builds != 1 {
+		t.Errorf("%d builds, want 1: submit after a passing check of the same files builds nothing", builds)
 	}
 	if got := readFile(t, filepath.Join(wt, "gpt", "train.go")); got != edited {
 		t.Errorf("gpt/train.go after the proposal:\n%s\nwant:\n%s", got, edited)

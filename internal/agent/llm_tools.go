@@ -86,6 +86,7 @@ type workspace struct {
 	editable []string // cleaned, slash-separated
 	base     map[string][]byte
 	check    func(ctx context.Context) (string, bool)
+	built    string // the editable files as of the last check that passed
 }
 
 func openWorkspace(dir string, editable []string, check func(context.Context) (string, bool)) (*workspace, error) {
@@ -125,6 +126,18 @@ func (w *workspace) changed() bool {
 		}
 	}
 	return false
+}
+
+// snapshot is the editable files' current content, to tell whether they
+// changed since a check.
+func (w *workspace) snapshot() string {
+	var b strings.Builder
+	for _, p := range w.editable {
+		c, err := w.root.ReadFile(p)
+		fmt.Fprintf(&b, "%s %d %v\n", p, len(c), err)
+		b.Write(c)
+	}
+	return b.String()
 }
 
 // restore puts every editable file back as it was when the workspace opened.
@@ -319,6 +332,7 @@ func (w *workspace) runCheck(ctx context.Context) toolOutcome {
 	}
 	out, ok := w.check(ctx)
 	if ok {
+		w.built = w.snapshot()
 		return toolOutcome{content: "ok: the training program builds"}
 	}
 	return toolOutcome{content: "build failed:\n" + tail(out, maxToolOutputBytes), isError: true}
@@ -335,7 +349,7 @@ func (w *workspace) submit(ctx context.Context, description string) toolOutcome 
 	if !w.changed() {
 		return toolErr("%s is unchanged: make the change with edit_file or write_file before submitting", strings.Join(w.editable, ", "))
 	}
-	if w.check != nil {
+	if w.check != nil && (w.built == "" || w.built != w.snapshot()) {
 		if out, ok := w.check(ctx); !ok {
 			return toolErr("the training program does not build, so it was not submitted; fix it and submit again:\n%s", tail(out, maxToolOutputBytes))
 		}
