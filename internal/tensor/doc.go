@@ -1,0 +1,61 @@
+// Package tensor is the training core behind gpt/train.go: n-dimensional
+// float tensors on a device, define-by-run autograd and the ops a small GPT
+// and its optimizer need. It plays the part PyTorch plays for the original
+// train.py.
+//
+// Terms:
+//
+//   - Backend: a device, the complete list of kernels it must provide (see
+//     backend.go). The CPU backend (pure Go, float32, parallel over the cores)
+//     is built in and is the reference; the CUDA backend registers itself from
+//     autoresearch/internal/tensor/cuda under the cuda build tag.
+//   - Device: a Backend plus the bookkeeping above it (scopes, parameters,
+//     grad mode). Open(name) makes one; "" means cpu.
+//   - Tensor: a shape and a contiguous row-major buffer on a device. Reshape
+//     is a view sharing the buffer; every other op makes a new tensor.
+//   - Parameter: a named tensor that requires a gradient and outlives scopes.
+//   - Graph, node: while grad mode is on, every op on tensors that require
+//     gradients records a node (op name, inputs, saved values) on its output.
+//   - VJP (vector-Jacobian product): an op's backward rule; it maps the
+//     gradient of the output (the adjoint) to gradients of the inputs. All
+//     rules live in one table in autograd.go.
+//   - Scope: a set of tensors freed together. Every tensor made while a scope
+//     is open belongs to it; Close frees them all except those handed back to
+//     the enclosing scope. A GPU cannot wait for Go's garbage collector, so
+//     memory is released this way, deterministically.
+//
+// A training program uses it like this:
+//
+//	dev, err := tensor.Open(os.Getenv(harness.EnvDevice)) // "cpu" or "cuda"
+//	rng := tensor.NewRNG(42)
+//	w := dev.Parameter("lm_head", dev.Normal(rng, 0, 0.001, vocab, dim))
+//	...
+//	for each micro-step {
+//		s := dev.Scope()                   // everything made below is freed by Close
+//		loss := model(x, y)                // ops record the graph
+//		loss.MulScalar(1 / accum).Backward() // adds into each parameter's Grad
+//		trainLoss := loss.Item()
+//		s.Close()
+//	}
+//	s := dev.Scope()
+//	dev.NoGrad(func() { /* optimizer: AdamWStep, Nesterov, AddMatMul, MuonUpdate */ })
+//	s.Close()
+//	dev.ZeroGrad()
+//
+// Optimizer state made inside a scope must be Keep()'d (or made before any
+// scope opens: tensors of the root scope are never freed automatically).
+// The device's peak memory (Device.Memory) and peak FLOP/s
+// (Device.PeakFLOPS) feed the summary's peak_vram_mb and mfu_percent.
+//
+// The CPU backend computes in float32 with GEMMs on an AVX-512 (or AVX2)
+// micro-kernel where the CPU has one, plain Go elsewhere; "cpu64" is the
+// same backend in float64, the reference for the gradient checks. BF16 is a
+// dtype for GPU backends; the CPU refuses it with an error.
+//
+// Shape legend used throughout: B batch, T time, H query heads, KVH key/value
+// heads, D head dim, C channels, V vocabulary, N rows.
+//
+// Ops panic on misuse (mismatched shapes, a freed tensor) with a message that
+// names the op, as PyTorch raises; a training program that panics is a crash
+// the experiment loop reports.
+package tensor
