@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,5 +48,24 @@ func TestContextLengthWordings(t *testing.T) {
 		if isContextLength(strings.ToLower(msg)) {
 			t.Errorf("wrongly taken for a context-length error: %q", msg)
 		}
+	}
+}
+
+func TestTailCutsAtALineStart(t *testing.T) {
+	var lines []string
+	for i := range 1000 {
+		lines = append(lines, fmt.Sprintf("gpt/train.go:%d:1: error number %d", i, i))
+	}
+	out := strings.Join(lines, "\n")
+	got := tail(out, 2000)
+	if len(got) > 2000+len("[... earlier output cut]\n") {
+		t.Errorf("tail kept %d bytes", len(got))
+	}
+	rest := strings.TrimPrefix(got, "[... earlier output cut]\n")
+	if rest == got || !strings.HasPrefix(rest, "gpt/train.go:") || !strings.HasSuffix(rest, "error number 999") {
+		t.Errorf("tail did not keep whole last lines: %.80q ... %.40q", got, got[len(got)-40:])
+	}
+	if short := "ok\n"; tail(short, 2000) != short {
+		t.Errorf("a short output was changed")
 	}
 }

@@ -850,3 +850,81 @@ func TestCancelledContextStopsAndRestores(t *testing.T) {
 		t.Errorf("an interrupted proposal left its edit behind")
 	}
 }
+
+func TestReadDirectoryAndWriteFile(t *testing.T) {
+	wt, _ := worktree(t)
+	os.Mkdir(filepath.Join(wt, ".git"), 0o755)
+	train := filepath.Join(wt, "gpt", "train.go")
+	os.Chmod(train, 0o600)
+	rewritten := strings.Replace(trainGo, "Depth        = 4", "Depth        = 6", 1)
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "."))),
+		srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "harness/"))),
+		srv.Calls(llmtest.Tool("write_file", llmtest.Args("path", "gpt/train.go", "content", "  \n"))),
+		srv.Calls(llmtest.Tool("write_file", llmtest.Args("path", "gpt/train.go", "content", rewritten))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "depth 4 -> 6"))),
+	)
+	l, _ := newAgent(t, srv, nil)
+	if _, err := l.Propose(context.Background(), request(t, wt)); err != nil {
+		t.Fatalf("Propose: %v", err)
+	}
+	reqs := srv.Requests()
+	if got := lastToolResult(t, reqs[1]); got != "directory .:\ngo.mod\ngpt/\nharness/" {
+		t.Errorf("listing of the root (without .git): %q", got)
+	}
+	if got := lastToolResult(t, reqs[2]); got != "directory harness:\nharness.go" {
+		t.Errorf("listing of harness/: %q", got)
+	}
+	if got := lastToolResult(t, reqs[3]); !strings.HasPrefix(got, "error: content is empty") {
+		t.Errorf("writing an empty file: %q", got)
+	}
+	if got := readFile(t, train); got != rewritten {
+		t.Errorf("gpt/train.go after write_file:\n%s", got)
+	}
+	if info, err := os.Stat(train); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("write_file changed the file's mode: %v %v", info.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(wt, "gpt")); len(entries) != 2 {
+		t.Errorf("gpt/ holds %d entries after the write, want train.go and escape (no temporary file)", len(entries))
+	}
+}
+
+func TestContextLengthElidesOldToolResults(t *testing.T) {
+	wt, _ := worktree(t)
+	big := strings.Repeat("a long line of a harness file that the model read once\n", 100)
+	os.WriteFile(filepath.Join(wt, "harness", "big.go"), []byte(big), 0o644)
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "harness/big.go"))),
+		srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "gpt/train.go"))),
+		llmtest.Fail(http.StatusBadRequest, "prompt is too long: 210000 tokens > 200000 maximum", "invalid_request_error"),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "LearningRate = 0.01", "new_string", "LearningRate = 0.02"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lr 0.02"))),
+	)
+	l, _ := newAgent(t, srv, nil)
+	req := request(t, wt)
+	if _, err := l.Propose(context.Background(), req); err != nil {
+		t.Fatalf("Propose: %v", err)
+	}
+	reqs := srv.Requests()
+	before, after := llmtest.ToolResults(reqs[2]), llmtest.ToolResults(reqs[3])
+	if before[0] != big || !strings.HasPrefix(after[0], "[elided to fit") {
+		t.Errorf("the old big tool result was not elided: %.60q", after[0])
+	}
+	if after[1] != trainGo {
+		t.Errorf("the latest tool result was elided too")
+	}
+	if reqs[3].Messages[1].Content != reqs[2].Messages[1].Content {
+		t.Errorf("the first message was cut although eliding was enough")
+	}
+	var shrinks int
+	for _, e := range transcriptEntries(t, req.TranscriptPath) {
+		if e.Kind == "shrink" {
+			shrinks++
+		}
+	}
+	if shrinks != 1 {
+		t.Errorf("%d shrink entries in the transcript, want 1", shrinks)
+	}
+}
