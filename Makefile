@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-GOFILES := $(shell find cmd internal harness gpt -name '*.go' 2>/dev/null)
+GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/null)
 
 .PHONY: all build test vet fmt-check demo bench
 

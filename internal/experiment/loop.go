@@ -166,7 +166,7 @@ func (r *Run) experiment(ctx context.Context, o Options) (bool, error) {
 	for fix := 0; ; fix++ {
 		if fix > 0 {
 			rep.Phase(status.Repairing)
-			req.TranscriptPath = fmt.Sprintf("%s/%d-fix%d.jsonl", TranscriptsDir, n, fix)
+			req.TranscriptPath = r.path(fmt.Sprintf("%s/%d-fix%d.jsonl", TranscriptsDir, n, fix))
 			req.Last = r.outcomeOf(rec, a)
 			f := agent.Failure{Kind: string(a.crash), Output: a.output, Attempt: fix}
 			var rp agent.Proposal
