@@ -1,0 +1,167 @@
+package tensor
+
+import (
+	"fmt"
+)
+
+// Device is a Backend plus what the Tensor layer keeps per device: the stack
+// of open scopes, the registered parameters and the grad mode. A Device and
+// its tensors are for use by one goroutine at a time.
+type Device struct {
+	be     Backend
+	scopes []*Scope // scopes[0] is the root scope, never closed
+	params []*Tensor
+	noGrad int
+}
+
+// Open returns the device named name: "cpu" (also for ""), or a backend
+// registered with RegisterBackend such as "cuda". A training program passes
+// the value of AUTORESEARCH_DEVICE.
+func Open(name string) (*Device, error) {
+	if name == "" {
+		name = "cpu"
+	}
+	be, err := openBackend(name)
+	if err != nil {
+		return nil, err
+	}
+	return NewDevice(be), nil
+}
+
+// NewDevice wraps a backend that was made directly.
+func NewDevice(be Backend) *Device {
+	d := &Device{be: be}
+	d.scopes = []*Scope{{dev: d}}
+	return d
+}
+
+// Backend returns the device's backend.
+func (d *Device) Backend() Backend { return d.be }
+
+// Name is the backend's name.
+func (d *Device) Name() string { return d.be.Name() }
+
+// Sync waits for all issued work and reports a device failure.
+func (d *Device) Sync() error { return d.be.Sync() }
+
+// Memory reports the device memory in use now and at its peak, in bytes.
+func (d *Device) Memory() (inUse, peak int64) { return d.be.Memory() }
+
+// ---- scopes ----
+
+// Scope owns the tensors made while it is the innermost open scope.
+type Scope struct {
+	dev     *Device
+	tensors []*Tensor
+	closed  bool
+}
+
+// Scope opens a scope; every tensor made until it closes belongs to it.
+// Typical use, once per micro-step:
+//
+//	s := dev.Scope()
+//	loss := model.Forward(x, y)
+//	loss.Backward()
+//	lossValue := loss.Item()
+//	s.Close()
+func (d *Device) Scope() *Scope {
+	s := &Scope{dev: d}
+	d.scopes = append(d.scopes, s)
+	return s
+}
+
+// Close frees every tensor of the scope except keep, which move to the
+// enclosing scope (values a function returns to its caller). Scopes close
+// innermost first; closing one twice does nothing.
+func (s *Scope) Close(keep ...*Tensor) {
+	if s.closed {
+		return
+	}
+	d := s.dev
+	if d.scopes[len(d.scopes)-1] != s {
+		panic("tensor: Scope.Close: an inner scope is still open (close scopes innermost first)")
+	}
+	d.scopes = d.scopes[:len(d.scopes)-1]
+	s.closed = true
+	kept := map[*Tensor]bool{}
+	parent := d.scopes[len(d.scopes)-1]
+	for _, t := range keep {
+		if t != nil && !kept[t] {
+			kept[t] = true
+			parent.tensors = append(parent.tensors, t)
+		}
+	}
+	for _, t := range s.tensors {
+		if !kept[t] && !t.persistent {
+			t.release()
+		}
+	}
+	s.tensors = nil
+}
+
+// Do runs f inside a new scope and returns f's result, kept for the caller.
+func (d *Device) Do(f func() *Tensor) *Tensor {
+	s := d.Scope()
+	var out *Tensor
+	defer func() { s.Close(out) }()
+	out = f()
+	return out
+}
+
+func (d *Device) adopt(t *Tensor) {
+	s := d.scopes[len(d.scopes)-1]
+	s.tensors = append(s.tensors, t)
+}
+
+// ---- grad mode ----
+
+// NoGrad runs f with gradient recording off: evaluation and optimizer math.
+func (d *Device) NoGrad(f func()) {
+	d.noGrad++
+	defer func() { d.noGrad-- }()
+	f()
+}
+
+// GradEnabled reports whether ops record the graph now.
+func (d *Device) GradEnabled() bool { return d.noGrad == 0 }
+
+// ---- parameters ----
+
+// Parameter turns t into a named parameter of the device: it requires a
+// gradient, outlives every scope, and is listed by Parameters in the order
+// made. t must be a leaf (made by a creation function, not by an op that
+// recorded a graph).
+func (d *Device) Parameter(name string, t *Tensor) *Tensor {
+	t.check("Parameter")
+	if t.node != nil {
+		panic(fmt.Sprintf("tensor: Parameter %q: not a leaf tensor (made by %s)", name, t.node.op))
+	}
+	t.name = name
+	t.requiresGrad = true
+	t.persistent = true
+	d.params = append(d.params, t)
+	return t
+}
+
+// Parameters lists the device's parameters in the order they were made.
+func (d *Device) Parameters() []*Tensor { return append([]*Tensor(nil), d.params...) }
+
+// ZeroGrad frees every parameter's gradient (PyTorch's set_to_none), so the
+// next Backward starts them afresh.
+func (d *Device) ZeroGrad() {
+	for _, p := range d.params {
+		if p.Grad != nil {
+			p.Grad.Free()
+			p.Grad = nil
+		}
+	}
+}
+
+// CountParams is the number of elements of ts.
+func CountParams(ts []*Tensor) int {
+	n := 0
+	for _, t := range ts {
+		n += t.Numel()
+	}
+	return n
+}
