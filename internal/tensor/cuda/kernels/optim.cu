@@ -4,18 +4,18 @@
 #include "common.cuh"
 
 // adamw: p *= decay; m = lerp(m, g, w1); v = lerp(v, g^2, w2);
-// p -= step_size * m / (sqrt(v / bias2) + eps), where decay = 1 - lr*wd, w1 = 1 - beta1,
-// w2 = 1 - beta2, step_size = lr / (1 - beta1^step), bias2 = 1 - beta2^step.
+// p -= step_size * m / (sqrt(v * inv_bias2) + eps), where decay = 1 - lr*wd, w1 = 1 - beta1,
+// w2 = 1 - beta2, step_size = lr / (1 - beta1^step), inv_bias2 = 1 / (1 - beta2^step).
 extern "C" __global__ void adamw_f32(float* p, const float* g, float* m, float* v, i64 n, float decay,
-                                     float w1, float w2, float step_size, float bias2, float eps) {
+                                     float w1, float w2, float step_size, float inv_bias2, float eps) {
     AR_FOR(i, n) {
         float gi = g[i];
         float mi = m[i] + w1 * (gi - m[i]);
         float vi = v[i] + w2 * (gi * gi - v[i]);
         m[i] = mi;
         v[i] = vi;
-        float denom = sqrtf(vi / bias2) + eps;
-        p[i] = p[i] * decay - step_size * (mi / denom);
+        float denom = sqrtf(vi * inv_bias2) + eps;
+        p[i] = p[i] * decay - step_size * mi / denom;
     }
 }
 AR_KERNEL(adamw_f32)
