@@ -224,6 +224,7 @@ type AdamWArgs struct {
 
 // Backend is a device: memory plus kernels. Implementations need not be safe
 // for concurrent use; the Tensor layer calls a backend from one goroutine.
+// Optionally a backend also has PeakFLOPS() float64 (see Device.PeakFLOPS).
 type Backend interface {
 	// Name is the name the backend was opened under ("cpu", "cuda").
 	Name() string
@@ -246,8 +247,9 @@ type Backend interface {
 	Read(src Buffer, off int, dst []float32)
 	// Sync waits for all issued work and reports any failure it met.
 	Sync() error
-	// Memory reports bytes allocated now and the most ever allocated at once
-	// (what the summary's peak memory is made of; pooled memory counts).
+	// Memory reports the bytes of live buffers now and the most ever live at
+	// once (the summary's peak memory); memory a backend caches for reuse is
+	// not counted.
 	Memory() (inUse, peak int64)
 
 	// ---- layout ----

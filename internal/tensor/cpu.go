@@ -101,7 +101,7 @@ func (c *cpuBackend[T]) buf(b Buffer) *cpuBuf[T] {
 	return cb
 }
 
-func (c *cpuBackend[T]) f(b Buffer) []T       { return c.buf(b).f }
+func (c *cpuBackend[T]) f(b Buffer) []T        { return c.buf(b).f }
 func (c *cpuBackend[T]) ints(b Buffer) []int32 { return c.buf(b).i }
 
 func (c *cpuBackend[T]) Write(dst Buffer, off int, src []float32) {

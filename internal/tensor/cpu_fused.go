@@ -133,11 +133,21 @@ func (c *cpuBackend[T]) checkAttention(a *AttentionArgs) {
 	}
 }
 
-// Attention: naive but exact, one (batch, head) pair per task; each query
-// row computes its scores, softmax and weighted sum of values.
+// Attention runs float32 through blocked GEMMs (cpu_attention.go) and
+// float64 through the naive reference below.
 func (c *cpuBackend[T]) Attention(a *AttentionArgs) {
 	c.checkAttention(a)
 	q, k, v, out, lse := c.f(a.Q), c.f(a.K), c.f(a.V), c.f(a.Out), c.f(a.LSE)
+	if q32, ok := any(q).([]float32); ok {
+		attention32(a, q32, any(k).([]float32), any(v).([]float32), any(out).([]float32), any(lse).([]float32))
+		return
+	}
+	attentionNaive(a, q, k, v, out, lse)
+}
+
+// attentionNaive is the reference: one (batch, head) pair per task; each
+// query row computes its scores, softmax and weighted sum of values.
+func attentionNaive[T float](a *AttentionArgs, q, k, v, out, lse []T) {
 	B, T_, H, KVH, D := a.B, a.T, a.H, a.KVH, a.D
 	group := H / KVH
 	scale := T(a.Scale)
@@ -176,12 +186,21 @@ func (c *cpuBackend[T]) Attention(a *AttentionArgs) {
 	})
 }
 
-// AttentionBackward: one (batch, key/value head) pair per task, so the
-// task owns its DK and DV rows and the DQ rows of its query heads.
 func (c *cpuBackend[T]) AttentionBackward(a *AttentionArgs) {
 	c.checkAttention(a)
 	q, k, v, out, lse := c.f(a.Q), c.f(a.K), c.f(a.V), c.f(a.Out), c.f(a.LSE)
 	dout, dq, dk, dv := c.f(a.DOut), c.f(a.DQ), c.f(a.DK), c.f(a.DV)
+	if q32, ok := any(q).([]float32); ok {
+		f := func(x []T) []float32 { return any(x).([]float32) }
+		attentionBackward32(a, q32, f(k), f(v), f(out), f(lse), f(dout), f(dq), f(dk), f(dv))
+		return
+	}
+	attentionBackwardNaive(a, q, k, v, out, lse, dout, dq, dk, dv)
+}
+
+// attentionBackwardNaive: one (batch, key/value head) pair per task, so the
+// task owns its DK and DV rows and the DQ rows of its query heads.
+func attentionBackwardNaive[T float](a *AttentionArgs, q, k, v, out, lse, dout, dq, dk, dv []T) {
 	B, T_, H, KVH, D := a.B, a.T, a.H, a.KVH, a.D
 	group := H / KVH
 	scale := T(a.Scale)
@@ -195,7 +214,7 @@ func (c *cpuBackend[T]) AttentionBackward(a *AttentionArgs) {
 			}
 			for h := kh * group; h < (kh+1)*group; h++ {
 				for t := range T_ {
-					row := ((b*T_ + t) * H + h) * D
+					row := ((b*T_+t)*H + h) * D
 					qr, dor, or, dqr := q[row:][:D], dout[row:][:D], out[row:][:D], dq[row:][:D]
 					s0 := visible(t, a.Window)
 					l := lse[(b*H+h)*T_+t]
@@ -207,7 +226,7 @@ func (c *cpuBackend[T]) AttentionBackward(a *AttentionArgs) {
 					delta := dot(dor, or)
 					clear(dqr)
 					for s := s0; s <= t; s++ {
-						kv := ((b*T_ + s) * KVH + kh) * D
+						kv := ((b*T_+s)*KVH + kh) * D
 						ps := pr[s-s0]
 						axpy(ps, dor, dv[kv:][:D])
 						ds := ps * (dot(dor, v[kv:][:D]) - delta) * scale

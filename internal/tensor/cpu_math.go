@@ -33,15 +33,24 @@ func exp32(x float32) float32 {
 	p = p*r + 1.6666665459e-1
 	p = p*r + 5.0000001201e-1
 	p = p*r*r + r + 1
+	if fn > 127 { // 2^128 is not a float32: scale in two steps
+		return p * 2 * math.Float32frombits(uint32(int32(fn)+126)<<23)
+	}
 	return p * math.Float32frombits(uint32(int32(fn)+127)<<23)
+}
+
+// exp32Slice sets d = e^s elementwise (d may be s); amd64 with AVX-512
+// replaces it with a 16-lane version.
+var exp32Slice = func(d, s []float32) {
+	d = d[:len(s)]
+	for i, v := range s {
+		d[i] = exp32(v)
+	}
 }
 
 func expSlice[T float](d, s []T) {
 	if d32, ok := any(d).([]float32); ok {
-		s32 := any(s).([]float32)
-		for i, v := range s32 {
-			d32[i] = exp32(v)
-		}
+		exp32Slice(d32, any(s).([]float32))
 		return
 	}
 	for i, v := range s {
@@ -53,7 +62,11 @@ func sigmoidSlice[T float](d, s []T) {
 	if d32, ok := any(d).([]float32); ok {
 		s32 := any(s).([]float32)
 		for i, v := range s32 {
-			d32[i] = 1 / (1 + exp32(-v))
+			d32[i] = -v
+		}
+		exp32Slice(d32, d32[:len(s32)])
+		for i, e := range d32[:len(s32)] {
+			d32[i] = 1 / (1 + e)
 		}
 		return
 	}
@@ -65,25 +78,39 @@ func sigmoidSlice[T float](d, s []T) {
 // tanhSlice sets d = c*tanh(s/c) (c = 1 is plain tanh).
 func tanhSlice[T float](d, s []T, c T) {
 	if d32, ok := any(d).([]float32); ok {
-		s32 := any(s).([]float32)
-		c32 := float32(c)
-		inv := 1 / c32
-		for i, v := range s32 {
-			// tanh(z) = sign(z) * (1 - 2/(e^{2|z|} + 1)), exact to float32 rounding.
-			z := v * inv
-			a := z
-			if a < 0 {
-				a = -a
-			}
-			t := 1 - 2/(exp32(2*a)+1)
-			if z < 0 {
-				t = -t
-			}
-			d32[i] = c32 * t
-		}
+		tanh32Slice(d32, any(s).([]float32), float32(c))
 		return
 	}
 	for i, v := range s {
 		d[i] = c * T(math.Tanh(float64(v/c)))
+	}
+}
+
+// tanh32Slice sets d = c*tanh(s/c); amd64 with AVX-512 replaces it.
+var tanh32Slice = tanh32Go
+
+// tanh32Go: tanh(z) = sign(z) * (1 - 2/(e^{2|z|} + 1)), with the exps
+// done a chunk at a time by the vector exp.
+func tanh32Go(d, s []float32, c float32) {
+	var e [256]float32
+	inv := 1 / c
+	for len(s) > 0 {
+		n := min(len(s), len(e))
+		for i, v := range s[:n] {
+			z := v * inv
+			if z < 0 {
+				z = -z
+			}
+			e[i] = 2 * z
+		}
+		exp32Slice(e[:n], e[:n])
+		for i, v := range s[:n] {
+			t := 1 - 2/(e[i]+1)
+			if v < 0 {
+				t = -t
+			}
+			d[i] = c * t
+		}
+		s, d = s[n:], d[n:]
 	}
 }

@@ -44,6 +44,17 @@ func (d *Device) Name() string { return d.be.Name() }
 // Sync waits for all issued work and reports a device failure.
 func (d *Device) Sync() error { return d.be.Sync() }
 
+// PeakFLOPS is the device's peak float throughput for the precision its
+// GEMMs use (FLOP/s), the denominator of MFU; 0 when the backend does not
+// say. A backend reports it by having a method PeakFLOPS() float64 (the CPU
+// measures its micro-kernel once; a GPU backend may quote its card).
+func (d *Device) PeakFLOPS() float64 {
+	if p, ok := d.be.(interface{ PeakFLOPS() float64 }); ok {
+		return p.PeakFLOPS()
+	}
+	return 0
+}
+
 // Memory reports the device memory in use now and at its peak, in bytes.
 func (d *Device) Memory() (inUse, peak int64) { return d.be.Memory() }
 

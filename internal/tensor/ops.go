@@ -302,7 +302,9 @@ func (t *Tensor) Sum(axes ...int) *Tensor { return t.reduce("sum", Sum, false, a
 func (t *Tensor) Mean(axes ...int) *Tensor { return t.reduce("mean", Sum, true, axes) }
 
 // SumSquares returns Σ t² over axes like Sum.
-func (t *Tensor) SumSquares(axes ...int) *Tensor { return t.reduce("sum_squares", SumSquares, false, axes) }
+func (t *Tensor) SumSquares(axes ...int) *Tensor {
+	return t.reduce("sum_squares", SumSquares, false, axes)
+}
 
 // Max returns the maximum over axes like Sum.
 func (t *Tensor) Max(axes ...int) *Tensor { return t.reduce("max", MaxReduce, false, axes) }

@@ -1,0 +1,52 @@
+package tensor
+
+import (
+	"runtime"
+	"sync"
+	"time"
+)
+
+// PeakFLOPS is the CPU's float32 ceiling for MFU: the FLOP/s of the GEMM
+// micro-kernel on cache-resident panels on one core, best of a few short
+// windows, times the cores Go uses. It is measured once (about 50 ms), the
+// first time it is asked for. One core is timed rather than all at once so
+// that other busy processes (CI, a second experiment) do not shrink the
+// ceiling and inflate MFU. The float64 backend reports the same figure.
+func (c *cpuBackend[T]) PeakFLOPS() float64 {
+	peakOnce.Do(func() { peakFLOPS = measurePeak(3, 15*time.Millisecond) * float64(runtime.GOMAXPROCS(0)) })
+	return peakFLOPS
+}
+
+var (
+	peakOnce  sync.Once
+	peakFLOPS float64
+)
+
+// measurePeak returns one core's best micro-kernel FLOP/s over windows of
+// length d.
+func measurePeak(windows int, d time.Duration) float64 {
+	kr := sgemmKernels[0]
+	const k = gemmKC
+	a := make([]float32, kr.mr*k)
+	b := make([]float32, kr.nr*k)
+	c := make([]float32, kr.mr*kr.nr)
+	for i := range a {
+		a[i] = 1e-3
+	}
+	for i := range b {
+		b[i] = 1e-3
+	}
+	best := 0.0
+	for range windows {
+		start := time.Now()
+		var flops float64
+		for time.Since(start) < d {
+			for range 64 {
+				kr.fn(k, &a[0], &b[0], &c[0], kr.nr, 1, 1)
+			}
+			flops += 64 * 2 * float64(kr.mr*kr.nr*k)
+		}
+		best = max(best, flops/time.Since(start).Seconds())
+	}
+	return best
+}
