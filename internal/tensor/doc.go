@@ -24,6 +24,34 @@
 //     the enclosing scope. A GPU cannot wait for Go's garbage collector, so
 //     memory is released this way, deterministically.
 //
+// A training program uses it like this:
+//
+//	dev, err := tensor.Open(os.Getenv(harness.EnvDevice)) // "cpu" or "cuda"
+//	rng := tensor.NewRNG(42)
+//	w := dev.Parameter("lm_head", dev.Normal(rng, 0, 0.001, vocab, dim))
+//	...
+//	for each micro-step {
+//		s := dev.Scope()                   // everything made below is freed by Close
+//		loss := model(x, y)                // ops record the graph
+//		loss.MulScalar(1 / accum).Backward() // adds into each parameter's Grad
+//		trainLoss := loss.Item()
+//		s.Close()
+//	}
+//	s := dev.Scope()
+//	dev.NoGrad(func() { /* optimizer: AdamWStep, Nesterov, AddMatMul, MuonUpdate */ })
+//	s.Close()
+//	dev.ZeroGrad()
+//
+// Optimizer state made inside a scope must be Keep()'d (or made before any
+// scope opens: tensors of the root scope are never freed automatically).
+// The device's peak memory (Device.Memory) and peak FLOP/s
+// (Device.PeakFLOPS) feed the summary's peak_vram_mb and mfu_percent.
+//
+// The CPU backend computes in float32 with GEMMs on an AVX-512 (or AVX2)
+// micro-kernel where the CPU has one, plain Go elsewhere; "cpu64" is the
+// same backend in float64, the reference for the gradient checks. BF16 is a
+// dtype for GPU backends; the CPU refuses it with an error.
+//
 // Shape legend used throughout: B batch, T time, H query heads, KVH key/value
 // heads, D head dim, C channels, V vocabulary, N rows.
 //

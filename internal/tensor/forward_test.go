@@ -454,3 +454,34 @@ func TestAttentionBlockedMatchesNaive(t *testing.T) {
 		}
 	}
 }
+
+// TestAddMatMul: the in-place product equals alpha*op(a)·op(b) + beta*c
+// computed from the graph ops, batched and transposed (the Newton–Schulz
+// shapes of Muon).
+func TestAddMatMul(t *testing.T) {
+	d := openCPU(t)
+	r := rand.New(rand.NewPCG(9, 9))
+	a := d.FromFloat32s(rnd(r, 3*20*30), 3, 20, 30)
+	for _, tc := range []struct {
+		ta, tb      bool
+		b           *Tensor
+		alpha, beta float32
+		rows, cols  int
+	}{
+		{true, false, a, 1, 0, 30, 30},                                             // Xᵀ X
+		{false, true, a, 1, 0, 20, 20},                                             // X Xᵀ
+		{false, false, d.FromFloat32s(rnd(r, 3*30*30), 3, 30, 30), 1, 3.1, 20, 30}, // a*X + X B
+		{false, false, d.FromFloat32s(rnd(r, 30*7), 30, 7), -0.5, 1, 20, 7},        // shared B
+	} {
+		c0 := rnd(r, 3*tc.rows*tc.cols)
+		c := d.FromFloat32s(c0, 3, tc.rows, tc.cols)
+		var want []float32
+		d.NoGrad(func() {
+			AddMatMul(c, a, tc.b, tc.ta, tc.tb, tc.alpha, tc.beta)
+			want = MatMulT(a, tc.b, tc.ta, tc.tb).MulScalar(tc.alpha).Add(d.FromFloat32s(c0, 3, tc.rows, tc.cols).MulScalar(tc.beta)).Float32s()
+		})
+		closeTo(t, "AddMatMul", c.Float32s(), to64(want), 1e-5)
+	}
+	sq := d.Ones(2, 5, 5)
+	mustPanic(t, "shares memory", func() { d.NoGrad(func() { AddMatMul(sq, sq, sq, false, false, 1, 0) }) })
+}
