@@ -146,6 +146,8 @@ func (d *driver) String() string {
 		float64(d.total)/(1<<30), v/1000, v%1000/10)
 }
 
+func (d *driver) deviceName() string { return d.name }
+
 func (d *driver) close() {
 	C.ar_sync(d.cctx, d.cstream)
 	if d.blas != nil {

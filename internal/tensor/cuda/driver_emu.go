@@ -29,6 +29,8 @@ func openDriver() (*driver, error) { return &driver{live: map[devptr]int64{}}, n
 
 func (d *driver) String() string { return "CPU emulator of CUDA" }
 
+func (d *driver) deviceName() string { return "CPU emulator" }
+
 func (d *driver) close() {
 	for p := range d.live {
 		d.free(p)

@@ -581,7 +581,7 @@ func TestParityAttention(t *testing.T) {
 		{2, 70, 4, 2, 32, -1, tensor.F32},
 		{1, 100, 2, 1, 24, 16, tensor.F32},
 		{1, 40, 2, 2, 128, -1, tensor.F32},
-		{1, 33, 1, 1, 256, 0, tensor.F32},
+		{1, 33, 1, 1, 256, 3, tensor.F32},
 		{1, 64, 4, 1, 64, 40, tensor.F32},
 		{2, 70, 4, 2, 32, -1, tensor.BF16},
 	}
@@ -756,6 +756,15 @@ func TestBucketSize(t *testing.T) {
 		}
 		if bucketSize(b) != b {
 			t.Errorf("bucketSize(%d) = %d is not its own bucket", n, b)
+		}
+	}
+}
+
+func TestPeakFor(t *testing.T) {
+	for name, want := range map[string]float64{"NVIDIA H100 80GB HBM3": 989.5e12, "NVIDIA H100 PCIe": 756e12,
+		"NVIDIA H200": 989.5e12, "NVIDIA A100-SXM4-80GB": 312e12, "CPU emulator": 0} {
+		if got := peakFor(name); got != want {
+			t.Errorf("peakFor(%q) = %g, want %g", name, got, want)
 		}
 	}
 }
