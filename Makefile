@@ -75,9 +75,14 @@ cuda-check: build-cuda
 	$(MAKE) --no-print-directory cuda-emu
 
 # On the GPU machine (bash .device-pack/with-go make gpu-check): kernels for its own
-# architecture, the parity tests against the CPU backend, then the gpu-profile baseline for
-# 60 s on random tokens (tokens/s, MFU and peak memory printed last).
+# architecture, the parity tests against the CPU backend (relative error of every check
+# printed in a table), then the depth-8 baseline of the gpu profile trained for 60 s on random
+# tokens (tokens/s, MFU and peak memory printed last).
 GPU_ARCH = compute_$(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d '.')
 gpu-check: build-cuda
+	nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 	$(CUDA_ENV) bin/cuda/ptxcheck -arch $(GPU_ARCH)
-	$(CUDA_ENV) $(GO) test -tags cuda -count=1 -v -run 'Parity' $(CUDA_PKG)
+	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/cuda.test $(CUDA_PKG)
+	$(CUDA_ENV) bin/cuda/cuda.test -test.count=1 -test.timeout 20m -test.skip 'BaselineThroughput'
+	$(CUDA_ENV) AUTORESEARCH_CUDA_BASELINE_SECONDS=60 bin/cuda/cuda.test -test.count=1 -test.timeout 20m \
+		-test.run 'BaselineThroughput'
