@@ -189,8 +189,14 @@ func (d *driver) malloc(n int64) (devptr, error) {
 }
 
 func (d *driver) free(p devptr) {
-	// cuMemFree waits for the device, so work still reading p finishes first.
-	_ = d.withContext(func() error { return cu.MemFree(cu.DevicePtr(p)) })
+	// The pool frees only when trimming: wait for the stream first, so no queued kernel still
+	// uses the block (cuMemFree's own implicit synchronisation is not relied on).
+	_ = d.withContext(func() error {
+		if err := curesult(C.ar_sync(d.cctx, d.cstream)); err != nil {
+			return err
+		}
+		return cu.MemFree(cu.DevicePtr(p))
+	})
 }
 
 // upload copies src to dst through the pinned stages, in stream order; src may be reused as

@@ -100,6 +100,26 @@ __device__ __forceinline__ float block_reduce(float v, float* scratch, bool is_m
     return r;
 }
 
+// atomic_add: dst += v, atomically. bf16 has a native atomic from sm_80; before that a
+// compare-and-swap loop on the aligned 32-bit word that holds the value.
+__device__ __forceinline__ void atomic_add(float* p, float v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(bf16* p, float v) {
+#if defined(AR_EMULATE) || !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+    atomicAdd(p, __float2bfloat16(v));
+#else
+    unsigned int* word = reinterpret_cast<unsigned int*>(reinterpret_cast<size_t>(p) & ~(size_t)3);
+    const unsigned int shift = (reinterpret_cast<size_t>(p) & 2) ? 16 : 0;
+    unsigned int old = *word, assumed;
+    do {
+        assumed = old;
+        float sum = __uint_as_float(((assumed >> shift) & 0xffffu) << 16) + v;
+        unsigned int u = __float_as_uint(sum);
+        unsigned int nb = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;  // round to nearest even
+        old = atomicCAS(word, assumed, (assumed & ~(0xffffu << shift)) | (nb << shift));
+    } while (assumed != old);
+#endif
+}
+
 __device__ __forceinline__ i64 imin(i64 a, i64 b) { return a < b ? a : b; }
 __device__ __forceinline__ i64 imax(i64 a, i64 b) { return a > b ? a : b; }
 

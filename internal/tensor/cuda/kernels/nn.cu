@@ -22,18 +22,19 @@ extern "C" __global__ void embedding_bf16(bf16* dst, const bf16* table, const in
 AR_KERNEL(embedding_bf16)
 
 // embedding_backward: dtable[ids[i], :] += dout[i, :], a scatter-add; ids repeat, so atomics.
-extern "C" __global__ void embedding_backward_f32(float* dtable, const float* dout, const int* ids, i64 n, i64 c) {
+template <typename T>
+__device__ void embedding_backward_impl(T* dtable, const T* dout, const int* ids, i64 n, i64 c) {
     AR_FOR(i, n * c) {
         i64 row = i / c, col = i - row * c;
-        atomicAdd(&dtable[(i64)ids[row] * c + col], dout[i]);
+        atomic_add(&dtable[(i64)ids[row] * c + col], ld(dout, i));
     }
+}
+extern "C" __global__ void embedding_backward_f32(float* dtable, const float* dout, const int* ids, i64 n, i64 c) {
+    embedding_backward_impl(dtable, dout, ids, n, c);
 }
 AR_KERNEL(embedding_backward_f32)
 extern "C" __global__ void embedding_backward_bf16(bf16* dtable, const bf16* dout, const int* ids, i64 n, i64 c) {
-    AR_FOR(i, n * c) {
-        i64 row = i / c, col = i - row * c;
-        atomicAdd(&dtable[(i64)ids[row] * c + col], dout[i]);
-    }
+    embedding_backward_impl(dtable, dout, ids, n, c);
 }
 AR_KERNEL(embedding_backward_bf16)
 
