@@ -21,9 +21,16 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# The main job on the embedded default: prepare the smoke profile.
+# The first thing to run on a fresh machine: prepare the smoke profile, record
+# a baseline, run five experiments with the offline sweep agent, show results.
+ifndef DEMO_TAG
+DEMO_TAG := demo-$(shell date +%m%d-%H%M%S)
+endif
 demo: build
 	$(BIN) prepare --profile smoke
+	$(BIN) baseline --profile smoke --tag $(DEMO_TAG)
+	$(BIN) run --agent sweep --max-experiments 5 --tag $(DEMO_TAG)
+	@echo; cat .autoresearch/$(DEMO_TAG)/results.tsv
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -110,8 +110,12 @@ func (e *ParseError) Error() string {
 }
 
 // Read parses a results file. It accepts files written by the original Python
-// tool. A malformed line gives a *ParseError naming the line. Blank lines are
-// skipped; a final line without a newline is accepted.
+// tool, including the extra columns its agents sometimes add: the columns are
+// found by their header names (commit, status and description are required,
+// memory_gb is optional, the metric is val_bpb or else the second column), and
+// the rest are ignored. Status is read case-insensitively. A malformed line
+// gives a *ParseError naming the line. Blank lines are skipped; a final line
+// without a newline is accepted.
 func Read(r io.Reader, name string) (*File, error) {
 	if name == "" {
 		name = "results.tsv"
@@ -119,22 +123,23 @@ func Read(r io.Reader, name string) (*File, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	f := &File{}
+	var cols columns
 	line := 0
 	for sc.Scan() {
 		line++
 		text := strings.TrimRight(sc.Text(), "\r")
 		if line == 1 {
-			cols := strings.Split(text, "\t")
-			if len(cols) != 5 || cols[0] != "commit" || cols[2] != "memory_gb" || cols[3] != "status" || cols[4] != "description" {
+			var ok bool
+			if cols, ok = parseHeader(text); !ok {
 				return nil, &ParseError{name, line, fmt.Sprintf("header is %q, want %q", text, Header("val_bpb"))}
 			}
-			f.Metric = cols[1]
+			f.Metric = cols.metricName
 			continue
 		}
 		if strings.TrimSpace(text) == "" {
 			continue
 		}
-		row, err := parseRow(text)
+		row, err := cols.parseRow(text)
 		if err != nil {
 			return nil, &ParseError{name, line, err.Error()}
 		}
@@ -159,25 +164,65 @@ func ReadFile(path string) (*File, error) {
 	return Read(fh, path)
 }
 
-func parseRow(text string) (Row, error) {
-	cols := strings.SplitN(text, "\t", 5)
-	if len(cols) != 5 {
-		return Row{}, fmt.Errorf("want 5 tab-separated columns, found %d", len(cols))
+// columns maps the fields of a row to their positions, as named by the header.
+type columns struct {
+	n                                     int // fields in the header
+	commit, metric, memory, status, descr int // memory is -1 when absent
+	metricName                            string
+}
+
+func parseHeader(text string) (columns, bool) {
+	names := strings.Split(text, "\t")
+	c := columns{n: len(names), commit: -1, metric: -1, memory: -1, status: -1, descr: -1}
+	for i, name := range names {
+		switch strings.TrimSpace(name) {
+		case "commit":
+			c.commit = i
+		case "memory_gb":
+			c.memory = i
+		case "status":
+			c.status = i
+		case "description":
+			c.descr = i
+		case DefaultMetric:
+			c.metric = i
+		}
 	}
-	v, err := strconv.ParseFloat(cols[1], 64)
+	// The original names the second column after the metric.
+	if c.metric < 0 && len(names) > 1 && c.memory != 1 && c.status != 1 && c.descr != 1 {
+		c.metric = 1
+	}
+	if len(names) < 5 || c.commit != 0 || c.metric < 0 || c.status < 0 || c.descr < 0 {
+		return c, false
+	}
+	c.metricName = strings.TrimSpace(names[c.metric])
+	return c, true
+}
+
+// parseRow reads one row. The last column takes any extra tabs, so a stray
+// tab in a final description column does not break the row.
+func (c columns) parseRow(text string) (Row, error) {
+	cols := strings.SplitN(text, "\t", c.n)
+	if len(cols) != c.n {
+		return Row{}, fmt.Errorf("want %d tab-separated columns, found %d", c.n, len(cols))
+	}
+	field := func(i int) string { return strings.TrimSpace(cols[i]) }
+	v, err := strconv.ParseFloat(field(c.metric), 64)
 	if err != nil {
-		return Row{}, fmt.Errorf("metric %q is not a number", cols[1])
+		return Row{}, fmt.Errorf("%s %q is not a number", c.metricName, cols[c.metric])
 	}
-	mem, err := strconv.ParseFloat(cols[2], 64)
-	if err != nil {
-		return Row{}, fmt.Errorf("memory_gb %q is not a number", cols[2])
+	var mem float64
+	if c.memory >= 0 {
+		if mem, err = strconv.ParseFloat(field(c.memory), 64); err != nil {
+			return Row{}, fmt.Errorf("memory_gb %q is not a number", cols[c.memory])
+		}
 	}
-	st := Status(cols[3])
+	st := Status(strings.ToLower(field(c.status)))
 	if !st.Valid() {
-		return Row{}, fmt.Errorf("status %q is not keep, discard or crash", cols[3])
+		return Row{}, fmt.Errorf("status %q is not keep, discard or crash", cols[c.status])
 	}
-	if cols[0] == "" {
+	if field(c.commit) == "" {
 		return Row{}, errors.New("empty commit")
 	}
-	return Row{Commit: cols[0], Value: v, MemoryGB: mem, Status: st, Description: cols[4]}, nil
+	return Row{Commit: field(c.commit), Value: v, MemoryGB: mem, Status: st, Description: strings.TrimSpace(cols[c.descr])}, nil
 }

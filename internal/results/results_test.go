@@ -117,3 +117,47 @@ func TestReadAcceptsCRLFAndMissingFinalNewline(t *testing.T) {
 		t.Fatalf("rows %+v", f.Rows)
 	}
 }
+
+// Files written by agents of the original tool often carry extra columns; the
+// known ones are found by name and the rest ignored.
+func TestReadFindsColumnsByName(t *testing.T) {
+	text := "commit\tkind\tval_bpb\tdelta\tmemory_gb\tstatus\tdescription\n" +
+		"153211f\tbaseline\t0.964088\t0.0\t29.9\tKEEP \tstrip the model down\n" +
+		"02ba694\tlr\t0.954881\t-0.009\t29.9\tkeep\tlower LR\tto 0.003\n"
+	f, err := Read(strings.NewReader(text), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Row{
+		{"153211f", 0.964088, 29.9, Keep, "strip the model down"},
+		{"02ba694", 0.954881, 29.9, Keep, "lower LR\tto 0.003"},
+	}
+	if f.Metric != "val_bpb" || len(f.Rows) != 2 || f.Rows[0] != want[0] || f.Rows[1] != want[1] {
+		t.Errorf("metric %q rows %+v, want %+v", f.Metric, f.Rows, want)
+	}
+
+	// Without memory_gb, and with another metric in the second column.
+	f, err = Read(strings.NewReader("commit\tval_loss\tartifact_mb\tstatus\tdescription\nabc1234\t2.5\t11.9\tdiscard\tx\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Metric != "val_loss" || f.Rows[0].Value != 2.5 || f.Rows[0].MemoryGB != 0 {
+		t.Errorf("metric %q rows %+v", f.Metric, f.Rows)
+	}
+
+	for _, bad := range []string{
+		"commit\tval_bpb\tmemory_gb\tstatus\n",                     // no description
+		"hash\tval_bpb\tmemory_gb\tstatus\tdescription\n",          // no commit
+		"commit\tstatus\tmemory_gb\tdescription\tnotes\n",          // no metric
+		"commit\tval_bpb\tmemory_gb\tresult\tdescription\textra\n", // no status
+	} {
+		var pe *ParseError
+		if _, err := Read(strings.NewReader(bad), "r.tsv"); !errors.As(err, &pe) || pe.Line != 1 {
+			t.Errorf("header %q: error %v, want a ParseError on line 1", bad, err)
+		}
+	}
+	_, err = Read(strings.NewReader("commit\tval_bpb\tmemory_gb\tstatus\tdescription\nabc1234\t1.0\t1.0\ttentative\tx\n"), "r.tsv")
+	if err == nil || !strings.Contains(err.Error(), `r.tsv:2: status "tentative"`) {
+		t.Errorf("unknown status gave %v", err)
+	}
+}

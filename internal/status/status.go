@@ -1,6 +1,7 @@
 // Package status shows what a running research loop is doing: one live line
 // on a terminal (experiment n, phase, training progress, best so far,
-// experiments per hour), plain log lines otherwise.
+// experiments per hour), plain log lines otherwise. New picks between them by
+// whether the writer is a terminal; Finish erases the live line at the end.
 package status
 
 import "autoresearch/internal/results"

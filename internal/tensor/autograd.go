@@ -229,7 +229,9 @@ func record(out *Tensor, op string, inputs []*Tensor, saved []*Tensor, aux any) 
 
 // Backward computes the gradient of the scalar t with respect to every leaf
 // that requires one and adds it into that leaf's Grad. The graph is used up:
-// a second Backward through it panics (run the forward again).
+// its intermediate tensors (made by recorded ops; not t, leaves or Retain'd
+// ones) are freed as soon as the backward is past them, and a second
+// Backward through it panics (run the forward again).
 func (t *Tensor) Backward() {
 	t.check("Backward")
 	if t.Numel() != 1 {
@@ -283,7 +285,11 @@ func (t *Tensor) Backward() {
 			continue
 		}
 		x.check("Backward (" + n.op + ")")
+		// The rule runs in its own scope, so its temporaries (views of g
+		// or of activations, partial sums) go as soon as it returns.
+		rs := d.Scope()
 		gs := vjps[n.op](n, x, g)
+		rs.Close(gs...)
 		if len(gs) != len(n.inputs) {
 			panic(fmt.Sprintf("tensor: Backward: rule for %s returned %d gradients for %d inputs", n.op, len(gs), len(n.inputs)))
 		}
@@ -314,6 +320,16 @@ func (t *Tensor) Backward() {
 		}
 		g.release()
 		n.done = true
+		// Every consumer of x has run (they come later in topological
+		// order), so x and its op's saved tensors are needed no more: free
+		// the activations now rather than at the scope's end.
+		for _, s := range n.saved {
+			s.release()
+		}
+		if x != t && !x.retain && !x.persistent {
+			x.freedBy = "Backward frees the graph's intermediate tensors; call Retain before Backward to keep one"
+			x.release()
+		}
 	}
 }
 

@@ -32,9 +32,14 @@ func TestScopeFreesTemporaries(t *testing.T) {
 	idx, tg := tinyBatch(d, 2)
 	loss := m.loss(idx, tg)
 	loss.Backward()
+	grads := int64(4 * CountParams(d.Parameters()))
+	// Backward freed the activations on its way: what is left is the
+	// gradients, the batch's ids and targets and the loss itself.
+	if live, _ := d.Memory(); live != base+grads+int64(4*idx.Numel()+4*tg.Numel()+4) {
+		t.Fatalf("after Backward %d bytes in use, want %d: activations outlived the backward", live, base+grads+int64(4*idx.Numel()+4*tg.Numel()+4))
+	}
 	s.Close()
 	after, peak := d.Memory()
-	grads := int64(4 * CountParams(d.Parameters()))
 	if after != base+grads {
 		t.Fatalf("after the scope %d bytes in use, want %d (parameters and constants) + %d (gradients)", after, base, grads)
 	}
@@ -107,6 +112,22 @@ func TestNoGradRecordsNothing(t *testing.T) {
 	}
 	mustPanic(t, "does not require a gradient", func() { y.Backward() })
 	mustPanic(t, "run it under NoGrad", func() { w.Fill(0) })
+}
+
+func TestBackwardFreesIntermediatesUnlessRetained(t *testing.T) {
+	d := openCPU(t)
+	w := d.Parameter("w", d.Ones(3))
+	h := w.MulScalar(3)
+	kept := w.Square().Retain()
+	loss := h.Add(kept).Sum()
+	loss.Backward()
+	mustPanic(t, "call Retain before Backward", func() { h.Float32s() })
+	if got := kept.Float32s(); got[0] != 1 {
+		t.Fatalf("retained tensor reads %v", got)
+	}
+	if loss.Item() != 12 {
+		t.Fatalf("loss %v after Backward, want 12", loss.Item())
+	}
 }
 
 func TestBackwardTwicePanics(t *testing.T) {

@@ -238,9 +238,10 @@ type Backend interface {
 	// Free returns b to the backend; b must not be used afterwards.
 	Free(b Buffer)
 	// Write copies len(src) float32 values into dst[off:] (converting to
-	// dst's float dtype).
+	// dst's float dtype). src may be reused as soon as Write returns.
 	Write(dst Buffer, off int, src []float32)
-	// WriteInt32 copies len(src) values into the I32 buffer dst[off:].
+	// WriteInt32 copies len(src) values into the I32 buffer dst[off:]; src
+	// may be reused as soon as it returns.
 	WriteInt32(dst Buffer, off int, src []int32)
 	// Read copies len(dst) values from src[off:] into dst, converting to
 	// float32, after all issued work is done.
@@ -254,7 +255,7 @@ type Backend interface {
 
 	// ---- layout ----
 
-	// Fill sets dst[off : off+n] to v.
+	// Fill sets dst[off : off+n] of a float buffer to v.
 	Fill(dst Buffer, off, n int, v float32)
 	// Copy is the strided N-d copy behind transpose, permute, slice, concat,
 	// stack and broadcast. For every index i over shape:

@@ -433,7 +433,7 @@ func TestAttentionBlockedMatchesNaive(t *testing.T) {
 		qt := d.FromFloat32s(q, B, T, H, D).SetRequiresGrad()
 		kt := d.FromFloat32s(k, B, T, KVH, D).SetRequiresGrad()
 		vt := d.FromFloat32s(v, B, T, KVH, D).SetRequiresGrad()
-		o := Attention(qt, kt, vt, window)
+		o := Attention(qt, kt, vt, window).Retain()
 		o.Mul(d.FromFloat32s(g, B, T, H, D)).Sum().Backward()
 		return o.Float64s(), [3][]float64{qt.Grad.Float64s(), kt.Grad.Float64s(), vt.Grad.Float64s()}
 	}

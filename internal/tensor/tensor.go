@@ -24,7 +24,9 @@ type Tensor struct {
 	requiresGrad bool
 	persistent   bool // a parameter, a gradient or Keep: no scope frees it
 	freed        bool
-	node         *node // the op that made it, while a graph is recorded
+	freedBy      string // who freed it, for the use-after-free message
+	retain       bool   // Backward leaves it alone
+	node         *node  // the op that made it, while a graph is recorded
 
 	// Grad is the accumulated gradient of a leaf that requires one, after
 	// Backward; nil before the first Backward and after ZeroGrad.
@@ -90,6 +92,15 @@ func (t *Tensor) Free() {
 	}
 }
 
+// Retain keeps an intermediate tensor readable after a Backward through it
+// (Backward frees the graph's tensors as it goes, like PyTorch). It
+// returns t.
+func (t *Tensor) Retain() *Tensor {
+	t.check("Retain")
+	t.retain = true
+	return t
+}
+
 // Keep exempts t from every scope: it lives until Free (optimizer state,
 // constants such as the rotary tables). It returns t.
 func (t *Tensor) Keep() *Tensor {
@@ -103,7 +114,11 @@ func (t *Tensor) check(op string) {
 		panic(fmt.Sprintf("tensor: %s: nil tensor", op))
 	}
 	if t.freed {
-		panic(fmt.Sprintf("tensor: %s: tensor %s was freed (its scope closed or Free was called)", op, t.desc()))
+		why := "its scope closed or Free was called"
+		if t.freedBy != "" {
+			why = t.freedBy
+		}
+		panic(fmt.Sprintf("tensor: %s: tensor %s was freed (%s)", op, t.desc(), why))
 	}
 }
 

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"autoresearch/internal/experiment"
+	"autoresearch/internal/status"
+)
+
+func init() { register(newBaselineCmd) }
+
+func newBaselineCmd() *cobra.Command {
+	var o setupFlags
+	cmd := &cobra.Command{
+		Use:   "baseline",
+		Short: "Set up a research run and record the unmodified program as its baseline",
+		Long: `baseline sets up a research run in .autoresearch/<tag>/ of your repository: a clone
+of your HEAD on a new branch autoresearch/<tag>, results.tsv, experiments.jsonl,
+logs/ and run.json. It then builds and runs gpt/train.go unmodified and records it
+as the baseline, the first keep. Your checkout is not modified; kept commits
+appear in your repository as branch autoresearch/<tag>.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBaseline(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	addSetupFlags(cmd, &o)
+	return cmd
+}
+
+func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
+	f := cmd.Flags()
+	f.StringVar(&o.Tag, "tag", defaultTag(), "name of the run and of its branch autoresearch/<tag>")
+	f.StringVar(&o.Profile, "profile", defaultProfile(), "harness profile: smoke, cpu or gpu")
+	f.StringVar(&o.Device, "device", "auto", "auto, cpu or cuda (auto picks cuda when nvidia-smi lists a GPU)")
+	f.StringVar(&o.Repo, "repo", ".", "the git repository holding gpt/train.go")
+	f.DurationVar(&o.EvalAllowance, "eval-allowance", defaultEvalAllowance, "time beyond 2 × budget before a run is killed as a timeout")
+}
+
+func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
+	rep := status.New(out)
+	defer status.Finish(rep)
+	r, err := newRun(ctx, o, rep)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.Baseline(ctx); err != nil {
+		return err
+	}
+	best, _ := r.Best()
+	status.Finish(rep)
+	fmt.Fprintf(out, "baseline %s %.6f recorded in %s\nnext: autoresearch run --tag %s\n",
+		r.Config.Metric.Name, best, r.Dir+"/"+experiment.ResultsFile, o.Tag)
+	return nil
+}

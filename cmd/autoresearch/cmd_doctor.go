@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"autoresearch/harness"
+	"autoresearch/internal/doctor"
+)
+
+func init() { register(newDoctorCmd) }
+
+// doctorOptions are the flags of the doctor command.
+type doctorOptions struct {
+	Profile string
+	Agent   string
+	Repo    string
+}
+
+func newDoctorCmd() *cobra.Command {
+	opts := doctorOptions{Repo: "."}
+	cmd := &cobra.Command{
+		Use:   "doctor [--profile P] [--agent llm|sweep] [--repo DIR]",
+		Short: "Check that this machine can run autoresearch",
+		Long: `Check, one line each, what a run needs: the Go toolchain, the GPU (driver and
+memory) when there is one, the prepared data of every profile, free disk in
+AUTORESEARCH_HOME and the repository, and the LLM endpoint (it lists the models
+of OPENAI_BASE_URL, default the OpenAI API) and OPENAI_API_KEY.
+
+Each line says ok, note or FAIL; a FAIL line names its fix. The exit status is 0
+only when nothing blocks a run of the given profile (default
+AUTORESEARCH_PROFILE, else smoke) and agent:
+  - that profile's data must be prepared; the other profiles' are notes;
+  - a missing GPU is a note, except for the gpu profile;
+  - the llm agent needs the endpoint, and a key unless the endpoint is on this
+    machine; with --agent sweep these are notes;
+  - under 1 GiB free disk fails, under 5 GiB is a note.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDoctor(cmd.Context(), opts, doctor.System(), cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Profile, "profile", "", "the profile a run will use (default $"+harness.EnvProfile+", else smoke)")
+	f.StringVar(&opts.Agent, "agent", "llm", "the agent a run will use: llm or sweep")
+	f.StringVar(&opts.Repo, "repo", ".", "the repository a run will use")
+	return cmd
+}
+
+func runDoctor(ctx context.Context, opts doctorOptions, env doctor.Env, out io.Writer) error {
+	if opts.Agent != "llm" && opts.Agent != "sweep" {
+		return usagef("--agent %q: use llm or sweep", opts.Agent)
+	}
+	if opts.Profile != "" {
+		if _, err := harness.LookupProfile(opts.Profile); err != nil {
+			return usagef("--profile: %v", err)
+		}
+	}
+	env.Profile, env.Agent, env.Dir = opts.Profile, opts.Agent, opts.Repo
+	problems, err := doctor.Write(out, doctor.Run(ctx, env))
+	if err != nil {
+		return err
+	}
+	switch problems {
+	case 0:
+		_, err = fmt.Fprintln(out, "nothing blocks a run")
+		return err
+	case 1:
+		return fmt.Errorf("1 problem blocks a run: fix the FAIL line above")
+	}
+	return fmt.Errorf("%d problems block a run: fix the FAIL lines above", problems)
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"autoresearch/internal/report"
+	"autoresearch/internal/results"
+	"autoresearch/internal/runs"
+)
+
+func init() { register(newResultsCmd) }
+
+// resultsOptions are the flags of the results command.
+type resultsOptions struct {
+	Tag    string
+	File   string
+	Follow bool
+	Dir    string        // where to look for the repository; the working directory
+	Poll   time.Duration // how often --follow reads the file
+}
+
+func newResultsCmd() *cobra.Command {
+	opts := resultsOptions{Dir: ".", Poll: time.Second}
+	cmd := &cobra.Command{
+		Use:   "results [--tag T | --file results.tsv] [--follow]",
+		Short: "Show a run's results as a table, the best row marked",
+		Long: `Show a run's results.tsv as an aligned table: every experiment with its value,
+its delta against the best before it, memory and status; the best row marked
+with "*"; then the kept changes with their deltas.
+
+Without --tag or --file it shows the latest run of the repository you are in
+(.autoresearch/<tag>/results.tsv, the most recently modified). --file reads any
+results.tsv in the original's format, one written by the Python tool included.
+--follow keeps printing rows as they arrive, marking each new best, until
+interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runResults(cmd.Context(), opts, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Tag, "tag", "", "the run to show (default: the latest run)")
+	f.StringVar(&opts.File, "file", "", "a results.tsv to show instead of a run's")
+	f.BoolVarP(&opts.Follow, "follow", "f", false, "keep showing rows as they arrive")
+	return cmd
+}
+
+func runResults(ctx context.Context, opts resultsOptions, out io.Writer) error {
+	if opts.Tag != "" && opts.File != "" {
+		return usagef("--tag and --file name the same thing: give one of them")
+	}
+	path, err := runs.Resolve(opts.Dir, opts.Tag, opts.File)
+	if err != nil {
+		return err
+	}
+	if opts.Follow {
+		return report.Follow(ctx, path, out, opts.Poll)
+	}
+	f, err := results.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return report.Table(out, report.Analyze(f), path)
+}

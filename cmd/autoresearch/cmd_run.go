@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"autoresearch/internal/agent"
+	"autoresearch/internal/experiment"
+	"autoresearch/internal/status"
+)
+
+func init() { register(newRunCmd) }
+
+type runOptions struct {
+	setupFlags
+	Program        string
+	Agent          string
+	Model          string
+	BaseURL        string
+	MaxExperiments int
+	Until          time.Duration
+	FixAttempts    int
+	Seed           int64
+	MinDelta       float64
+	// setupChanged lists the setup flags given explicitly; they only apply
+	// to a new run.
+	setupChanged []string
+	tagChanged   bool
+}
+
+func newRunCmd() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the research loop: propose, build, train, keep or discard, repeat",
+		Long: `run loops over experiments on the run named by --tag until stopped (Ctrl-C),
+--max-experiments or --until: the agent edits gpt/train.go, autoresearch builds
+and trains it, keeps the change when val_bpb beats the best kept so far by more
+than --min-delta, and discards it otherwise. Crashes go back to the agent for up
+to --fix-attempts fixes. A new tag is set up and its baseline run first; an
+existing tag resumes where it stopped.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.tagChanged = cmd.Flags().Changed("tag")
+			for _, name := range []string{"profile", "device", "eval-allowance"} {
+				if cmd.Flags().Changed(name) {
+					o.setupChanged = append(o.setupChanged, "--"+name)
+				}
+			}
+			return runRun(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	addSetupFlags(cmd, &o.setupFlags)
+	f := cmd.Flags()
+	f.StringVar(&o.Program, "program", "programs/program.md", "the research instructions for the agent (relative to the repository)")
+	f.StringVar(&o.Agent, "agent", "llm", "who proposes changes: llm or sweep (offline, one constant at a time)")
+	f.StringVar(&o.Model, "model", "", "the LLM agent's model")
+	f.StringVar(&o.BaseURL, "base-url", "", "the LLM agent's OpenAI-compatible API URL")
+	f.IntVar(&o.MaxExperiments, "max-experiments", 0, "stop after this many experiments (0: no limit)")
+	f.DurationVar(&o.Until, "until", 0, "start no experiment after this long, e.g. 8h (0: no limit)")
+	f.IntVar(&o.FixAttempts, "fix-attempts", 3, "fixes the agent may try on a build or runtime crash")
+	f.Int64Var(&o.Seed, "seed", 1, "seed of the sweep agent")
+	f.Float64Var(&o.MinDelta, "min-delta", 0, "keep only improvements larger than this")
+	return cmd
+}
+
+// sameSetup refuses setup flags that contradict an existing run's run.json:
+// they only shape a new run.
+func sameSetup(o runOptions, cfg experiment.Config) error {
+	for _, name := range o.setupChanged {
+		differs := false
+		switch name {
+		case "--profile":
+			differs = o.Profile != cfg.Profile
+		case "--device":
+			differs = o.Device != "auto" && o.Device != cfg.Device
+		case "--eval-allowance":
+			differs = o.EvalAllowance.Seconds() != cfg.EvalAllowanceSeconds
+		}
+		if differs {
+			return usagef("run %s exists already with profile %s, device %s and an evaluation allowance of %gs; %s only applies to a new run",
+				o.Tag, cfg.Profile, cfg.Device, cfg.EvalAllowanceSeconds, name)
+		}
+	}
+	return nil
+}
+
+// newProposer makes the agent --agent names.
+func newProposer(o runOptions) (agent.Proposer, error) {
+	switch o.Agent {
+	case "sweep":
+		return agent.NewSweep(o.Seed), nil
+	case "llm":
+		return nil, errors.New("the llm agent is not built into this autoresearch yet: use --agent sweep")
+	}
+	return nil, usagef("unknown --agent %q: use llm or sweep", o.Agent)
+}
+
+func runRun(ctx context.Context, o runOptions, out io.Writer) error {
+	if o.MaxExperiments < 0 || o.FixAttempts < 0 || o.Until < 0 || o.MinDelta < 0 {
+		return usagef("--max-experiments, --fix-attempts, --until and --min-delta cannot be negative")
+	}
+	proposer, err := newProposer(o)
+	if err != nil {
+		return err
+	}
+	root, inRun, err := repoRoot(o.Repo)
+	if err != nil {
+		return err
+	}
+	if inRun != "" && !o.tagChanged {
+		o.Tag = inRun
+	}
+	if err := experiment.CheckTag(o.Tag); err != nil {
+		return usagef("--tag: %v", err)
+	}
+	program := ""
+	path := o.Program
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		program = string(b)
+	} else if o.Agent != "sweep" {
+		return fmt.Errorf("reading the research program: %w (pass --program FILE)", err)
+	}
+
+	rep := status.New(out)
+	defer status.Finish(rep)
+	var r *experiment.Run
+	if dir := experiment.Dir(root, o.Tag); experiment.Exists(dir) {
+		if r, err = experiment.Open(dir, rep); err != nil {
+			return err
+		}
+		if err := sameSetup(o, r.Config); err != nil {
+			r.Close()
+			return err
+		}
+		if err := checkData(r); err != nil {
+			r.Close()
+			return err
+		}
+		rep.Logf("resuming run %s at experiment %d", o.Tag, len(r.Rows()))
+	} else if r, err = newRun(ctx, o.setupFlags, rep); err != nil {
+		return err
+	}
+	defer r.Close()
+
+	opts := experiment.Options{Proposer: proposer, Program: program, MaxExperiments: o.MaxExperiments,
+		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta}
+	if o.Until > 0 {
+		opts.Until = time.Now().Add(o.Until)
+	}
+	stop, err := r.Loop(ctx, opts)
+	status.Finish(rep)
+	rows := r.Rows()
+	best, _ := r.Best()
+	if errors.Is(err, context.Canceled) {
+		done := "before the baseline was recorded"
+		if len(rows) > 0 {
+			done = fmt.Sprintf("after experiment %d (best %s %.6f); the unfinished experiment was rolled back", len(rows)-1, r.Config.Metric.Name, best)
+		}
+		return fmt.Errorf("stopped %s: continue with \"autoresearch run --tag %s\": %w", done, o.Tag, err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "stopped: %s. %d experiments, best %s %.6f at %s; results in %s\n",
+		stop, len(rows), r.Config.Metric.Name, best, r.Kept()[:7], filepath.Join(r.Dir, experiment.ResultsFile))
+	return nil
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"autoresearch/harness"
+	"autoresearch/internal/results"
+	"autoresearch/internal/runner"
+)
+
+// toyRepo makes a git repository holding the experiment tests' toy task (a
+// gpt/train.go that prints a summary block) and prepared-data stand-ins for
+// the smoke profile, so the commands run without the real trainer.
+func toyRepo(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv(harness.EnvHome, home)
+	t.Setenv(harness.EnvProfile, "")
+	smoke := filepath.Join(home, "smoke")
+	os.MkdirAll(smoke, 0o755)
+	os.WriteFile(filepath.Join(smoke, harness.MetaFile), []byte(`{"profile":"smoke","vocab_size":512}`), 0o644)
+	for _, f := range []string{harness.TokenizerFile, harness.TrainFile, harness.ValFile} {
+		os.WriteFile(filepath.Join(smoke, f), nil, 0o644)
+	}
+	dir := filepath.Join(t.TempDir(), "project")
+	src := filepath.Join("..", "..", "internal", "experiment", "testdata", "toy")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := r.Worktree()
+	wt.AddGlob(".")
+	sig := &object.Signature{Name: "user", Email: "user@example.org", When: time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)}
+	if _, err := wt.Commit("toy", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&out)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+var sweepRow = regexp.MustCompile(`^(VALUE|SLEEP) \S+ -> \S+$`)
+
+func TestBaselineThenSweepRunThenResume(t *testing.T) {
+	repo := toyRepo(t)
+	out, err := runCLI(t, "baseline", "--repo", repo, "--tag", "t1", "--device", "cpu")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "baseline val_bpb 1.000000 recorded") || !strings.Contains(out, "next: autoresearch run --tag t1") {
+		t.Errorf("baseline said:\n%s", out)
+	}
+	if _, err := runCLI(t, "baseline", "--repo", repo, "--tag", "t1", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("a second baseline on t1: %v", err)
+	}
+	out, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--seed", "5", "--max-experiments", "3")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "stopped: max-experiments reached. 4 experiments") {
+		t.Errorf("run said:\n%s", out)
+	}
+	out, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--seed", "5", "--max-experiments", "1", "--profile", "smoke", "--device", "cpu")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "resuming run t1 at experiment 4") {
+		t.Errorf("second run said:\n%s", out)
+	}
+	f, err := results.ReadFile(filepath.Join(repo, ".autoresearch", "t1", "results.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rows) != 5 || f.Rows[0].Description != "baseline" {
+		t.Fatalf("rows %+v", f.Rows)
+	}
+	seen := map[string]bool{}
+	for _, r := range f.Rows[1:] {
+		if !sweepRow.MatchString(r.Description) || seen[r.Description] {
+			t.Errorf("row %+v is not a fresh sweep change", r)
+		}
+		seen[r.Description] = true
+		if strings.HasPrefix(r.Description, "VALUE 1.0 -> 0.5") && r.Status != results.Keep {
+			t.Errorf("a lower val_bpb was not kept: %+v", r)
+		}
+	}
+	// Inside the run's clone, run continues that run.
+	out, err = runCLI(t, "run", "--repo", filepath.Join(repo, ".autoresearch", "t1", "worktree", "gpt"), "--agent", "sweep", "--max-experiments", "1")
+	if err != nil || !strings.Contains(out, "resuming run t1 at experiment 5") {
+		t.Errorf("run inside the clone: %v\n%s", err, out)
+	}
+	_, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--profile", "cpu")
+	if err == nil || !strings.Contains(err.Error(), "--profile only applies to a new run") || exitCode(err) != 2 {
+		t.Errorf("--profile on an existing run: %v", err)
+	}
+}
+
+func TestRunFlagErrors(t *testing.T) {
+	repo := toyRepo(t)
+	cases := []struct {
+		args []string
+		msg  string
+		code int
+	}{
+		{[]string{"run", "--repo", repo, "--agent", "gpt"}, `unknown --agent "gpt": use llm or sweep`, 2},
+		{[]string{"run", "--repo", repo, "--agent", "llm"}, "the llm agent is not built into this autoresearch yet: use --agent sweep", 1},
+		{[]string{"run", "--repo", repo, "--agent", "sweep", "--tag", "a b"}, "--tag: tag \"a b\" cannot name a branch", 2},
+		{[]string{"run", "--repo", repo, "--max-experiments", "-1"}, "cannot be negative", 2},
+		{[]string{"baseline", "--repo", repo, "--profile", "laptop"}, `--profile: unknown profile "laptop"`, 2},
+		{[]string{"baseline", "--repo", repo, "--profile", "cpu", "--device", "cpu"}, `data not prepared for profile cpu`, 1},
+		{[]string{"baseline", "--repo", t.TempDir()}, "not inside a git repository", 1},
+	}
+	for _, c := range cases {
+		_, err := runCLI(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.msg) || exitCode(err) != c.code {
+			t.Errorf("%v: error %v (exit %d), want %q (exit %d)", c.args, err, exitCode(err), c.msg, c.code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(repo, ".autoresearch", defaultTag())); !os.IsNotExist(err) {
+		t.Errorf("a refused command left a run behind: %v", err)
+	}
+}
+
+func TestTrainRunsTheProgramAsItIs(t *testing.T) {
+	repo := toyRepo(t)
+	t.Chdir(filepath.Join(repo, "gpt"))
+	out, err := runCLI(t, "train", "--device", "cpu")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "profile smoke") || !strings.Contains(out, "val_bpb:          1.000000") {
+		t.Errorf("train output:\n%s", out)
+	}
+	train := filepath.Join(repo, "gpt", "train.go")
+	b, _ := os.ReadFile(train)
+	os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "fail"`), 1), 0o644)
+	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "training failed (runtime: the program printed FAIL") {
+		t.Errorf("a failing run: %v", err)
+	}
+	os.WriteFile(train, append(b, []byte("\nfunc broken() { undefinedName() }\n")...), 0o644)
+	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "gpt/train.go does not build") ||
+		!strings.Contains(err.Error(), "undefined: undefinedName") {
+		t.Errorf("a broken build: %v", err)
+	}
+	os.WriteFile(train, b, 0o644)
+	prepared := os.Getenv(harness.EnvHome)
+	t.Setenv(harness.EnvHome, t.TempDir())
+	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), `run "autoresearch prepare --profile smoke"`) {
+		t.Errorf("unprepared data: %v", err)
+	}
+	t.Setenv(harness.EnvHome, prepared)
+	t.Setenv("PATH", t.TempDir())
+	_, err = runCLI(t, "train", "--device", "cpu")
+	if !errors.Is(err, runner.ErrNoToolchain) || !strings.Contains(err.Error(), "install Go") {
+		t.Errorf("train without a Go toolchain: %v", err)
+	}
+}

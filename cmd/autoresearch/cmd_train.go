@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"autoresearch/harness"
+	"autoresearch/internal/gitops"
+	"autoresearch/internal/runner"
+)
+
+func init() { register(newTrainCmd) }
+
+type trainOptions struct {
+	Profile string
+	Device  string
+}
+
+func newTrainCmd() *cobra.Command {
+	var o trainOptions
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Build gpt/train.go of the current repository and run it once, as it is",
+		Long: `train builds ./gpt of the repository you are in and runs it once for the
+profile's time budget, streaming its output: what "uv run train.py" is to the
+original. Nothing is committed or recorded.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTrain(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&o.Profile, "profile", defaultProfile(), "harness profile: smoke, cpu or gpu")
+	cmd.Flags().StringVar(&o.Device, "device", "auto", "auto, cpu or cuda")
+	return cmd
+}
+
+func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
+	p, err := harness.LookupProfile(o.Profile)
+	if err != nil {
+		return usagef("--profile: %v", err)
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if r, err := gitops.Root(root); err == nil {
+		root = r
+	}
+	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(trainFile))); err != nil {
+		return fmt.Errorf("no %s in %s: run autoresearch train in the project that holds the training program", trainFile, root)
+	}
+	home, err := dataHome()
+	if err != nil {
+		return err
+	}
+	if _, err := harness.ReadMeta(home, p); err != nil {
+		return err
+	}
+	device, _, err := runner.ResolveDevice(ctx, o.Device)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "autoresearch-train")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	vars := map[string]string{runner.BinVar: filepath.Join(tmp, "train"), runner.WorktreeVar: root}
+	argv, env := runner.GoBuild(trainPackage, device)
+	if _, err := runner.Build(ctx, root, runner.Expand(argv, vars), runner.Expand(env, vars)); err != nil {
+		var be *runner.BuildError
+		if errors.As(err, &be) {
+			return fmt.Errorf("%s does not build:\n%s", trainFile, be.Output)
+		}
+		return err
+	}
+	limit := time.Duration((2*p.TimeBudget)*float64(time.Second)) + defaultEvalAllowance
+	res, err := runner.Run(ctx, runner.Spec{
+		Dir:     root,
+		Command: []string{vars[runner.BinVar]},
+		Env: []string{harness.EnvProfile + "=" + p.Name, harness.EnvHome + "=" + home,
+			harness.EnvDevice + "=" + device},
+		ResultPath: filepath.Join(tmp, "result.json"),
+		Output:     out,
+		HardLimit:  limit,
+		Metric:     "val_bpb",
+	})
+	if err != nil {
+		return err
+	}
+	if res.Crash != "" {
+		return fmt.Errorf("training failed (%s: %s)", res.Crash, res.Reason)
+	}
+	return nil
+}

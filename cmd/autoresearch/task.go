@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"autoresearch/harness"
+	"autoresearch/internal/experiment"
+	"autoresearch/internal/gitops"
+	"autoresearch/internal/runner"
+	"autoresearch/internal/status"
+)
+
+// The GPT task, as the experiment loop sees it: edit gpt/train.go, build
+// ./gpt, run it with the profile in its environment, minimise val_bpb.
+const (
+	trainFile            = "gpt/train.go"
+	trainPackage         = "./gpt"
+	defaultEvalAllowance = 2 * time.Minute
+)
+
+// defaultTag names a run after today's date, like nov26.
+func defaultTag() string { return strings.ToLower(time.Now().Format("Jan2")) }
+
+// repoRoot returns the top folder of the user's repository holding dir. In a
+// run's clone (<repo>/.autoresearch/<tag>/worktree) that is the repository
+// the run belongs to, and tag is the run's.
+func repoRoot(dir string) (root, tag string, err error) {
+	root, err = gitops.Root(dir)
+	if err != nil {
+		return "", "", err
+	}
+	run := filepath.Dir(root)
+	if filepath.Base(root) == experiment.WorktreeDir && filepath.Base(filepath.Dir(run)) == experiment.Workspace {
+		return filepath.Dir(filepath.Dir(run)), filepath.Base(run), nil
+	}
+	return root, "", nil
+}
+
+// setupFlags are the flags that shape a new run.
+type setupFlags struct {
+	Tag           string
+	Profile       string
+	Device        string
+	Repo          string
+	EvalAllowance time.Duration
+}
+
+func defaultProfile() string {
+	if p := os.Getenv(harness.EnvProfile); p != "" {
+		return p
+	}
+	return harness.DefaultProfile
+}
+
+// dataHome is $AUTORESEARCH_HOME as an absolute path: the training program
+// runs in another folder.
+func dataHome() (string, error) { return filepath.Abs(harness.Home()) }
+
+// gptConfig is the run configuration of the GPT task.
+func gptConfig(root, tag string, p harness.Profile, home, device, detail string, allowance time.Duration) experiment.Config {
+	argv, env := runner.GoBuild(trainPackage, device)
+	return experiment.Config{
+		Tag: tag, Repo: root, Profile: p.Name, Device: device, DeviceDetail: detail,
+		Editable: []string{trainFile},
+		Build:    experiment.Command{Argv: argv, Env: env},
+		Run: experiment.Command{Argv: []string{runner.BinVar}, Env: []string{
+			harness.EnvProfile + "=" + p.Name, harness.EnvHome + "=" + home, harness.EnvDevice + "=" + device}},
+		Metric:               experiment.Metric{Name: "val_bpb", LowerIsBetter: true},
+		MemoryKeys:           []string{"peak_vram_mb", "peak_rss_mb"},
+		BudgetSeconds:        p.TimeBudget,
+		EvalAllowanceSeconds: allowance.Seconds(),
+	}
+}
+
+// newRun checks everything a new run of the GPT task needs (a repository
+// with gpt/train.go committed, prepared data, the device) and sets it up.
+func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment.Run, error) {
+	root, _, err := repoRoot(f.Repo)
+	if err != nil {
+		return nil, err
+	}
+	if err := experiment.CheckTag(f.Tag); err != nil {
+		return nil, usagef("--tag: %v", err)
+	}
+	p, err := harness.LookupProfile(f.Profile)
+	if err != nil {
+		return nil, usagef("--profile: %v", err)
+	}
+	home, err := dataHome()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := harness.ReadMeta(home, p); err != nil {
+		return nil, err
+	}
+	committed, err := gitops.FileAtHead(root, trainFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s has no committed %s: run autoresearch in the project that holds the training program", root, trainFile)
+	}
+	if cur, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(trainFile))); err == nil && !bytes.Equal(cur, committed) {
+		rep.Logf("note: %s has uncommitted changes; the run starts from the committed version (commit first to include them)", trainFile)
+	}
+	device, detail, err := runner.ResolveDevice(ctx, f.Device)
+	if err != nil {
+		return nil, err
+	}
+	cfg := gptConfig(root, f.Tag, p, home, device, detail, f.EvalAllowance)
+	r, err := experiment.Setup(cfg, rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.Logf("run %s: profile %s, device %s, budget %gs, hard limit %s, in %s", f.Tag, p.Name, device, p.TimeBudget, cfg.HardLimit(), r.Dir)
+	return r, nil
+}
+
+// checkData checks that an existing run's prepared data is still there.
+func checkData(r *experiment.Run) error {
+	p, err := harness.LookupProfile(r.Config.Profile)
+	if err != nil {
+		return err
+	}
+	home := harness.Home()
+	for _, kv := range r.Config.Run.Env {
+		if v, ok := strings.CutPrefix(kv, harness.EnvHome+"="); ok {
+			home = v
+		}
+	}
+	_, err = harness.ReadMeta(home, p)
+	return err
+}

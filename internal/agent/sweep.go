@@ -1,0 +1,271 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// ErrExhausted is returned by the sweep agent's Propose when every neighbour
+// of every constant's current value has been tried: the sweep is over.
+var ErrExhausted = errors.New("every neighbouring value of every constant has been tried")
+
+// Sweep is the offline proposer: each proposal changes one top-level constant
+// of the editable Go file to a neighbouring value (a float rate halved or
+// doubled, an int size ±1 or ×2 or ÷2, a 1<<n size shifted by one, a bool
+// flipped, an S/L window pattern with one letter changed or the pattern
+// lengthened or shortened) and describes it as `NAME old -> new`. It never
+// tries a (constant, value) pair that an earlier description names, so a
+// resumed run does not repeat itself. The choice is random but a function of
+// the seed and the experiment number only: the same run proposes the same
+// changes.
+type Sweep struct {
+	seed uint64
+}
+
+// NewSweep returns a sweep agent drawing from seed.
+func NewSweep(seed int64) *Sweep { return &Sweep{seed: uint64(seed)} }
+
+// Name implements Proposer.
+func (s *Sweep) Name() string { return "sweep" }
+
+// Repair implements Proposer: the sweep has no way to fix a crash.
+func (s *Sweep) Repair(context.Context, Request, Failure) (Proposal, error) {
+	return Proposal{}, fmt.Errorf("the sweep agent cannot repair a crash: %w", ErrGaveUp)
+}
+
+// sweepDesc parses a sweep description: NAME old -> new.
+var sweepDesc = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*) (.+) -> (.+)$`)
+
+// Propose implements Proposer.
+func (s *Sweep) Propose(ctx context.Context, req Request) (Proposal, error) {
+	rel, err := goFile(req.EditablePaths)
+	if err != nil {
+		return Proposal{}, err
+	}
+	path := filepath.Join(req.Worktree, filepath.FromSlash(rel))
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return Proposal{}, fmt.Errorf("sweep: %w", err)
+	}
+	consts, err := Constants(src)
+	if err != nil {
+		return Proposal{}, fmt.Errorf("sweep: %s: %w", rel, err)
+	}
+	if len(consts) == 0 {
+		return Proposal{}, fmt.Errorf("sweep: %s has no top-level constant with a literal value to change", rel)
+	}
+	tried := map[string]bool{}
+	for _, r := range req.Results {
+		if m := sweepDesc.FindStringSubmatch(r.Description); m != nil {
+			tried[key(m[1], m[3])] = true
+		}
+	}
+	type move struct {
+		c   Constant
+		new string
+	}
+	var moves []move
+	for _, c := range consts {
+		tried[key(c.Name, c.Value)] = true // the current value is no change
+		for _, v := range c.Neighbours() {
+			if !tried[key(c.Name, v)] {
+				moves = append(moves, move{c, v})
+			}
+		}
+	}
+	if len(moves) == 0 {
+		return Proposal{}, fmt.Errorf("sweep of %s: %w", rel, ErrExhausted)
+	}
+	rng := rand.New(rand.NewPCG(s.seed, uint64(req.N)))
+	m := moves[rng.IntN(len(moves))]
+	out := append(append(append([]byte(nil), src[:m.c.start]...), m.new...), src[m.c.end:]...)
+	if out, err = format.Source(out); err != nil {
+		return Proposal{}, fmt.Errorf("sweep: the edit of %s does not parse: %w", m.c.Name, err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return Proposal{}, fmt.Errorf("sweep: %w", err)
+	}
+	return Proposal{Description: fmt.Sprintf("%s %s -> %s", m.c.Name, m.c.Value, m.new)}, nil
+}
+
+// key names a (constant, value) pair; numbers are compared by value, so 3e-4
+// and 0.0003 are the same try.
+func key(name, value string) string {
+	v := strings.TrimSpace(value)
+	if f, err := strconv.ParseFloat(strings.ReplaceAll(v, "_", ""), 64); err == nil {
+		v = strconv.FormatFloat(f, 'g', -1, 64)
+	} else if i, err := strconv.ParseInt(v, 0, 64); err == nil {
+		v = strconv.FormatInt(i, 10)
+	}
+	return name + "=" + v
+}
+
+func goFile(paths []string) (string, error) {
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".go") {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("sweep: no Go file among the editable paths %v", paths)
+}
+
+// Constant is a top-level constant whose value the sweep can change.
+type Constant struct {
+	Name  string
+	Value string // its source text, e.g. 0.04, 8, "SSSL", 1 << 19, true
+	Kind  string // float, int, shift, string, bool
+
+	start, end int // byte offsets of Value in the file
+}
+
+// Constants lists the top-level constants of a Go file whose value is a
+// literal the sweep understands, in source order.
+func Constants(src []byte) ([]Constant, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "", src, parser.ParseComments)
+	if err != nil {
+		return nil, err
+	}
+	var out []Constant
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if len(vs.Names) != 1 || len(vs.Values) != 1 || vs.Names[0].Name == "_" {
+				continue
+			}
+			c := Constant{Name: vs.Names[0].Name}
+			switch v := vs.Values[0].(type) {
+			case *ast.BasicLit:
+				switch v.Kind {
+				case token.FLOAT:
+					c.Kind = "float"
+				case token.INT:
+					c.Kind = "int"
+				case token.STRING:
+					if s, err := strconv.Unquote(v.Value); err == nil && windowPattern.MatchString(s) {
+						c.Kind = "string"
+					}
+				}
+			case *ast.Ident:
+				if v.Name == "true" || v.Name == "false" {
+					c.Kind = "bool"
+				}
+			case *ast.BinaryExpr:
+				x, xok := v.X.(*ast.BasicLit)
+				y, yok := v.Y.(*ast.BasicLit)
+				if v.Op == token.SHL && xok && yok && x.Kind == token.INT && y.Kind == token.INT {
+					c.Kind = "shift"
+				}
+			}
+			if c.Kind == "" {
+				continue
+			}
+			e := vs.Values[0]
+			c.start, c.end = fset.Position(e.Pos()).Offset, fset.Position(e.End()).Offset
+			c.Value = string(src[c.start:c.end])
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// windowPattern is a per-layer attention pattern: S (short window) and L (long).
+var windowPattern = regexp.MustCompile(`^[SL]+$`)
+
+// Neighbours returns the values one step away from the constant's value.
+func (c Constant) Neighbours() []string {
+	switch c.Kind {
+	case "float":
+		v, err := strconv.ParseFloat(strings.ReplaceAll(c.Value, "_", ""), 64)
+		if err != nil || v == 0 {
+			return nil
+		}
+		return []string{floatLit(v / 2), floatLit(v * 2)}
+	case "int":
+		v, err := strconv.ParseInt(c.Value, 0, 64)
+		if err != nil {
+			return nil
+		}
+		var out []string
+		for _, n := range []int64{v - 1, v + 1, v * 2, v / 2} {
+			// A positive size stays positive and distinct from the original.
+			if n == v || (v > 0 && n < 1) || (v == 0 && n < 0) {
+				continue
+			}
+			s := strconv.FormatInt(n, 10)
+			if !contains(out, s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	case "shift":
+		base, shift, _ := strings.Cut(c.Value, "<<")
+		n, err := strconv.Atoi(strings.TrimSpace(shift))
+		if err != nil {
+			return nil
+		}
+		b := strings.TrimSpace(base)
+		var out []string
+		if n > 0 {
+			out = append(out, fmt.Sprintf("%s << %d", b, n-1))
+		}
+		return append(out, fmt.Sprintf("%s << %d", b, n+1))
+	case "bool":
+		if c.Value == "true" {
+			return []string{"false"}
+		}
+		return []string{"true"}
+	case "string":
+		p, _ := strconv.Unquote(c.Value)
+		var out []string
+		add := func(s string) {
+			if s != "" && s != p && !contains(out, strconv.Quote(s)) {
+				out = append(out, strconv.Quote(s))
+			}
+		}
+		for i := range p {
+			b := []byte(p)
+			b[i] = "SL"[strings.IndexByte("LS", p[i])]
+			add(string(b))
+		}
+		add(p + "L")
+		if len(p) > 1 {
+			add(p[:len(p)-1])
+		}
+		return out
+	}
+	return nil
+}
+
+// floatLit writes a float so that it stays a float constant (2 -> 2.0).
+func floatLit(v float64) string {
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEn") {
+		s += ".0"
+	}
+	return s
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

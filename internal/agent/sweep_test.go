@@ -1,0 +1,196 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/format"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"testing"
+
+	"autoresearch/internal/results"
+)
+
+func sweepWorktree(t *testing.T) (dir string, orig []byte) {
+	t.Helper()
+	orig, err := os.ReadFile("testdata/train.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "gpt"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "gpt", "train.go"), orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, orig
+}
+
+func sweepReq(dir string, n int, rows []results.Row) Request {
+	return Request{N: n, Worktree: dir, EditablePaths: []string{"gpt/train.go"}, Results: rows}
+}
+
+func TestConstantsAndNeighbours(t *testing.T) {
+	src, _ := os.ReadFile("testdata/train.go")
+	cs, err := Constants(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.Name+"="+c.Value)
+		got[c.Name] = c.Neighbours()
+	}
+	wantNames := []string{"DEPTH=8", `WINDOW_PATTERN="SSSL"`, "ASPECT_RATIO=64", "MATRIX_LR=0.04",
+		"EMBEDDING_LR=6e-1", "TOTAL_BATCH_SIZE=1 << 19", "USE_BIAS=false"}
+	if !reflect.DeepEqual(names, wantNames) {
+		t.Errorf("constants %v\nwant      %v", names, wantNames)
+	}
+	want := map[string][]string{
+		"DEPTH":            {"7", "9", "16", "4"},
+		"WINDOW_PATTERN":   {`"LSSL"`, `"SLSL"`, `"SSLL"`, `"SSSS"`, `"SSSLL"`, `"SSS"`},
+		"ASPECT_RATIO":     {"63", "65", "128", "32"},
+		"MATRIX_LR":        {"0.02", "0.08"},
+		"EMBEDDING_LR":     {"0.3", "1.2"},
+		"TOTAL_BATCH_SIZE": {"1 << 18", "1 << 20"},
+		"USE_BIAS":         {"true"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("neighbours %v\nwant       %v", got, want)
+	}
+	one := Constant{Name: "N", Value: "1", Kind: "int"}
+	if n := one.Neighbours(); !reflect.DeepEqual(n, []string{"2"}) {
+		t.Errorf("neighbours of 1: %v (a size never reaches 0)", n)
+	}
+	two := Constant{Name: "X", Value: "2.0", Kind: "float"}
+	if n := two.Neighbours(); !reflect.DeepEqual(n, []string{"1.0", "4.0"}) {
+		t.Errorf("neighbours of 2.0: %v (must stay floats)", n)
+	}
+}
+
+var descRE = regexp.MustCompile(`^([A-Z_]+) (.+) -> (.+)$`)
+
+func TestSweepEditsOneConstantGofmtedAndDescribed(t *testing.T) {
+	dir, orig := sweepWorktree(t)
+	s := NewSweep(7)
+	p, err := s.Propose(context.Background(), sweepReq(dir, 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "gpt", "train.go"))
+	if f, _ := format.Source(out); string(f) != string(out) {
+		t.Error("the edited file is not gofmt'ed")
+	}
+	m := descRE.FindStringSubmatch(p.Description)
+	if m == nil {
+		t.Fatalf("description %q is not NAME old -> new", p.Description)
+	}
+	before, _ := Constants(orig)
+	after, err := Constants(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := 0
+	for i := range before {
+		if before[i].Value != after[i].Value {
+			changed++
+			if before[i].Name != m[1] || before[i].Value != m[2] || after[i].Value != m[3] {
+				t.Errorf("changed %s %s -> %s, described %q", before[i].Name, before[i].Value, after[i].Value, p.Description)
+			}
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d constants changed, want 1", changed)
+	}
+	if _, err := s.Repair(context.Background(), sweepReq(dir, 1, nil), Failure{Kind: "build"}); !errors.Is(err, ErrGaveUp) {
+		t.Errorf("Repair: %v, want ErrGaveUp", err)
+	}
+}
+
+func TestSweepIsDeterministicForASeed(t *testing.T) {
+	propose := func(seed int64, n int) (string, string) {
+		dir, _ := sweepWorktree(t)
+		p, err := NewSweep(seed).Propose(context.Background(), sweepReq(dir, n, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "gpt", "train.go"))
+		return p.Description, string(b)
+	}
+	descs := map[string]bool{}
+	for n := 1; n <= 6; n++ {
+		d1, f1 := propose(42, n)
+		d2, f2 := propose(42, n)
+		if d1 != d2 || f1 != f2 {
+			t.Errorf("seed 42, experiment %d: %q then %q", n, d1, d2)
+		}
+		descs[d1] = true
+	}
+	if len(descs) < 3 {
+		t.Errorf("six experiments drew only %v", descs)
+	}
+	var other []string
+	for seed := int64(1); seed <= 5; seed++ {
+		d, _ := propose(seed, 1)
+		other = append(other, d)
+	}
+	same := true
+	for _, d := range other[1:] {
+		same = same && d == other[0]
+	}
+	if same {
+		t.Errorf("five seeds all proposed %q", other[0])
+	}
+}
+
+func TestSweepNeverRepeatsAndEnds(t *testing.T) {
+	dir, orig := sweepWorktree(t)
+	cs, _ := Constants(orig)
+	total := 0
+	for _, c := range cs {
+		total += len(c.Neighbours())
+	}
+	s := NewSweep(3)
+	var rows []results.Row
+	seen := map[string]bool{}
+	for n := 1; ; n++ {
+		// Every change is discarded: the file goes back to the original.
+		os.WriteFile(filepath.Join(dir, "gpt", "train.go"), orig, 0o644)
+		p, err := s.Propose(context.Background(), sweepReq(dir, n, rows))
+		if errors.Is(err, ErrExhausted) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := descRE.FindStringSubmatch(p.Description)
+		if m == nil || seen[m[1]+"="+m[3]] {
+			t.Fatalf("experiment %d repeats or is malformed: %q", n, p.Description)
+		}
+		seen[m[1]+"="+m[3]] = true
+		rows = append(rows, results.Row{Commit: fmt.Sprintf("%07d", n), Value: 1, Status: results.Discard, Description: p.Description})
+		if n > total {
+			t.Fatalf("more than %d proposals", total)
+		}
+	}
+	if len(seen) != total {
+		t.Errorf("tried %d pairs before the end, want all %d", len(seen), total)
+	}
+}
+
+func TestSweepTreatsEqualNumbersAsTheSameTry(t *testing.T) {
+	dir, _ := sweepWorktree(t)
+	src := []byte("package main\n\nconst LR = 0.0006\n\nfunc main() { _ = LR }\n")
+	os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644)
+	rows := []results.Row{{Commit: "a", Status: results.Keep, Description: "LR 6e-4 -> 3e-4"}}
+	p, err := NewSweep(1).Propose(context.Background(), sweepReq(dir, 2, rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Description != "LR 0.0006 -> 0.0012" {
+		t.Errorf("proposed %q: 0.0003 was tried as 3e-4 already", p.Description)
+	}
+}

@@ -1,0 +1,137 @@
+package experiment
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"autoresearch/internal/atomicfile"
+)
+
+// ConfigVersion is the run.json format this package writes.
+const ConfigVersion = 1
+
+// Config is a run's configuration, stored as run.json. It is fixed at setup:
+// results are comparable only within one configuration.
+type Config struct {
+	Version int    `json:"version"`
+	Tag     string `json:"tag"`
+	// Repo is the user's repository (its top folder) and Branch the run's
+	// branch there and in the worktree.
+	Repo   string `json:"repo"`
+	Branch string `json:"branch"`
+	// BaseCommit is the user's HEAD at setup: every path but the editable
+	// ones must stay as it is there.
+	BaseCommit string `json:"base_commit"`
+	// Profile and Device say where the program ran (for the reader; the
+	// program learns them from Run.Env).
+	Profile      string `json:"profile"`
+	Device       string `json:"device"`
+	DeviceDetail string `json:"device_detail,omitempty"`
+	// Editable lists the slash-separated paths the proposer may change.
+	Editable []string `json:"editable"`
+	// Build and Run are commands in the worktree. The placeholders {bin}
+	// and {worktree} are replaced before each use.
+	Build Command `json:"build"`
+	Run   Command `json:"run"`
+	// Metric names the figure to improve and its direction.
+	Metric Metric `json:"metric"`
+	// MemoryKeys are figures in MB; the first non-zero one becomes
+	// results.tsv's memory_gb.
+	MemoryKeys []string `json:"memory_keys"`
+	// ProgressPattern is a regular expression whose first group is the
+	// training progress in percent; empty means the trainer's step line.
+	ProgressPattern string `json:"progress_pattern,omitempty"`
+	// BudgetSeconds is the training time the program gives itself; the run is
+	// killed at HardLimitSeconds, by default 2 × budget + the allowance.
+	BudgetSeconds        float64   `json:"budget_seconds"`
+	EvalAllowanceSeconds float64   `json:"eval_allowance_seconds"`
+	HardLimitSeconds     float64   `json:"hard_limit_seconds"`
+	Created              time.Time `json:"created"`
+}
+
+// Command is a program and the settings it gets beyond the basics.
+type Command struct {
+	Argv []string `json:"argv"`
+	Env  []string `json:"env,omitempty"` // KEY=VALUE
+}
+
+// Metric is the figure experiments try to improve.
+type Metric struct {
+	Name          string `json:"name"`
+	LowerIsBetter bool   `json:"lower_is_better"`
+}
+
+// Better reports whether v beats best by more than delta.
+func (m Metric) Better(v, best, delta float64) bool {
+	if m.LowerIsBetter {
+		return v < best-delta
+	}
+	return v > best+delta
+}
+
+// HardLimit is the wall-clock time after which a run is killed.
+func (c *Config) HardLimit() time.Duration {
+	s := c.HardLimitSeconds
+	if s <= 0 {
+		s = 2*c.BudgetSeconds + c.EvalAllowanceSeconds
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+func (c *Config) validate() error {
+	var missing []string
+	if c.Tag == "" {
+		missing = append(missing, "tag")
+	}
+	if len(c.Editable) == 0 {
+		missing = append(missing, "editable")
+	}
+	if len(c.Build.Argv) == 0 {
+		missing = append(missing, "build.argv")
+	}
+	if len(c.Run.Argv) == 0 {
+		missing = append(missing, "run.argv")
+	}
+	if c.Metric.Name == "" {
+		missing = append(missing, "metric.name")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("run configuration lacks %v", missing)
+	}
+	if c.HardLimit() <= 0 {
+		return errors.New("run configuration has no hard limit: set budget_seconds or hard_limit_seconds")
+	}
+	for _, p := range c.Editable {
+		if filepath.IsAbs(p) || p != filepath.ToSlash(filepath.Clean(p)) || p == "." || len(p) > 1 && p[:2] == ".." {
+			return fmt.Errorf("editable path %q must be a clean slash-separated path inside the repository", p)
+		}
+	}
+	return nil
+}
+
+func loadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s is damaged: %v", path, err)
+	}
+	if c.Version != ConfigVersion {
+		return nil, fmt.Errorf("%s has format version %d; this autoresearch reads version %d", path, c.Version, ConfigVersion)
+	}
+	return &c, c.validate()
+}
+
+func (c *Config) save(path string) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, append(b, '\n'), 0o644)
+}

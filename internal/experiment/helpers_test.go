@@ -1,0 +1,214 @@
+package experiment
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"autoresearch/internal/agent"
+	"autoresearch/internal/results"
+	"autoresearch/internal/runner"
+	"autoresearch/internal/status"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var epoch = time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+
+// newUserRepo copies the toy task into a fresh git repository with one commit
+// made at a fixed time, so that every hash after it is reproducible.
+func newUserRepo(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "project")
+	src := filepath.Join("testdata", "toy")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := r.Worktree()
+	if err := wt.AddGlob("."); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "user", Email: "user@example.org", When: epoch}
+	if _, err := wt.Commit("the toy task", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// toyConfig is the toy task's run configuration: a 1 s budget and 1 s
+// allowance, so the hard limit is 3 s.
+func toyConfig(repo, tag string) Config {
+	argv, env := runner.GoBuild("./gpt", runner.CPU)
+	return Config{
+		Tag: tag, Repo: repo, Profile: "smoke", Device: runner.CPU,
+		Editable:             []string{"gpt/train.go"},
+		Build:                Command{Argv: argv, Env: env},
+		Run:                  Command{Argv: []string{runner.BinVar}, Env: []string{"AUTORESEARCH_PROFILE=smoke", "AUTORESEARCH_DEVICE=cpu"}},
+		Metric:               Metric{Name: "val_bpb", LowerIsBetter: true},
+		MemoryKeys:           []string{"peak_vram_mb", "peak_rss_mb"},
+		BudgetSeconds:        1,
+		EvalAllowanceSeconds: 1,
+		Created:              epoch,
+	}
+}
+
+// fixClock stamps the run's commits one minute apart from epoch.
+func fixClock(r *Run) {
+	var mu sync.Mutex
+	n := 0
+	r.SetClock(func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return epoch.Add(time.Duration(n) * time.Minute)
+	})
+}
+
+// setConst sets a constant of the toy's gpt/train.go.
+func setConst(t testing.TB, dir, name, value string) {
+	t.Helper()
+	p := filepath.Join(dir, "gpt", "train.go")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^(\t` + name + ` +=\s*)([^/\n]*?)(\s*//.*)?$`)
+	if !re.Match(b) {
+		t.Fatalf("no constant %s in %s", name, p)
+	}
+	if err := os.WriteFile(p, re.ReplaceAll(b, []byte("${1}"+value+"${3}")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendTo(t testing.TB, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// idea is one scripted proposal: its edit, and the fixes its Repair applies
+// in turn (none left: it gives up).
+type idea struct {
+	desc  string
+	edit  func(req agent.Request)
+	fixes []func(req agent.Request)
+}
+
+// scripted is a proposer that plays a list of ideas, then says it is done.
+type scripted struct {
+	t        testing.TB
+	ideas    []idea
+	next     int
+	fix      int
+	failures map[int][]agent.Failure // by experiment number
+}
+
+func newScripted(t testing.TB, ideas ...idea) *scripted {
+	return &scripted{t: t, ideas: ideas, failures: map[int][]agent.Failure{}}
+}
+
+func (s *scripted) Name() string { return "scripted" }
+
+func (s *scripted) Propose(ctx context.Context, req agent.Request) (agent.Proposal, error) {
+	if s.next >= len(s.ideas) {
+		return agent.Proposal{}, fmt.Errorf("script over: %w", agent.ErrExhausted)
+	}
+	i := s.ideas[s.next]
+	s.next++
+	s.fix = 0
+	i.edit(req)
+	return agent.Proposal{Description: i.desc, PromptTokens: 100, CompletionTokens: 10, ToolCalls: 2}, nil
+}
+
+func (s *scripted) Repair(ctx context.Context, req agent.Request, f agent.Failure) (agent.Proposal, error) {
+	s.failures[req.N] = append(s.failures[req.N], f)
+	i := s.ideas[s.next-1]
+	if s.fix >= len(i.fixes) {
+		return agent.Proposal{}, fmt.Errorf("no idea how to fix it: %w", agent.ErrGaveUp)
+	}
+	i.fixes[s.fix](req)
+	s.fix++
+	return agent.Proposal{Description: "fix", PromptTokens: 50}, nil
+}
+
+// set returns an edit setting constants, given as name, value pairs.
+func set(t testing.TB, kv ...string) func(agent.Request) {
+	return func(req agent.Request) {
+		for i := 0; i < len(kv); i += 2 {
+			setConst(t, req.Worktree, kv[i], kv[i+1])
+		}
+	}
+}
+
+// recorder is a status.Reporter that keeps what it is told.
+type recorder struct {
+	mu     sync.Mutex
+	logs   []string
+	phases []string
+	onProg func(float64)
+}
+
+func (r *recorder) Start(n int)          { r.add(&r.phases, fmt.Sprint("start ", n)) }
+func (r *recorder) Phase(p status.Phase) { r.add(&r.phases, string(p)) }
+func (r *recorder) Progress(f float64) {
+	if r.onProg != nil {
+		r.onProg(f)
+	}
+}
+func (r *recorder) Done(row results.Row, best float64) { r.add(&r.phases, "done "+string(row.Status)) }
+func (r *recorder) Logf(format string, args ...any)    { r.add(&r.logs, fmt.Sprintf(format, args...)) }
+func (r *recorder) add(list *[]string, s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*list = append(*list, s)
+}
+func (r *recorder) logged(sub string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.logs {
+		if strings.Contains(l, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func sigAt(when time.Time) *object.Signature {
+	return &object.Signature{Name: "user", Email: "user@example.org", When: when}
+}

@@ -1,0 +1,486 @@
+package experiment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"autoresearch/internal/agent"
+	"autoresearch/internal/gitops"
+	"autoresearch/internal/results"
+	"autoresearch/internal/runner"
+	"autoresearch/internal/status"
+)
+
+// Options steer the loop.
+type Options struct {
+	Proposer agent.Proposer
+	Program  string // the human's instructions, passed to the proposer
+	// MaxExperiments stops the loop after that many experiments of this call
+	// (the baseline not counted); 0 means no limit.
+	MaxExperiments int
+	// Until stops the loop before starting an experiment after this time;
+	// zero means no limit.
+	Until time.Time
+	// FixAttempts is how often a build or runtime crash goes back to the
+	// proposer's Repair.
+	FixAttempts int
+	// MinDelta is how much an experiment must beat the best by to be kept.
+	MinDelta float64
+}
+
+// StopReason says why Loop ended without an error.
+type StopReason string
+
+const (
+	StopMaxExperiments StopReason = "max-experiments reached"
+	StopUntil          StopReason = "until reached"
+	StopExhausted      StopReason = "the proposer has no more ideas"
+)
+
+// Loop runs experiments until ctx ends (it returns ctx's error, with the
+// worktree rolled back to the last kept commit), a limit of o is reached, the
+// proposer runs out of ideas, or an error that no experiment can fix (the
+// toolchain missing, the disk full, the proposer failing). It runs the
+// baseline first when the run has none.
+func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
+	if o.Proposer == nil {
+		return "", errors.New("no proposer")
+	}
+	if len(r.rows) == 0 {
+		if err := r.Baseline(ctx); err != nil {
+			return "", err
+		}
+	} else {
+		// A run stopped between recording a keep and publishing it.
+		r.pushBack()
+	}
+	done, abandoned := 0, 0
+	for {
+		switch {
+		case o.MaxExperiments > 0 && done >= o.MaxExperiments:
+			return StopMaxExperiments, nil
+		case !o.Until.IsZero() && !time.Now().Before(o.Until):
+			return StopUntil, nil
+		case ctx.Err() != nil:
+			return "", ctx.Err()
+		}
+		counted, err := r.experiment(ctx, o)
+		if errors.Is(err, agent.ErrExhausted) {
+			r.Reporter.Logf("%v", err)
+			return StopExhausted, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if counted {
+			done, abandoned = done+1, 0
+			continue
+		}
+		if abandoned++; abandoned >= maxAbandonments {
+			return "", fmt.Errorf("the proposer %s abandoned %d proposals in a row: see %s", o.Proposer.Name(), abandoned, r.path(RecordsFile))
+		}
+	}
+}
+
+// Baseline runs the program as it is and records it as experiment 0, the
+// first keep. A baseline that crashes is an error (nothing is recorded):
+// there is nothing to compare experiments with.
+func (r *Run) Baseline(ctx context.Context) error {
+	if len(r.rows) > 0 {
+		return nil
+	}
+	rep := r.reporter()
+	rec := r.newRecord(0, "baseline", "")
+	rep.Start(0)
+	if err := r.timed(rec, "guard", func() error { return r.repo.Guard(r.Config.BaseCommit, nil) }); err != nil {
+		return fmt.Errorf("the run's worktree differs from its base commit: %w", err)
+	}
+	rec.Commit = r.Config.BaseCommit
+	a, err := r.attempt(ctx, rec, "")
+	if err != nil {
+		if ctx.Err() != nil {
+			r.interrupted(rec)
+		}
+		return err
+	}
+	if a.crash != "" {
+		return fmt.Errorf("the baseline crashed (%s: %s); nothing was recorded. The last lines of %s:\n%s\nFix the program in your repository and commit it, then remove %s and set up again",
+			a.crash, a.reason, r.path(a.log), a.output, r.Dir)
+	}
+	row := results.Row{Commit: r.Config.BaseCommit, Value: a.value, MemoryGB: a.memory, Status: results.Keep, Description: "baseline"}
+	r.best = a.value
+	if err := r.record(row, rec, a); err != nil {
+		return err
+	}
+	r.pushBack()
+	return nil
+}
+
+// attemptResult is one build and run of a change.
+type attemptResult struct {
+	crash  runner.Crash
+	reason string
+	output string // compiler output or the log's last lines
+	log    string // relative to the run folder
+	value  float64
+	memory float64
+	res    *runner.Result
+}
+
+// experiment runs one experiment. It reports whether a numbered experiment
+// was recorded (false for an abandoned proposal).
+func (r *Run) experiment(ctx context.Context, o Options) (bool, error) {
+	n := len(r.rows)
+	rep := r.reporter()
+	rec := r.newRecord(n, "", o.Proposer.Name())
+	rep.Start(n)
+	rep.Phase(status.Proposing)
+	req := r.request(n, o, fmt.Sprintf("%s/%d.jsonl", TranscriptsDir, n))
+	var prop agent.Proposal
+	err := r.timed(rec, "propose", func() (err error) { prop, err = o.Proposer.Propose(ctx, req); return })
+	r.noteProposal(rec, prop, req.TranscriptPath)
+	if err != nil {
+		if rerr := r.rollback(); rerr != nil {
+			return false, rerr
+		}
+		switch {
+		case ctx.Err() != nil:
+			r.interrupted(rec)
+			return false, ctx.Err()
+		case errors.Is(err, agent.ErrAbandoned):
+			return false, r.abandon(rec, err.Error())
+		case errors.Is(err, agent.ErrExhausted):
+			return false, err
+		}
+		return false, fmt.Errorf("the proposer %s failed: %w", o.Proposer.Name(), err)
+	}
+	rec.Description = results.CleanDescription(prop.Description)
+
+	var a *attemptResult
+	for fix := 0; ; fix++ {
+		if fix > 0 {
+			rep.Phase(status.Repairing)
+			req.TranscriptPath = fmt.Sprintf("%s/%d-fix%d.jsonl", TranscriptsDir, n, fix)
+			req.Last = r.outcomeOf(rec, a)
+			f := agent.Failure{Kind: string(a.crash), Output: a.output, Attempt: fix}
+			var rp agent.Proposal
+			err := r.timed(rec, "repair", func() (err error) { rp, err = o.Proposer.Repair(ctx, req, f); return })
+			r.noteProposal(rec, rp, req.TranscriptPath)
+			if err != nil {
+				if ctx.Err() != nil {
+					r.rollback()
+					r.interrupted(rec)
+					return false, ctx.Err()
+				}
+				a.reason += "; no fix: " + err.Error()
+				break
+			}
+			rec.FixAttempts = fix
+		}
+		var gerr error
+		r.timed(rec, "guard", func() error { gerr = r.repo.Guard(r.Config.BaseCommit, r.Config.Editable); return nil })
+		var ge *gitops.GuardError
+		if errors.As(gerr, &ge) {
+			a = &attemptResult{crash: "guard", reason: "rejected, never built: " + ge.Error()}
+			rec.Commit = ""
+			rep.Logf("experiment %d %s", n, a.reason)
+			break
+		} else if gerr != nil {
+			return false, gerr
+		}
+		var h string
+		err := r.timed(rec, "commit", func() (err error) {
+			h, err = r.repo.Commit(rec.Description+fmt.Sprintf("\n\nautoresearch experiment %d\n", n), r.kept, r.Config.Editable)
+			return
+		})
+		if errors.Is(err, gitops.ErrNoChange) {
+			if fix == 0 {
+				return false, r.abandon(rec, "the proposal changed nothing")
+			}
+			a.reason += "; the fix changed nothing"
+			break
+		}
+		if err != nil {
+			return false, err
+		}
+		rec.Commit = h
+		suffix := ""
+		if fix > 0 {
+			suffix = fmt.Sprintf("-fix%d", fix)
+		}
+		a, err = r.attempt(ctx, rec, suffix)
+		if err != nil {
+			if rerr := r.rollback(); rerr != nil {
+				return false, rerr
+			}
+			if ctx.Err() != nil {
+				r.interrupted(rec)
+			}
+			return false, err
+		}
+		if a.crash == "" || a.crash == runner.Timeout || fix >= o.FixAttempts {
+			break
+		}
+	}
+	return true, r.decide(rec, a, o)
+}
+
+// decide keeps, discards or records the crash, then records the experiment.
+func (r *Run) decide(rec *Record, a *attemptResult, o Options) error {
+	t := time.Now()
+	row := results.Row{Commit: rec.Commit, Description: rec.Description}
+	if rec.Commit == "" {
+		row.Commit = noCommit
+	} else if d, err := r.repo.Diff(rec.Parent, rec.Commit); err == nil {
+		rec.Diff = d
+	}
+	keep := false
+	switch {
+	case a.crash != "":
+		row.Status = results.Crash
+	case r.Config.Metric.Better(a.value, r.best, o.MinDelta):
+		row.Status, row.Value, row.MemoryGB = results.Keep, a.value, a.memory
+		keep = true
+	default:
+		row.Status, row.Value, row.MemoryGB = results.Discard, a.value, a.memory
+	}
+	if keep {
+		r.kept, r.best = rec.Commit, a.value
+	} else if err := r.rollback(); err != nil {
+		return err
+	}
+	rec.Seconds["decide"] += time.Since(t).Seconds()
+	if err := r.record(row, rec, a); err != nil {
+		return err
+	}
+	if keep {
+		r.pushBack()
+	}
+	return nil
+}
+
+// record appends the row to results.tsv and the record to experiments.jsonl.
+func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
+	t := time.Now()
+	rec.Status, rec.Value, rec.MemoryGB, rec.Best = string(row.Status), row.Value, row.MemoryGB, r.best
+	if a != nil {
+		rec.Crash, rec.Reason = string(a.crash), a.reason
+		if a.res != nil {
+			rec.Figures, rec.Source = a.res.Figures, a.res.Source
+		}
+	}
+	if err := results.Append(r.path(ResultsFile), row); err != nil {
+		return err
+	}
+	r.rows = append(r.rows, row)
+	r.last = r.outcomeOf(rec, a)
+	rec.End = time.Now()
+	rec.Seconds["record"] += time.Since(t).Seconds()
+	if err := appendRecord(r.path(RecordsFile), *rec); err != nil {
+		return err
+	}
+	r.reporter().Done(row, r.best)
+	return nil
+}
+
+// attempt builds the committed change and runs it once.
+func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attemptResult, error) {
+	rep := r.reporter()
+	a := &attemptResult{log: fmt.Sprintf("%s/%d%s.log", LogsDir, rec.N, suffix)}
+	rec.Logs = append(rec.Logs, a.log)
+	logf, err := os.Create(r.path(a.log))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	vars := r.vars(filepath.Join(r.Dir, binDir, "train"))
+
+	rep.Phase(status.Building)
+	var out string
+	err = r.timed(rec, "build", func() (err error) {
+		out, err = runner.Build(ctx, r.Worktree(), runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
+		return
+	})
+	logf.WriteString(out)
+	var be *runner.BuildError
+	if errors.As(err, &be) {
+		a.crash, a.reason, a.output = runner.BuildCrash, "compile error", be.Output
+		return a, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	rep.Phase(status.Training)
+	evaluating := false
+	progress := func(f float64) {
+		rep.Progress(f)
+		if f >= 1 && !evaluating {
+			evaluating = true
+			rep.Phase(status.Evaluating)
+		}
+	}
+	res, err := runner.Run(ctx, runner.Spec{
+		Dir:             r.Worktree(),
+		Command:         runner.Expand(r.Config.Run.Argv, vars),
+		Env:             runner.Expand(r.Config.Run.Env, vars),
+		ResultPath:      r.path(fmt.Sprintf("%s/%d%s.json", LogsDir, rec.N, suffix)),
+		Output:          logf,
+		HardLimit:       r.Config.HardLimit(),
+		Progress:        progress,
+		ProgressPattern: r.progressPattern(),
+		Metric:          r.Config.Metric.Name,
+	})
+	if res != nil {
+		rec.Seconds["run"] += res.Wall.Seconds()
+		rec.Seconds["startup"] += res.FirstOutput.Seconds()
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.res, a.crash, a.reason, a.output = res, res.Crash, res.Reason, res.Tail
+	if a.crash == "" {
+		a.value = res.Metric(r.Config.Metric.Name)
+		for _, k := range r.Config.MemoryKeys {
+			if mb := res.Figures[k]; mb > 0 {
+				a.memory = mb / 1024
+				break
+			}
+		}
+	}
+	return a, nil
+}
+
+func (r *Run) vars(bin string) map[string]string {
+	return map[string]string{runner.BinVar: bin, runner.WorktreeVar: r.Worktree()}
+}
+
+func (r *Run) progressPattern() *regexp.Regexp {
+	if r.Config.ProgressPattern == "" {
+		return nil
+	}
+	re, err := regexp.Compile(r.Config.ProgressPattern)
+	if err != nil {
+		r.reporter().Logf("run.json progress_pattern: %v (using the default)", err)
+		return nil
+	}
+	return re
+}
+
+// request is what the proposer may know for experiment n.
+func (r *Run) request(n int, o Options, transcript string) agent.Request {
+	device := r.Config.Device
+	if r.Config.DeviceDetail != "" {
+		device += " (" + r.Config.DeviceDetail + ")"
+	}
+	return agent.Request{
+		N:              n,
+		Program:        o.Program,
+		Worktree:       r.Worktree(),
+		EditablePaths:  append([]string(nil), r.Config.Editable...),
+		Metric:         r.Config.Metric.Name,
+		LowerIsBetter:  r.Config.Metric.LowerIsBetter,
+		Profile:        r.Config.Profile,
+		Device:         device,
+		Budget:         r.Config.BudgetSeconds,
+		Results:        r.Rows(),
+		Last:           r.last,
+		Check:          r.check,
+		TranscriptPath: r.path(transcript),
+	}
+}
+
+// check builds the worktree as it is now, for proposers that want to see
+// compile errors before submitting.
+func (r *Run) check(ctx context.Context) (string, bool) {
+	vars := r.vars(filepath.Join(r.Dir, binDir, "check"))
+	out, err := runner.Build(ctx, r.Worktree(), runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
+	if err != nil && out == "" {
+		out = err.Error()
+	}
+	return out, err == nil
+}
+
+func (r *Run) outcomeOf(rec *Record, a *attemptResult) *agent.Outcome {
+	o := &agent.Outcome{Description: rec.Description, Status: results.Status(rec.Status)}
+	if a == nil {
+		return o
+	}
+	if a.crash != "" {
+		o.Status, o.Crash, o.LogTail = results.Crash, string(a.crash), a.output
+	} else {
+		o.Value = a.value
+	}
+	return o
+}
+
+func (r *Run) newRecord(n int, desc, proposer string) *Record {
+	return &Record{N: n, Parent: r.kept, Description: desc, Metric: r.Config.Metric.Name,
+		Proposer: proposer, Start: time.Now(), Seconds: map[string]float64{}}
+}
+
+func (r *Run) noteProposal(rec *Record, p agent.Proposal, transcript string) {
+	rec.PromptTokens += p.PromptTokens
+	rec.CompletionTokens += p.CompletionTokens
+	rec.ToolCalls += p.ToolCalls
+	if _, err := os.Stat(transcript); err == nil {
+		rel, _ := filepath.Rel(r.Dir, transcript)
+		rec.Transcripts = append(rec.Transcripts, filepath.ToSlash(rel))
+	}
+}
+
+// timed runs f and adds its duration to the record's phase.
+func (r *Run) timed(rec *Record, phase string, f func() error) error {
+	t := time.Now()
+	err := f()
+	rec.Seconds[phase] += time.Since(t).Seconds()
+	return err
+}
+
+// rollback makes the worktree the last kept commit again.
+func (r *Run) rollback() error {
+	if err := r.repo.ResetHard(r.kept); err != nil {
+		return fmt.Errorf("rolling the worktree back to %s: %w", short(r.kept), err)
+	}
+	return nil
+}
+
+// abandon records a proposal that led to no experiment.
+func (r *Run) abandon(rec *Record, reason string) error {
+	if err := r.rollback(); err != nil {
+		return err
+	}
+	rec.Status, rec.Reason, rec.End, rec.Commit = "abandoned", reason, time.Now(), ""
+	r.reporter().Logf("experiment %d abandoned: %s", rec.N, reason)
+	return appendRecord(r.path(RecordsFile), *rec)
+}
+
+// interrupted notes an experiment cut short by a stop; it has no row.
+func (r *Run) interrupted(rec *Record) {
+	rec.Status, rec.End = "interrupted", time.Now()
+	if err := appendRecord(r.path(RecordsFile), *rec); err != nil {
+		r.reporter().Logf("recording the interruption: %v", err)
+	}
+	r.reporter().Logf("experiment %d interrupted: rolled back to %s", rec.N, short(r.kept))
+}
+
+// pushBack publishes the branch to the user's repository; a failure is
+// reported and retried at the next keep, never fatal.
+func (r *Run) pushBack() {
+	if err := r.repo.PushBack(r.Config.Repo); err != nil {
+		r.reporter().Logf("could not update %s in your repository: %v", r.Config.Branch, strings.TrimSpace(err.Error()))
+	}
+}
+
+func (r *Run) reporter() status.Reporter {
+	if r.Reporter == nil {
+		return status.Nop{}
+	}
+	return r.Reporter
+}

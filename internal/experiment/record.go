@@ -1,0 +1,118 @@
+package experiment
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"autoresearch/internal/gitops"
+)
+
+// Record is one line of experiments.jsonl: everything about an experiment
+// that results.tsv has no column for. Status is keep, discard or crash for an
+// experiment with a results.tsv row; abandoned and interrupted lines have no
+// row (and share N with the experiment that follows them).
+type Record struct {
+	N           int    `json:"n"`
+	Status      string `json:"status"`
+	Crash       string `json:"crash,omitempty"` // build, runtime, timeout or guard
+	Reason      string `json:"reason,omitempty"`
+	Commit      string `json:"commit,omitempty"` // full hash; empty when nothing was committed
+	Parent      string `json:"parent"`           // the kept commit it started from
+	Description string `json:"description"`
+
+	Metric   string             `json:"metric"`
+	Value    float64            `json:"value"`
+	Best     float64            `json:"best"` // the best after this experiment
+	MemoryGB float64            `json:"memory_gb"`
+	Figures  map[string]float64 `json:"figures,omitempty"` // the whole summary: tokens, mfu, memory...
+	Source   string             `json:"figures_from,omitempty"`
+
+	Start   time.Time          `json:"start"`
+	End     time.Time          `json:"end"`
+	Seconds map[string]float64 `json:"seconds"` // per phase: propose, guard, commit, build, run, ...
+
+	Diff        gitops.DiffStat `json:"diff"`
+	FixAttempts int             `json:"fix_attempts"`
+
+	Proposer         string `json:"proposer,omitempty"`
+	PromptTokens     int    `json:"prompt_tokens,omitempty"`
+	CompletionTokens int    `json:"completion_tokens,omitempty"`
+	ToolCalls        int    `json:"tool_calls,omitempty"`
+
+	// Logs and Transcripts are relative to the run folder, one per attempt.
+	Logs        []string `json:"logs,omitempty"`
+	Transcripts []string `json:"transcripts,omitempty"`
+}
+
+// appendRecord appends rec as one JSON line and flushes it.
+func appendRecord(path string, rec Record) error {
+	rec.Value, rec.Best, rec.MemoryGB = finite(rec.Value), finite(rec.Best), finite(rec.MemoryGB)
+	figs := make(map[string]float64, len(rec.Figures))
+	for k, v := range rec.Figures {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			figs[k] = v
+		}
+	}
+	rec.Figures = figs
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // descriptions like "LR 0.04 -> 0.02" stay readable
+	if err := enc.Encode(rec); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	// One write call: a process killed here leaves the whole line or none.
+	if _, err := f.Write(b.Bytes()); err != nil {
+		f.Close()
+		return fmt.Errorf("appending to %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ReadRecords reads experiments.jsonl.
+func ReadRecords(path string) ([]Record, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var recs []Record
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var r Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, i+1, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// cutTornLine removes a last line without its newline: what a process killed
+// in the middle of a write, or a lost power supply, can leave.
+func cutTornLine(path string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 || b[len(b)-1] == '\n' {
+		return false, err
+	}
+	return true, os.Truncate(path, int64(bytes.LastIndexByte(b, '\n')+1))
+}
+
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}

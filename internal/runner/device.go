@@ -1,0 +1,93 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The devices a training program can run on.
+const (
+	CPU  = "cpu"
+	CUDA = "cuda"
+)
+
+// GPU returns the first line of `nvidia-smi -L` (the first GPU's name), or an
+// error saying why no GPU is usable.
+func GPU(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nvidia-smi", "-L").Output()
+	if err != nil {
+		return "", fmt.Errorf("nvidia-smi -L: %w", err)
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if !strings.HasPrefix(line, "GPU") {
+		return "", fmt.Errorf("nvidia-smi -L lists no GPU")
+	}
+	return line, nil
+}
+
+// ResolveDevice turns --device auto|cpu|cuda into cpu or cuda: auto picks cuda
+// when a GPU is usable. It also returns a description of the hardware.
+func ResolveDevice(ctx context.Context, want string) (device, detail string, err error) {
+	switch want {
+	case CPU:
+		return CPU, "", nil
+	case CUDA:
+		gpu, err := GPU(ctx)
+		if err != nil {
+			return "", "", fmt.Errorf("--device cuda: no usable GPU (%v): use --device cpu", err)
+		}
+		return CUDA, gpu, nil
+	case "auto", "":
+		if gpu, err := GPU(ctx); err == nil {
+			return CUDA, gpu, nil
+		}
+		return CPU, "", nil
+	}
+	return "", "", fmt.Errorf("unknown device %q: use auto, cpu or cuda", want)
+}
+
+// Placeholders that Expand replaces in build and run commands.
+const (
+	BinVar      = "{bin}"      // the built program's path
+	WorktreeVar = "{worktree}" // the run's worktree
+)
+
+// GoBuild returns the build command and extra build environment of a Go
+// training program in package pkg (e.g. ./gpt) for a device. A cuda build
+// uses the cuda build tag and finds the project's CUDA compatibility header
+// first, then the toolkit under $CUDA_HOME (default /usr/local/cuda).
+func GoBuild(pkg, device string) (cmd []string, env []string) {
+	cmd = []string{"go", "build", "-buildvcs=false"}
+	if device == CUDA {
+		home := os.Getenv("CUDA_HOME")
+		if home == "" {
+			home = "/usr/local/cuda"
+		}
+		cmd = append(cmd, "-tags", "cuda")
+		env = []string{
+			"CGO_ENABLED=1",
+			"CGO_CFLAGS=-I" + filepath.Join(WorktreeVar, "internal", "tensor", "cuda", "include") + " -I" + filepath.Join(home, "include"),
+			"CGO_LDFLAGS=-L" + filepath.Join(home, "lib64"),
+		}
+	}
+	return append(cmd, "-o", BinVar, pkg), env
+}
+
+// Expand replaces the placeholders ({bin}, {worktree}) in each string.
+func Expand(args []string, vars map[string]string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		for k, v := range vars {
+			a = strings.ReplaceAll(a, k, v)
+		}
+		out[i] = a
+	}
+	return out
+}

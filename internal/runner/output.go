@@ -1,0 +1,129 @@
+package runner
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// DefaultProgress matches the trainer's progress line, as the original prints
+// it: `step 00012 (34.5%) | loss: ...`. The first group is the percentage.
+var DefaultProgress = regexp.MustCompile(`^step\s+\d+\s+\((\d+(?:\.\d+)?)%\)`)
+
+// summaryLine matches a `key: value` line of the summary block.
+var summaryLine = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*):\s+(\S+)\s*$`)
+
+const (
+	tailLines  = 50
+	maxSegment = 64 << 10 // longer lines are cut; no summary line is that long
+)
+
+// output reads a program's combined stdout and stderr as it streams: it splits
+// lines on \n and \r (progress lines end in \r), reports progress, keeps the
+// figures after the last `---` line and the last lines for a crash report.
+type output struct {
+	progress *regexp.Regexp
+	onProg   func(float64)
+
+	seg     []byte
+	lastCR  string // the latest \r-terminated segment: what a terminal shows
+	tail    []string
+	figures map[string]float64 // nil until a --- line
+	failed  bool               // a line exactly FAIL
+	panic   string             // the first panic or fatal error line
+	any     bool               // any byte seen
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		o.any = true
+	}
+	for _, b := range p {
+		switch b {
+		case '\r':
+			s := string(o.seg)
+			o.seg = o.seg[:0]
+			if s != "" {
+				o.lastCR = s
+				o.line(s, false)
+			}
+		case '\n':
+			s := string(o.seg)
+			o.seg = o.seg[:0]
+			if s == "" && o.lastCR != "" {
+				o.pushTail(o.lastCR)
+			} else {
+				o.line(s, true)
+			}
+			o.lastCR = ""
+		default:
+			if len(o.seg) < maxSegment {
+				o.seg = append(o.seg, b)
+			}
+		}
+	}
+	return len(p), nil
+}
+
+// flush ends a final line that lacks a newline.
+func (o *output) flush() {
+	if len(o.seg) > 0 {
+		o.line(string(o.seg), true)
+		o.seg = o.seg[:0]
+	} else if o.lastCR != "" {
+		o.pushTail(o.lastCR)
+	}
+	o.lastCR = ""
+}
+
+func (o *output) pushTail(s string) {
+	o.tail = append(o.tail, s)
+	if len(o.tail) > 2*tailLines {
+		o.tail = append(o.tail[:0], o.tail[len(o.tail)-tailLines:]...)
+	}
+}
+
+func (o *output) line(s string, full bool) {
+	if full {
+		o.pushTail(s)
+	}
+	t := strings.TrimSpace(s)
+	if m := o.progress.FindStringSubmatch(t); m != nil {
+		if f, err := strconv.ParseFloat(m[1], 64); err == nil && o.onProg != nil {
+			o.onProg(min(max(f/100, 0), 1))
+		}
+		return
+	}
+	switch {
+	case t == "---":
+		o.figures = map[string]float64{}
+	case t == "FAIL":
+		o.failed = true
+	case o.panic == "" && (strings.HasPrefix(t, "panic: ") || strings.HasPrefix(t, "fatal error: ")):
+		o.panic = t
+	case o.figures != nil:
+		if m := summaryLine.FindStringSubmatch(t); m != nil {
+			if v, err := strconv.ParseFloat(m[2], 64); err == nil {
+				o.figures[m[1]] = v
+			}
+		}
+	}
+}
+
+// Tail returns the last 50 lines, as a terminal would have shown them.
+func (o *output) Tail() string {
+	t := o.tail
+	if len(t) > tailLines {
+		t = t[len(t)-tailLines:]
+	}
+	return strings.Join(t, "\n")
+}
+
+// ParseSummary reads the figures after the last `---` line of a program's
+// output. It returns nil when there is no such line.
+func ParseSummary(text string) map[string]float64 {
+	o := &output{progress: DefaultProgress}
+	o.Write([]byte(text))
+	o.flush()
+	return o.figures
+}

@@ -1,0 +1,293 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"autoresearch/harness"
+)
+
+// Crash is the kind of a failed experiment.
+type Crash string
+
+const (
+	BuildCrash   Crash = "build"   // the program did not compile
+	RuntimeCrash Crash = "runtime" // it ran but yielded no usable metric
+	Timeout      Crash = "timeout" // it was killed at the hard limit
+)
+
+// BuildError is a failed build; Output is what the compiler said.
+type BuildError struct {
+	Output string
+	Err    error
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("build failed (%v):\n%s", e.Err, strings.TrimRight(e.Output, "\n"))
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// ErrNoToolchain is wrapped when the build command's program is not on PATH.
+var ErrNoToolchain = errors.New("build tool not found")
+
+// Build runs the build command argv in dir with BuildEnv(env...). A compile
+// error is a *BuildError holding the compiler output; a missing toolchain
+// wraps ErrNoToolchain. It returns the build's output either way.
+func Build(ctx context.Context, dir string, argv, env []string) (string, error) {
+	if len(argv) == 0 {
+		return "", errors.New("empty build command")
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return "", fmt.Errorf("%w: %s is not on PATH (install Go 1.26 or put its bin folder on PATH)", ErrNoToolchain, argv[0])
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = BuildEnv(env...)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return string(out), ctx.Err()
+	}
+	if err != nil {
+		return string(out), &BuildError{Output: string(out), Err: err}
+	}
+	return string(out), nil
+}
+
+// Spec describes one run of a built program.
+type Spec struct {
+	Dir     string   // working folder (the run's worktree)
+	Command []string // the program and its arguments
+	// Env holds KEY=VALUE settings beyond RunEnv's basics: the
+	// AUTORESEARCH_* variables. AUTORESEARCH_RESULT is set from ResultPath.
+	Env        []string
+	ResultPath string    // where the program may write its figures as JSON
+	Output     io.Writer // receives stdout and stderr as they come (a log file)
+	// HardLimit kills the process group after this long; 0 means no limit.
+	HardLimit time.Duration
+	// Progress receives the training progress, 0 to 1, parsed from the output
+	// with ProgressPattern (DefaultProgress when nil).
+	Progress        func(float64)
+	ProgressPattern *regexp.Regexp
+	// Metric is the figure a successful run must report, e.g. val_bpb.
+	Metric string
+}
+
+// Result is how a run ended.
+type Result struct {
+	Figures  map[string]float64 // every figure reported; nil when none
+	Source   string             // "json" or "log": where the figures came from
+	ExitCode int                // -1 when killed by a signal
+	Crash    Crash              // empty when the run reported a usable metric
+	Reason   string             // for a crash: what happened, in words
+	Tail     string             // the last 50 lines of output
+	Started  time.Time
+	// FirstOutput is the time from start to the first byte of output.
+	FirstOutput time.Duration
+	Wall        time.Duration
+}
+
+// Metric returns the run's metric (NaN when absent).
+func (r *Result) Metric(name string) float64 {
+	if v, ok := r.Figures[name]; ok {
+		return v
+	}
+	return math.NaN()
+}
+
+// Run starts the program and waits for it, the hard limit, or ctx. When ctx
+// ends first the process group is killed and ctx's error returned; every other
+// ending, crashes included, is described by the Result.
+func Run(ctx context.Context, s Spec) (*Result, error) {
+	if len(s.Command) == 0 {
+		return nil, errors.New("empty run command")
+	}
+	// The kernel sends the parent-death signal when the thread that started
+	// the child exits; keep that thread for as long as the child runs.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if s.ResultPath != "" {
+		if err := os.Remove(s.ResultPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	env := s.Env
+	if s.ResultPath != "" {
+		env = append(append([]string(nil), env...), harness.EnvResult+"="+s.ResultPath)
+	}
+	cmd := exec.Command(s.Command[0], s.Command[1:]...)
+	cmd.Dir = s.Dir
+	cmd.Env = RunEnv(env...)
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = procAttr()
+
+	pat := s.ProgressPattern
+	if pat == nil {
+		pat = DefaultProgress
+	}
+	out := &output{progress: pat, onProg: s.Progress}
+	res := &Result{Started: time.Now()}
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("starting %s: %w", s.Command[0], err)
+	}
+	pw.Close()
+	pgid := cmd.Process.Pid
+	kill := func() { syscall.Kill(-pgid, syscall.SIGKILL) }
+
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 32<<10)
+		first := true
+		for {
+			n, err := pr.Read(buf)
+			if n > 0 {
+				if first {
+					res.FirstOutput = time.Since(res.Started)
+					first = false
+				}
+				if s.Output != nil {
+					s.Output.Write(buf[:n])
+				}
+				out.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var limit <-chan time.Time
+	if s.HardLimit > 0 {
+		t := time.NewTimer(s.HardLimit)
+		defer t.Stop()
+		limit = t.C
+	}
+	var werr error
+	timedOut, cancelled := false, false
+	select {
+	case werr = <-waited:
+	case <-limit:
+		timedOut = true
+		kill()
+		werr = <-waited
+	case <-ctx.Done():
+		cancelled = true
+		kill()
+		werr = <-waited
+	}
+	res.Wall = time.Since(res.Started)
+	// Whatever the program left running in its group goes too, so that the
+	// output pipe closes.
+	kill()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+		// A process that left the group still holds the pipe.
+	}
+	pr.Close()
+	<-copied
+	out.flush()
+	res.Tail = out.Tail()
+	if cancelled {
+		return res, ctx.Err()
+	}
+	res.ExitCode = cmd.ProcessState.ExitCode()
+	res.Figures, res.Source = out.figures, "log"
+	if s.ResultPath != "" {
+		if figs, err := readResult(s.ResultPath); err == nil {
+			res.Figures, res.Source = figs, "json"
+		}
+	}
+	if len(res.Figures) == 0 {
+		res.Figures, res.Source = nil, ""
+	}
+	res.Crash, res.Reason = classify(res, out, werr, timedOut, s)
+	return res, nil
+}
+
+func classify(res *Result, out *output, werr error, timedOut bool, s Spec) (Crash, string) {
+	switch {
+	case timedOut:
+		return Timeout, fmt.Sprintf("killed at the hard limit of %s", s.HardLimit.Round(time.Second))
+	case out.failed:
+		return RuntimeCrash, "the program printed FAIL (a NaN or exploding loss)"
+	case out.panic != "":
+		return RuntimeCrash, out.panic
+	case werr != nil:
+		return RuntimeCrash, describeExit(werr)
+	}
+	if s.Metric == "" {
+		return "", ""
+	}
+	v, ok := res.Figures[s.Metric]
+	switch {
+	case !ok && res.Figures == nil:
+		return RuntimeCrash, "no summary: the program exited 0 without reporting " + s.Metric
+	case !ok:
+		return RuntimeCrash, fmt.Sprintf("the summary lacks %s (has %s)", s.Metric, strings.Join(keys(res.Figures), ", "))
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return RuntimeCrash, fmt.Sprintf("%s is %v", s.Metric, v)
+	}
+	return "", ""
+}
+
+func describeExit(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "killed by signal " + ws.Signal().String()
+		}
+		return fmt.Sprintf("exit status %d", ee.ExitCode())
+	}
+	return err.Error()
+}
+
+// readResult reads the figures the program wrote as a JSON object; numbers
+// only, other values are skipped.
+func readResult(path string) (map[string]float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	figs := map[string]float64{}
+	for k, v := range raw {
+		if f, ok := v.(float64); ok {
+			figs[k] = f
+		}
+	}
+	return figs, nil
+}
+
+func keys(m map[string]float64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,160 @@
+package runs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The names of a run's folder and files.
+const (
+	Dir             = ".autoresearch"
+	ResultsFile     = "results.tsv"
+	ExperimentsFile = "experiments.jsonl"
+)
+
+// FindRoot walks up from dir to the first folder holding .git (a folder, or
+// a file in a linked worktree) and returns it.
+func FindRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("not inside a git repository (no .git in %s or above): run this in your project's checkout, or pass --file results.tsv", abs)
+		}
+		d = parent
+	}
+}
+
+// ResultsPath is the results file of the run called tag under root.
+func ResultsPath(root, tag string) string { return filepath.Join(root, Dir, tag, ResultsFile) }
+
+// CheckTag refuses tags that are not a plain folder name.
+func CheckTag(tag string) error {
+	if tag == "" || tag == "." || tag == ".." || strings.ContainsAny(tag, `/\`) {
+		return fmt.Errorf("tag %q is not a run name: use a plain name such as nov26", tag)
+	}
+	return nil
+}
+
+// Run is one run found under a repository.
+type Run struct {
+	Tag      string
+	Results  string    // path of its results.tsv
+	Modified time.Time // when results.tsv last changed
+}
+
+// List returns the runs under root that have a results.tsv, most recently
+// modified first.
+func List(root string) ([]Run, error) {
+	entries, err := os.ReadDir(filepath.Join(root, Dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Run
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		path := ResultsPath(root, e.Name())
+		st, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		out = append(out, Run{Tag: e.Name(), Results: path, Modified: st.ModTime()})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Modified.Equal(out[j].Modified) {
+			return out[i].Modified.After(out[j].Modified)
+		}
+		return out[i].Tag < out[j].Tag
+	})
+	return out, nil
+}
+
+// Resolve turns the --tag and --file flags into the path of a results file:
+// file as given, else the run called tag in the repository holding dir, else
+// that repository's latest run.
+func Resolve(dir, tag, file string) (string, error) {
+	if file != "" && tag != "" {
+		return "", errors.New("--tag and --file name the same thing: give one of them")
+	}
+	if file != "" {
+		if _, err := os.Stat(file); err != nil {
+			return "", fmt.Errorf("results file %s: %w", file, unwrapPathError(err))
+		}
+		return file, nil
+	}
+	if tag != "" {
+		if err := CheckTag(tag); err != nil {
+			return "", err
+		}
+	}
+	root, err := FindRoot(dir)
+	if err != nil {
+		return "", err
+	}
+	// Inside a run's own clone (.autoresearch/<tag>/worktree), the runs are
+	// those of the repository around it, and that run is the default.
+	if user, own, ok := insideRun(root); ok {
+		root = user
+		if tag == "" {
+			tag = own
+		}
+	}
+	all, err := List(root)
+	if err != nil {
+		return "", err
+	}
+	if tag == "" {
+		if len(all) == 0 {
+			return "", fmt.Errorf("no runs in %s: start one with \"autoresearch baseline\", or pass --file results.tsv", filepath.Join(root, Dir))
+		}
+		return all[0].Results, nil
+	}
+	path := ResultsPath(root, tag)
+	if _, err := os.Stat(path); err != nil {
+		tags := make([]string, len(all))
+		for i, r := range all {
+			tags[i] = r.Tag
+		}
+		known := "there are no runs yet"
+		if len(tags) > 0 {
+			known = "runs: " + strings.Join(tags, ", ")
+		}
+		return "", fmt.Errorf("no run %q in %s (%s)", tag, filepath.Join(root, Dir), known)
+	}
+	return path, nil
+}
+
+// insideRun reports whether root is the clone of a run,
+// <user>/.autoresearch/<tag>/worktree, and returns user and tag.
+func insideRun(root string) (user, tag string, ok bool) {
+	runDir := filepath.Dir(root)
+	if filepath.Base(root) != "worktree" || filepath.Base(filepath.Dir(runDir)) != Dir {
+		return "", "", false
+	}
+	return filepath.Dir(filepath.Dir(runDir)), filepath.Base(runDir), true
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
