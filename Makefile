@@ -69,6 +69,7 @@ build-cuda: cuda-sdk
 
 # The backend on the CPU emulator of CUDA (emulate.h): its parity tests run every kernel here.
 cuda-emu:
+	$(GO) vet -tags cudaemu $(CUDA_PKG)
 	$(GO) test -tags cudaemu -count=1 $(CUDA_PKG)
 
 # No GPU needed: vet, compile and link the cuda-tagged code and its tests, compile every kernel
