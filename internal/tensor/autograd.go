@@ -29,10 +29,29 @@ type node struct {
 	saved  []*Tensor
 	aux    any
 	done   bool
+	// accum, set by Backward for the rules in addsInPlace, offers input i's
+	// gradient so far: a rule may add its contribution into accum[i] and
+	// return accum[i] itself, sparing a new tensor and an addition.
+	accum []*Tensor
+	// bypass lists intermediates a fused node skipped over (the softcapped
+	// logits of a fused cross-entropy): no longer in the graph through this
+	// node, they are freed with it unless another path reaches them.
+	bypass []*Tensor
 }
 
 // needs reports whether input i wants a gradient.
 func (n *node) needs(i int) bool { return n.inputs[i] != nil && n.inputs[i].requiresGrad }
+
+// accumFor is the gradient a rule may add input i's contribution into, or nil.
+func (n *node) accumFor(i int) *Tensor {
+	if i < len(n.accum) {
+		return n.accum[i]
+	}
+	return nil
+}
+
+// addsInPlace lists the rules that use node.accum.
+var addsInPlace = map[string]bool{"matmul": true}
 
 type vjpRule func(n *node, out, g *Tensor) []*Tensor
 
@@ -84,7 +103,7 @@ func rules() map[string]vjpRule {
 		// F = x[.., start:end, ..] -> g placed into zeros of x.shape
 		"slice": func(n *node, out, g *Tensor) []*Tensor {
 			a := n.aux.(sliceAux)
-			dx := g.dev.Zeros(n.inputs[0].shape...)
+			dx := g.dev.zeros(g.dtype, n.inputs[0].shape...)
 			copyRegion(dx, g, a.axis, a.start, false)
 			return []*Tensor{dx}
 		},
@@ -127,7 +146,7 @@ func rules() map[string]vjpRule {
 		// F = where(c, x, y) -> where(c, g, 0), where(c, 0, g)
 		"where": func(n *node, out, g *Tensor) []*Tensor {
 			c := n.inputs[0]
-			zero := g.dev.Zeros()
+			zero := g.dev.zeros(g.dtype)
 			return []*Tensor{nil,
 				sumTo(n, 1, lazy(n, 1, func() *Tensor { return whereRaw(c, g, zero) })),
 				sumTo(n, 2, lazy(n, 2, func() *Tensor { return whereRaw(c, zero, g) }))}
@@ -144,7 +163,7 @@ func rules() map[string]vjpRule {
 		"rms_norm": func(n *node, out, g *Tensor) []*Tensor {
 			x, rstd := n.inputs[0], n.saved[0]
 			c := x.shape[len(x.shape)-1]
-			dx := g.dev.newTensor(F32, x.shape)
+			dx := g.dev.newTensor(x.dtype, x.shape)
 			g.dev.be.RMSNormBackward(dx.buf(), g.buf(), x.buf(), rstd.buf(), x.Numel()/c, c)
 			return []*Tensor{dx}
 		},
@@ -156,21 +175,28 @@ func rules() map[string]vjpRule {
 		"attention": func(n *node, out, g *Tensor) []*Tensor {
 			q, k, v := n.inputs[0], n.inputs[1], n.inputs[2]
 			a := n.aux.(AttentionArgs)
-			dq := g.dev.newTensor(F32, q.shape)
-			dk := g.dev.newTensor(F32, k.shape)
-			dv := g.dev.newTensor(F32, v.shape)
+			dq := g.dev.newTensor(q.dtype, q.shape)
+			dk := g.dev.newTensor(k.dtype, k.shape)
+			dv := g.dev.newTensor(v.dtype, v.shape)
 			a.Q, a.K, a.V, a.Out, a.LSE = q.buf(), k.buf(), v.buf(), out.buf(), n.saved[0].buf()
 			a.DOut, a.DQ, a.DK, a.DV = g.buf(), dq.buf(), dk.buf(), dv.buf()
 			g.dev.be.AttentionBackward(&a)
 			return []*Tensor{dq, dk, dv}
 		},
-		// F_i = lse_i - logits[i, t_i] -> g_i * (softmax_i - onehot(t_i))
+		// F_i = lse_i - y[i, t_i] with y the logits -> g_i * (softmax(y)_i - onehot(t_i));
+		// with y = c·tanh(x/c) of the raw logits x (aux c > 0, see CrossEntropy),
+		// times dy/dx = 1 - (y/c)², in the same pass.
 		"cross_entropy": func(n *node, out, g *Tensor) []*Tensor {
 			logits, targets := n.inputs[0], n.inputs[1]
 			v := logits.shape[len(logits.shape)-1]
-			dl := g.dev.newTensor(F32, logits.shape)
-			g.dev.be.CrossEntropyBackward(dl.buf(), g.buf(), logits.buf(), n.saved[0].buf(), targets.buf(), logits.Numel()/v, v)
+			softcap, _ := n.aux.(float32)
+			dl := g.dev.newTensor(logits.dtype, logits.shape)
+			g.dev.be.CrossEntropyBackward(dl.buf(), g.buf(), logits.buf(), n.saved[0].buf(), targets.buf(), logits.Numel()/v, v, softcap)
 			return []*Tensor{dl, nil}
+		},
+		// F = x converted to another dtype -> g converted back
+		"cast": func(n *node, out, g *Tensor) []*Tensor {
+			return []*Tensor{g.convert(n.inputs[0].dtype)}
 		},
 	}
 }
@@ -185,7 +211,7 @@ func init() {
 		vjps[op.String()] = func(n *node, out, g *Tensor) []*Tensor {
 			a := n.aux.(unaryAux)
 			x := n.inputs[0]
-			dx := g.dev.newTensor(F32, x.shape)
+			dx := g.dev.newTensor(x.dtype, x.shape)
 			g.dev.be.UnaryBackward(a.op, dx.buf(), g.buf(), x.buf(), out.buf(), x.Numel(), a.a, a.b)
 			return []*Tensor{dx}
 		}
@@ -271,7 +297,9 @@ func (t *Tensor) Backward() {
 
 	d.noGrad++
 	defer func() { d.noGrad-- }()
-	grads := map[*Tensor]*Tensor{t: d.Full(1, t.shape...)}
+	root := d.newTensor(t.dtype, t.shape)
+	d.be.Fill(root.buf(), 0, 1, 1)
+	grads := map[*Tensor]*Tensor{t: root}
 	for i := len(order) - 1; i >= 0; i-- {
 		x := order[i]
 		g := grads[x]
@@ -285,16 +313,32 @@ func (t *Tensor) Backward() {
 			continue
 		}
 		x.check("Backward (" + n.op + ")")
+		n.accum = nil
+		if addsInPlace[n.op] {
+			n.accum = make([]*Tensor, len(n.inputs))
+			for j, in := range n.inputs {
+				if n.needs(j) {
+					n.accum[j] = addable(in, grads[in])
+				}
+			}
+		}
 		// The rule runs in its own scope, so its temporaries (views of g
 		// or of activations, partial sums) go as soon as it returns.
 		rs := d.Scope()
 		gs := vjps[n.op](n, x, g)
-		rs.Close(gs...)
 		if len(gs) != len(n.inputs) {
 			panic(fmt.Sprintf("tensor: Backward: rule for %s returned %d gradients for %d inputs", n.op, len(gs), len(n.inputs)))
 		}
+		inPlace := func(j int) bool { return gs[j] != nil && gs[j] == n.accumFor(j) }
+		var keep []*Tensor
+		for j, gj := range gs {
+			if !inPlace(j) {
+				keep = append(keep, gj)
+			}
+		}
+		rs.Close(keep...)
 		for j, in := range n.inputs {
-			if !n.needs(j) {
+			if !n.needs(j) || inPlace(j) {
 				continue
 			}
 			gj := gs[j]
@@ -304,7 +348,12 @@ func (t *Tensor) Backward() {
 			if !slices.Equal(gj.shape, in.shape) {
 				panic(fmt.Sprintf("tensor: Backward: rule for %s gave input %d a gradient of shape %v, want %v", n.op, j, gj.shape, in.shape))
 			}
-			own := gj.view(gj.shape) // a reference of our own: rules may return g, or one tensor twice
+			var own *Tensor
+			if gj.dtype != in.dtype { // a tensor's gradient has its dtype
+				own = gj.convert(in.dtype)
+			} else {
+				own = gj.view(gj.shape) // a reference of our own: rules may return g, or one tensor twice
+			}
 			if prev := grads[in]; prev != nil {
 				sum := binaryRaw(Add, prev, own)
 				prev.release()
@@ -313,18 +362,27 @@ func (t *Tensor) Backward() {
 			}
 			grads[in] = own
 		}
-		for _, gj := range gs {
-			if gj != nil {
+		for j, gj := range gs {
+			if gj != nil && !inPlace(j) {
 				gj.release()
 			}
 		}
+		n.accum = nil
 		g.release()
 		n.done = true
 		// Every consumer of x has run (they come later in topological
 		// order), so x and its op's saved tensors are needed no more: free
 		// the activations now rather than at the scope's end.
 		for _, s := range n.saved {
-			s.release()
+			if s != nil {
+				s.release()
+			}
+		}
+		for _, b := range n.bypass {
+			if !seen[b] && !b.retain && !b.persistent {
+				b.freedBy = "Backward frees the graph's intermediate tensors; call Retain before Backward to keep one"
+				b.release()
+			}
 		}
 		if x != t && !x.retain && !x.persistent {
 			x.freedBy = "Backward frees the graph's intermediate tensors; call Retain before Backward to keep one"
@@ -333,21 +391,39 @@ func (t *Tensor) Backward() {
 	}
 }
 
+// addable is the tensor a rule may add input in's gradient into: its
+// gradient so far in this Backward (prev), or, for a leaf with none yet, its
+// Grad from earlier Backwards. Only a tensor whose buffer nothing else
+// shares qualifies (rules return g itself or views of it, which alias).
+func addable(in, prev *Tensor) *Tensor {
+	if prev != nil {
+		if prev.st.refs == 1 && prev.dtype == in.dtype {
+			return prev
+		}
+		return nil
+	}
+	if in.node == nil && in.Grad != nil && in.Grad.st.refs == 1 && in.Grad.dtype == in.dtype {
+		return in.Grad
+	}
+	return nil
+}
+
 // accumulateLeaf adds g into leaf x's Grad, taking g over when it can.
 func accumulateLeaf(x, g *Tensor) {
 	if x.Grad == nil {
-		if g.st.refs == 1 {
+		if g.st.refs == 1 && g.dtype == x.dtype {
 			g.persistent = true
 			x.Grad = g
 			return
 		}
-		c := x.dev.newTensor(F32, g.shape)
+		c := x.dev.newTensor(x.dtype, g.shape)
 		copyAll(c, g)
 		g.release()
 		c.persistent = true
 		x.Grad = c
 		return
 	}
+	x.Grad.touch()
 	x.dev.be.Binary(Add, x.shape, x.Grad.buf(), x.Grad.buf(), contiguousStrides(x.shape), g.buf(), contiguousStrides(x.shape))
 	g.release()
 }

@@ -17,7 +17,9 @@ import (
 //     offsets, strides and lengths are counted in elements, never bytes.
 //   - Float data is F32 (or BF16 where the backend supports it); token ids and
 //     targets are I32. A kernel's float buffers all have one dtype unless its
-//     comment says otherwise.
+//     comment says otherwise; arithmetic is in float32 at least, whatever
+//     the storage. A backend that stores BF16 gets mixed dtypes only where a
+//     comment allows them (a backend without BF16 never sees any).
 //   - "Contiguous [A, B, C]" means row-major: element (a, b, c) is at
 //     a*B*C + b*C + c from the start of the buffer.
 //   - A shape has at most MaxRank axes. A stride of 0 repeats (broadcasts) one
@@ -224,7 +226,9 @@ type AdamWArgs struct {
 
 // Backend is a device: memory plus kernels. Implementations need not be safe
 // for concurrent use; the Tensor layer calls a backend from one goroutine.
-// Optionally a backend also has PeakFLOPS() float64 (see Device.PeakFLOPS).
+// Optionally a backend also has PeakFLOPS() float64 (see Device.PeakFLOPS)
+// and ActivationDType() DType (see Device.ActivationDType: BF16 makes the
+// tensor layer keep activations in BF16).
 type Backend interface {
 	// Name is the name the backend was opened under ("cpu", "cuda").
 	Name() string
@@ -264,7 +268,8 @@ type Backend interface {
 	//
 	// with += when accumulate is set. dst strides never repeat an element
 	// (no 0 strides where the axis has more than one element); src strides may.
-	// dst and src are distinct buffers of the same dtype (F32 or I32).
+	// dst and src are distinct buffers of the same dtype (F32 or I32), or of
+	// two float dtypes (F32 and BF16): then the copy converts.
 	Copy(shape []int, dst Buffer, dstOff int, dstStrides []int, src Buffer, srcOff int, srcStrides []int, accumulate bool)
 
 	// ---- elementwise ----
@@ -280,7 +285,8 @@ type Backend interface {
 	//	dst[i] = op(x[Σ i_j*xStrides_j], y[Σ i_j*yStrides_j])
 	//
 	// Strides of 0 broadcast. dst may be x (or y) when that input's strides
-	// are dst's own contiguous strides.
+	// are dst's own contiguous strides. dst, x and y may have different float
+	// dtypes (the op computes in float32 and stores in dst's).
 	Binary(op BinaryOp, shape []int, dst, x Buffer, xStrides []int, y Buffer, yStrides []int)
 	// Where is Binary's three-input sibling: dst[i] = cond[..] != 0 ? x[..] : y[..].
 	Where(shape []int, dst, cond Buffer, condStrides []int, x Buffer, xStrides []int, y Buffer, yStrides []int)
@@ -289,7 +295,8 @@ type Backend interface {
 
 	// Reduce reads src as contiguous [outer, n, inner] and sets, for every
 	// (o, j), dst[o*inner + j] = op over k < n of src[(o*n + k)*inner + j],
-	// times alpha (dst is contiguous [outer, inner]). n >= 1.
+	// times alpha (dst is contiguous [outer, inner]). n >= 1. dst is F32
+	// whatever src's float dtype.
 	Reduce(op ReduceOp, dst, src Buffer, outer, n, inner int, alpha float32)
 
 	// ---- matrix products ----
@@ -300,17 +307,19 @@ type Backend interface {
 	// ---- fused layers, each forward above its backward ----
 
 	// Embedding: dst [N, C] row i = table row ids[i]; table [V, C], ids I32 [N]
-	// with every id in [0, V) (the Tensor layer checks).
+	// with every id in [0, V) (the Tensor layer checks). dst may have
+	// another float dtype than table (the rows convert).
 	Embedding(dst, table, ids Buffer, n, c int)
 	// EmbeddingBackward accumulates dtable[ids[i], :] += dout[i, :] for
 	// i < n (a scatter-add; ids repeat, so a GPU needs atomics or sorting).
+	// dout may have another float dtype than dtable.
 	EmbeddingBackward(dtable, dout, ids Buffer, n, c int)
 
 	// RMSNorm normalises each row of x [N, C] without a weight:
 	// rstd[i] = 1/sqrt(mean_j x[i,j]² + eps), dst[i,j] = x[i,j]*rstd[i].
-	// rstd [N] is saved for the backward.
+	// rstd [N], F32 whatever x's dtype, is saved for the backward.
 	RMSNorm(dst, rstd, x Buffer, n, c int, eps float32)
-	// RMSNormBackward overwrites dx [N, C]:
+	// RMSNormBackward overwrites dx [N, C] (rstd F32, the others x's dtype):
 	// dx[i,j] = rstd[i]*dy[i,j] - rstd[i]³/C * x[i,j] * Σ_k dy[i,k]*x[i,k].
 	RMSNormBackward(dx, dy, x, rstd Buffer, n, c int)
 
@@ -329,14 +338,21 @@ type Backend interface {
 	// AttentionBackward writes DQ, DK, DV from DOut, Q, K, V, Out and LSE.
 	AttentionBackward(a *AttentionArgs)
 
-	// CrossEntropy: logits [N, V] (F32), targets I32 [N]. For each row i,
-	// lse[i] = log Σ_v exp(logits[i, v]) and losses[i] = lse[i] -
-	// logits[i, targets[i]]; a negative target (ignored) gives losses[i] = 0.
+	// CrossEntropy: logits [N, V] of any float dtype, targets I32 [N],
+	// losses and lse [N] F32. For each row i, lse[i] = log Σ_v exp(logits[i, v])
+	// and losses[i] = lse[i] - logits[i, targets[i]]; a negative target
+	// (ignored) gives losses[i] = 0.
 	CrossEntropy(losses, lse, logits, targets Buffer, n, v int)
-	// CrossEntropyBackward overwrites dlogits [N, V]:
-	// dlogits[i, v] = dlosses[i] * (exp(logits[i,v] - lse[i]) - [v == targets[i]]),
-	// and 0 for every v of an ignored row. dlogits may be logits.
-	CrossEntropyBackward(dlogits, dlosses, logits, lse, targets Buffer, n, v int)
+	// CrossEntropyBackward overwrites dlogits [N, V] (logits' dtype; dlosses
+	// and lse F32). With softcap = 0, y is logits and
+	//
+	//	dlogits[i, v] = dlosses[i] * (exp(y[i,v] - lse[i]) - [v == targets[i]]),
+	//
+	// and 0 for every v of an ignored row. With softcap c > 0, logits are the
+	// raw logits x of a loss over y = c*tanh(x/c) (the lse is y's): y is
+	// recomputed and the result is the gradient with respect to x, the
+	// expression above times 1 - (y/c)², in one pass. dlogits may be logits.
+	CrossEntropyBackward(dlogits, dlosses, logits, lse, targets Buffer, n, v int, softcap float32)
 
 	// ---- optimizer updates (in place, no autograd) ----
 

@@ -268,15 +268,23 @@ func (c *cpuBackend[T]) CrossEntropy(losses, lse, logits, targets Buffer, n, v i
 	})
 }
 
-func (c *cpuBackend[T]) CrossEntropyBackward(dlogits, dlosses, logits, lse Buffer, targets Buffer, n, v int) {
+func (c *cpuBackend[T]) CrossEntropyBackward(dlogits, dlosses, logits, lse Buffer, targets Buffer, n, v int, softcap float32) {
 	dl, g, lg, lz, tg := c.f(dlogits), c.f(dlosses), c.f(logits), c.f(lse), c.ints(targets)
 	parallel(n, v, func(lo, hi int) {
+		var y []T
+		if softcap > 0 {
+			y = make([]T, v)
+		}
 		for i := lo; i < hi; i++ {
 			row, out := lg[i*v:(i+1)*v], dl[i*v:(i+1)*v]
 			t := tg[i]
 			if t < 0 {
 				clear(out)
 				continue
+			}
+			if softcap > 0 {
+				tanhSlice(y, row, T(softcap)) // y = c*tanh(x/c); row may be out
+				row = y
 			}
 			l := lz[i]
 			for j, x := range row {
@@ -288,6 +296,13 @@ func (c *cpuBackend[T]) CrossEntropyBackward(dlogits, dlosses, logits, lse Buffe
 				out[j] *= gi
 			}
 			out[t] -= gi
+			if softcap > 0 {
+				inv := 1 / T(softcap)
+				for j, yj := range y {
+					r := yj * inv
+					out[j] *= 1 - r*r
+				}
+			}
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 // its tensors are for use by one goroutine at a time.
 type Device struct {
 	be     Backend
+	act    DType    // activation dtype (see ActivationDType)
 	scopes []*Scope // scopes[0] is the root scope, never closed
 	params []*Tensor
 	noGrad int
@@ -30,9 +31,62 @@ func Open(name string) (*Device, error) {
 
 // NewDevice wraps a backend that was made directly.
 func NewDevice(be Backend) *Device {
-	d := &Device{be: be}
+	d := &Device{be: be, act: F32}
+	if p, ok := be.(interface{ ActivationDType() DType }); ok {
+		d.act = p.ActivationDType()
+	}
+	if d.act != F32 && d.act != BF16 {
+		panic(fmt.Sprintf("tensor: backend %s prefers activation dtype %v (want f32 or bf16)", be.Name(), d.act))
+	}
 	d.scopes = []*Scope{{dev: d}}
 	return d
+}
+
+// ActivationDType is the dtype of the device's activations, the mixed-precision
+// policy of autocast decided once per device: F32 on the CPU; BF16 where the
+// backend has a method ActivationDType() DType that says so (the CUDA backend,
+// unless turned off). On a BF16 device:
+//
+//   - Parameters, their gradients, optimizer state and everything made by the
+//     creation functions stay F32 (the master weights).
+//   - MatMul, MatMulT, Linear and AddMatMul multiply BF16 operands (F32 ones
+//     are converted; a parameter once per update) with F32 accumulation;
+//     the product is BF16, a weight's gradient F32.
+//   - Embedding returns rows in BF16 from an F32 table and adds its gradient
+//     into the F32 table gradient.
+//   - Elementwise ops, RMSNorm, Rotary and Attention keep their input's dtype;
+//     an op mixing F32 and BF16 inputs computes in F32 and stores BF16.
+//   - Reductions and the cross-entropy losses are F32.
+//   - A tensor's gradient always has the tensor's dtype.
+//
+// So gpt/train.go runs unchanged on either device: the CPU computes as before,
+// the GPU moves half the bytes and multiplies on its bf16 tensor cores.
+func (d *Device) ActivationDType() DType { return d.act }
+
+// mixed is the dtype of an op over float tensors of dtypes a and b: theirs
+// when they agree, else the activation dtype.
+func (d *Device) mixed(a, b DType) DType {
+	if a == b {
+		return a
+	}
+	return d.act
+}
+
+// gemmDType is the dtype a product of a and b multiplies in.
+func (d *Device) gemmDType(a, b DType) DType {
+	if d.act == BF16 || (a == BF16 && b == BF16) {
+		return BF16
+	}
+	return F32
+}
+
+// zeros returns a tensor of zeros of dtype dt.
+func (d *Device) zeros(dt DType, shape ...int) *Tensor {
+	t := d.newTensor(dt, shape)
+	if n := t.Numel(); n > 0 {
+		d.be.Fill(t.buf(), 0, n, 0)
+	}
+	return t
 }
 
 // Backend returns the device's backend.

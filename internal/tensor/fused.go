@@ -24,7 +24,11 @@ func Embedding(table, ids *Tensor) *Tensor {
 	if ids.ids != nil && ids.ids.valid != ids.Numel() {
 		panic("tensor: embedding: negative id")
 	}
-	out := table.dev.newTensor(F32, append(slices.Clone(ids.shape), c))
+	dt := table.dtype
+	if table.dev.act != F32 {
+		dt = table.dev.act // rows of an F32 table come out as activations
+	}
+	out := table.dev.newTensor(dt, append(slices.Clone(ids.shape), c))
 	if n := ids.Numel(); n > 0 {
 		table.dev.be.Embedding(out.buf(), table.buf(), ids.buf(), n, c)
 	}
@@ -40,7 +44,7 @@ func RMSNorm(x *Tensor, eps float32) *Tensor {
 	}
 	c := x.shape[len(x.shape)-1]
 	rows := x.Numel() / max(c, 1)
-	out := x.dev.newTensor(F32, x.shape)
+	out := x.dev.newTensor(x.dtype, x.shape)
 	rstd := x.dev.newTensor(F32, []int{rows})
 	if x.Numel() > 0 {
 		x.dev.be.RMSNorm(out.buf(), rstd.buf(), x.buf(), rows, c, eps)
@@ -60,8 +64,11 @@ func rotaryRaw(x, cos, sin *Tensor, inverse bool) *Tensor {
 	if len(cos.shape) != 2 || cos.shape[1] != d/2 || cos.shape[0] < t || !slices.Equal(cos.shape, sin.shape) {
 		panic(fmt.Sprintf("tensor: rotary: want cos, sin [T' >= %d, %d], got %v and %v", t, d/2, cos.shape, sin.shape))
 	}
-	out := x.dev.newTensor(F32, x.shape)
+	out := x.dev.newTensor(x.dtype, x.shape)
 	if x.Numel() > 0 {
+		// The tables get no gradient: a converted copy needs no graph (and
+		// persistent tables convert once).
+		cos, sin = cos.as(x.dtype), sin.as(x.dtype)
 		x.dev.be.Rotary(out.buf(), x.buf(), cos.buf(), sin.buf(), b, t, h, d, inverse)
 	}
 	return out
@@ -85,13 +92,16 @@ func Attention(q, k, v *Tensor, window int) *Tensor {
 		t.float("attention")
 	}
 	sameDevice("attention", q, k, v)
+	if dt := q.dev.mixed(q.dev.mixed(q.dtype, k.dtype), v.dtype); q.dtype != dt || k.dtype != dt || v.dtype != dt {
+		q, k, v = q.To(dt), k.To(dt), v.To(dt)
+	}
 	if len(q.shape) != 4 || len(k.shape) != 4 || !slices.Equal(k.shape, v.shape) ||
 		q.shape[0] != k.shape[0] || q.shape[1] != k.shape[1] || q.shape[3] != k.shape[3] ||
 		k.shape[2] == 0 || q.shape[2]%k.shape[2] != 0 {
 		panic(fmt.Sprintf("tensor: attention: want q [B, T, H, D], k and v [B, T, KVH, D] with H a multiple of KVH; got %v, %v, %v", q.shape, k.shape, v.shape))
 	}
 	a := AttentionArgs{B: q.shape[0], T: q.shape[1], H: q.shape[2], KVH: k.shape[2], D: q.shape[3], Window: window, Scale: scaleFor(q.shape[3])}
-	out := q.dev.newTensor(F32, q.shape)
+	out := q.dev.newTensor(q.dtype, q.shape)
 	lse := q.dev.newTensor(F32, []int{a.B, a.H, a.T})
 	if out.Numel() > 0 {
 		args := a
@@ -102,8 +112,15 @@ func Attention(q, k, v *Tensor, window int) *Tensor {
 }
 
 // CrossEntropy returns the per-token loss -log softmax(logits)[target]:
-// logits [..., V], targets I32 [...] -> [...]. Negative targets are
-// ignored (loss 0, no gradient), like ignore_index=-1.
+// logits [..., V], targets I32 [...] -> [...] (F32 whatever logits' dtype).
+// Negative targets are ignored (loss 0, no gradient), like ignore_index=-1.
+//
+// When logits are the output of Softcap (the original's logit soft cap),
+// the recorded node reaches back to Softcap's input: the backward computes
+// the gradient of the raw logits in one pass (see CrossEntropyBackward)
+// instead of a cross-entropy pass and then a softcap pass over [N, V]. The
+// softcapped tensor keeps its own node, so a second use of it still gets
+// its gradient through the softcap.
 func CrossEntropy(logits, targets *Tensor) *Tensor {
 	logits.float("cross_entropy")
 	targets.check("cross_entropy")
@@ -121,6 +138,14 @@ func CrossEntropy(logits, targets *Tensor) *Tensor {
 	lse := logits.dev.newTensor(F32, []int{n})
 	if n > 0 {
 		logits.dev.be.CrossEntropy(losses.buf(), lse.buf(), logits.buf(), targets.buf(), n, v)
+	}
+	if sc := logits.node; sc != nil && sc.op == Softcap.String() && sc.inputs[0].requiresGrad {
+		a := sc.aux.(unaryAux)
+		out := record(losses, "cross_entropy", []*Tensor{sc.inputs[0], targets}, []*Tensor{lse}, a.a)
+		if out.node != nil {
+			out.node.bypass = []*Tensor{logits}
+		}
+		return out
 	}
 	return record(losses, "cross_entropy", []*Tensor{logits, targets}, []*Tensor{lse}, nil)
 }

@@ -54,9 +54,11 @@ func planMatmul(op string, a *Tensor, ta bool, b *Tensor, tb bool) (GemmArgs, []
 	return g, append(slices.Clone(batch), m, n)
 }
 
-func matmulRaw(a *Tensor, ta bool, b *Tensor, tb bool) *Tensor {
+// matmulRaw returns op(a)·op(b) in dtype dt (a and b already in the dtype the
+// product multiplies in).
+func matmulRaw(a *Tensor, ta bool, b *Tensor, tb bool, dt DType) *Tensor {
 	g, shape := planMatmul("matmul", a, ta, b, tb)
-	out := a.dev.newTensor(F32, shape)
+	out := a.dev.newTensor(dt, shape)
 	if out.Numel() > 0 {
 		if g.K == 0 {
 			out.dev.be.Fill(out.buf(), 0, out.Numel(), 0)
@@ -72,9 +74,43 @@ func matmulRaw(a *Tensor, ta bool, b *Tensor, tb bool) *Tensor {
 func MatMul(a, b *Tensor) *Tensor { return MatMulT(a, b, false, false) }
 
 // MatMulT returns op(a)·op(b), where op transposes the last two axes when
-// its flag is set; no transposed copy is made.
+// its flag is set; no transposed copy is made. On a BF16 device (see
+// Device.ActivationDType) the operands are multiplied in BF16 and the
+// product is BF16.
 func MatMulT(a, b *Tensor, ta, tb bool) *Tensor {
-	return record(matmulRaw(a, ta, b, tb), "matmul", []*Tensor{a, b}, nil, matmulAux{ta, tb})
+	a.float("matmul")
+	b.float("matmul")
+	dt := a.dev.gemmDType(a.dtype, b.dtype)
+	ac, bc := a.as(dt), b.as(dt)
+	out := matmulRaw(ac, ta, bc, tb, dt)
+	// The backward multiplies by the converted operands: the node saves its
+	// own references to them (a weight's shared copy may be replaced by the
+	// next optimizer step before this graph's backward runs).
+	var saved []*Tensor
+	if ac != a || bc != b {
+		saved = []*Tensor{keepRef(a, ac), keepRef(b, bc)}
+	}
+	return record(out, "matmul", []*Tensor{a, b}, saved, matmulAux{ta, tb})
+}
+
+// keepRef returns a reference to c, a conversion of t, that a node may hold:
+// nil when c is t itself, a view when c is t's shared cached copy.
+func keepRef(t, c *Tensor) *Tensor {
+	switch {
+	case c == t:
+		return nil
+	case c.persistent:
+		return c.view(c.shape)
+	}
+	return c
+}
+
+// operand is input i of a product node as it was multiplied.
+func operand(n *node, i int) *Tensor {
+	if len(n.saved) > i && n.saved[i] != nil {
+		return n.saved[i]
+	}
+	return n.inputs[i]
 }
 
 // Linear returns x·wᵀ: x [..., in], w [out, in] (PyTorch's nn.Linear layout,
@@ -94,35 +130,57 @@ func Linear(x, w *Tensor) *Tensor {
 //	dA = g·op(B)ᵀ          (or, with A transposed, op(B)·gᵀ)
 //	dB = op(A)ᵀ·g          (or, with B transposed, gᵀ·op(A))
 //
-// summed over batch entries where an operand was shared.
+// summed over batch entries where an operand was shared. Each gradient has
+// its input's dtype (a BF16 product gives an F32 weight an F32 gradient
+// straight from the GEMM). Where Backward offers an existing gradient to
+// add into (n.accum), the GEMM adds into it (Beta = 1) instead of making a
+// new tensor that Backward would then add.
 func matmulVJP(n *node, out, g *Tensor) []*Tensor {
 	a, b := n.inputs[0], n.inputs[1]
+	ac, bc := operand(n, 0), operand(n, 1)
 	ax := n.aux.(matmulAux)
 	ta, tb := ax.ta, ax.tb
-	a2, g2 := a, g
+	a2, g2 := ac, g
 	if len(b.shape) == 2 && !ta && len(a.shape) > 2 {
 		// The folded Linear case: work on 2-D views so dB is one GEMM.
-		a2 = a.Reshape(-1, a.shape[len(a.shape)-1])
+		a2 = ac.Reshape(-1, ac.shape[len(ac.shape)-1])
 		g2 = g.Reshape(-1, g.shape[len(g.shape)-1])
 	}
 	var da, db *Tensor
 	if n.needs(0) {
 		if ta {
-			da = matmulRaw(b, tb, g2, true)
+			da = gradGemm(a, n.accumFor(0), bc, tb, g2, true)
 		} else {
-			da = matmulRaw(g2, false, b, !tb)
+			da = gradGemm(a, n.accumFor(0), g2, false, bc, !tb)
 		}
-		da = shrink(da, a.shape)
 	}
 	if n.needs(1) {
 		if tb {
-			db = matmulRaw(g2, true, a2, ta)
+			db = gradGemm(b, n.accumFor(1), g2, true, a2, ta)
 		} else {
-			db = matmulRaw(a2, !ta, g2, false)
+			db = gradGemm(b, n.accumFor(1), a2, !ta, g2, false)
 		}
-		db = shrink(db, b.shape)
 	}
 	return []*Tensor{da, db}
+}
+
+// gradGemm returns op(x)·op(y) as the gradient of in (of in's shape and
+// dtype): added into acc and acc returned, when acc is given and the
+// product needs no sum over shared batch entries; else a new tensor.
+func gradGemm(in, acc *Tensor, x *Tensor, tx bool, y *Tensor, ty bool) *Tensor {
+	if acc != nil {
+		g, shape := planMatmul("matmul", x, tx, y, ty)
+		if numel(shape) == in.Numel() {
+			acc.touch()
+			if g.K > 0 && numel(shape) > 0 {
+				g.Beta = 1
+				g.A, g.B, g.C = x.buf(), y.buf(), acc.buf()
+				in.dev.be.Gemm(&g)
+			}
+			return acc
+		}
+	}
+	return shrink(matmulRaw(x, tx, y, ty, in.dtype), in.shape)
 }
 
 // shrink brings a gradient to shape: a reshape of a folded product, or a sum
@@ -143,9 +201,17 @@ func shrink(x *Tensor, shape []int) *Tensor {
 
 // AddMatMul computes c = alpha*op(a)·op(b) + beta*c in place, with no
 // graph: the Newton–Schulz iterations of Muon use it. c must have the
-// product's shape and must not share memory with a or b.
+// product's shape and must not share memory with a or b. On a BF16 device
+// a and b are multiplied in BF16, accumulated in F32 into c's dtype.
 func AddMatMul(c, a, b *Tensor, ta, tb bool, alpha, beta float32) {
 	c.inPlace("AddMatMul")
+	a.float("AddMatMul")
+	b.float("AddMatMul")
+	dt := c.dev.gemmDType(a.dtype, b.dtype)
+	if c.dtype == BF16 {
+		dt = BF16
+	}
+	a, b = a.as(dt), b.as(dt)
 	g, shape := planMatmul("AddMatMul", a, ta, b, tb)
 	if !slices.Equal(shape, c.shape) {
 		panic(fmt.Sprintf("tensor: AddMatMul: product has shape %v, c is %v", shape, c.shape))

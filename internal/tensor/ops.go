@@ -152,7 +152,7 @@ func binaryRaw(op BinaryOp, x, y *Tensor) *Tensor {
 	y.float(name)
 	sameDevice(name, x, y)
 	shape := broadcastShapes(name, x.shape, y.shape)
-	out := x.dev.newTensor(F32, shape)
+	out := x.dev.newTensor(x.dev.mixed(x.dtype, y.dtype), shape)
 	if numel(shape) > 0 {
 		x.dev.be.Binary(op, shape, out.buf(), x.buf(), broadcastStrides(x.shape, shape), y.buf(), broadcastStrides(y.shape, shape))
 	}
@@ -196,7 +196,11 @@ func whereRaw(cond, x, y *Tensor) *Tensor {
 	y.float("where")
 	sameDevice("where", cond, x, y)
 	shape := broadcastShapes("where", broadcastShapes("where", cond.shape, x.shape), y.shape)
-	out := x.dev.newTensor(F32, shape)
+	dt := x.dtype
+	if cond.dtype != dt || y.dtype != dt {
+		panic(fmt.Sprintf("tensor: where: mixed dtypes %v, %v, %v", cond.dtype, x.dtype, y.dtype))
+	}
+	out := x.dev.newTensor(dt, shape)
 	if numel(shape) > 0 {
 		x.dev.be.Where(shape, out.buf(), cond.buf(), broadcastStrides(cond.shape, shape),
 			x.buf(), broadcastStrides(x.shape, shape), y.buf(), broadcastStrides(y.shape, shape))
@@ -205,8 +209,15 @@ func whereRaw(cond, x, y *Tensor) *Tensor {
 }
 
 // Where returns x where cond is non-zero and y elsewhere, broadcasting all
-// three. cond gets no gradient.
+// three. cond gets no gradient. Inputs of mixed dtypes are converted to the
+// activation dtype first.
 func Where(cond, x, y *Tensor) *Tensor {
+	cond.float("where")
+	x.float("where")
+	y.float("where")
+	if dt := x.dev.mixed(x.dev.mixed(cond.dtype, x.dtype), y.dtype); cond.dtype != dt || x.dtype != dt || y.dtype != dt {
+		cond, x, y = cond.as(dt), x.To(dt), y.To(dt)
+	}
 	return record(whereRaw(cond, x, y), "where", []*Tensor{cond, x, y}, nil, nil)
 }
 
@@ -281,6 +292,11 @@ func (t *Tensor) reduce(name string, op ReduceOp, mean bool, axes []int) *Tensor
 		switch op {
 		case SumSquares:
 			cur = binaryRaw(Mul, t, t)
+			if cur.dtype != F32 {
+				sq := cur
+				cur = sq.convert(F32)
+				sq.release()
+			}
 		default:
 			cur = t.dev.newTensor(F32, t.shape)
 			copyAll(cur, t)
@@ -295,7 +311,8 @@ func (t *Tensor) reduce(name string, op ReduceOp, mean bool, axes []int) *Tensor
 }
 
 // Sum sums over axes (every axis when none are given: a 0-d scalar), keeping
-// the reduced axes as size 1.
+// the reduced axes as size 1. Every reduction returns F32 (it accumulates in
+// F32 whatever its input's dtype).
 func (t *Tensor) Sum(axes ...int) *Tensor { return t.reduce("sum", Sum, false, axes) }
 
 // Mean averages over axes like Sum.
@@ -469,6 +486,19 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 	}
 	sameDevice("concat", ts...)
 	axis = ts[0].axis("concat", axis)
+	if ts[0].dtype != I32 {
+		dt := ts[0].dtype
+		for _, t := range ts {
+			dt = t.dev.mixed(dt, t.dtype)
+		}
+		conv := slices.Clone(ts)
+		for i, t := range conv {
+			if t.dtype != I32 {
+				conv[i] = t.To(dt)
+			}
+		}
+		ts = conv
+	}
 	shape := slices.Clone(ts[0].shape)
 	shape[axis] = 0
 	for _, t := range ts {
@@ -524,6 +554,7 @@ func (t *Tensor) inPlace(op string) {
 		// graph's saved values; optimizer code runs under NoGrad.
 		panic(fmt.Sprintf("tensor: %s: in-place update of %s while recording gradients; run it under NoGrad", op, t.desc()))
 	}
+	t.touch()
 }
 
 // CopyFrom overwrites t with src's values (same number of elements).

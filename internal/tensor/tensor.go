@@ -10,8 +10,9 @@ import (
 // storage is a buffer shared by a tensor and its reshaped views; the buffer
 // goes back to the backend when the last of them is released.
 type storage struct {
-	buf  Buffer
-	refs int
+	buf     Buffer
+	refs    int
+	version int // counts in-place updates of the buffer (see Tensor.as)
 }
 
 // Tensor is a shape and a contiguous row-major buffer on a device.
@@ -36,6 +37,12 @@ type Tensor struct {
 	// the ops that read them can check ranges and count targets without a
 	// device round trip.
 	ids *idInfo
+
+	// cast is a persistent tensor's copy in another dtype (a weight in the
+	// activation dtype), valid while castVer equals its storage's version.
+	// See as.
+	cast    *Tensor
+	castVer int
 }
 
 type idInfo struct {
@@ -72,6 +79,7 @@ func (t *Tensor) release() {
 	}
 	t.freed = true
 	t.node = nil
+	t.dropCast()
 	t.st.refs--
 	if t.st.refs == 0 {
 		t.dev.be.Free(t.st.buf)
@@ -345,4 +353,72 @@ func (t *Tensor) IsFinite() bool {
 		}
 	}
 	return true
+}
+
+// ---- dtypes ----
+
+// convert returns a new tensor holding t's values in dtype dt (no graph).
+func (t *Tensor) convert(dt DType) *Tensor {
+	out := t.dev.newTensor(dt, t.shape)
+	if n := t.Numel(); n > 0 {
+		t.dev.be.Copy([]int{n}, out.buf(), 0, []int{1}, t.buf(), 0, []int{1}, false)
+	}
+	return out
+}
+
+// as returns t in dtype dt for an op's arithmetic, outside the graph: t itself
+// when it has that dtype, else a converted copy. A persistent tensor (a
+// parameter, a Keep'd constant such as the rotary tables) keeps its copy
+// until its next in-place update, so a weight is converted once per
+// optimizer step rather than once per use; the copy is shared, so a caller
+// that keeps it past the current op takes a view of it.
+func (t *Tensor) as(dt DType) *Tensor {
+	if t.dtype == dt {
+		return t
+	}
+	if !t.persistent {
+		return t.convert(dt)
+	}
+	if t.cast != nil && t.castVer == t.st.version && t.cast.dtype == dt {
+		return t.cast
+	}
+	t.dropCast()
+	c := t.convert(dt)
+	c.persistent = true
+	t.cast, t.castVer = c, t.st.version
+	return c
+}
+
+// touch records an in-place update of t's buffer: cached conversions of t
+// are stale from now on (a graph that saved one holds its own reference to
+// the old values).
+func (t *Tensor) touch() {
+	t.st.version++
+	t.dropCast()
+}
+
+func (t *Tensor) dropCast() {
+	if t.cast != nil {
+		t.cast.release()
+		t.cast = nil
+	}
+}
+
+// To returns t converted to dtype dt (F32 or BF16), recorded for autograd:
+// the gradient flows back converted to t's dtype. t itself when it already
+// has that dtype. A device whose activation dtype is BF16 converts by itself
+// wherever an op needs it; To is for code that wants a dtype explicitly.
+func (t *Tensor) To(dt DType) *Tensor {
+	t.float("to")
+	if dt != F32 && dt != BF16 {
+		panic(fmt.Sprintf("tensor: to: %v is not a float dtype", dt))
+	}
+	if t.dtype == dt {
+		return t
+	}
+	c := t.as(dt)
+	if c.persistent { // the cached copy: give the caller its own tensor
+		c = c.view(c.shape)
+	}
+	return record(c, "cast", []*Tensor{t}, nil, nil)
 }
