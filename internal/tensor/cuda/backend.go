@@ -17,6 +17,12 @@ import (
 // (torch.set_float32_matmul_precision("high")).
 const EnvTF32 = "AUTORESEARCH_CUDA_TF32"
 
+// EnvBF16 names the variable that turns bf16 activations off ("0"): then the device keeps
+// every tensor in f32 (GEMMs in TF32), the CPU backend's arithmetic, at about half the speed.
+// bf16 activations with f32 master weights are the default, the original's autocast recipe
+// (see tensor.Device.ActivationDType).
+const EnvBF16 = "AUTORESEARCH_CUDA_BF16"
+
 func init() {
 	tensor.RegisterBackend("cuda", func() (tensor.Backend, error) {
 		b, err := Open()
@@ -54,13 +60,17 @@ func (b *buffer) bytes() int64 { return int64(b.n) * int64(b.dt.Size()) }
 // goroutine at a time; the driver keeps the device's context current on whichever OS thread
 // that goroutine runs on.
 type Backend struct {
-	drv     *driver
-	pool    *pool
-	fns     map[string]kfunc
-	a       kargs
-	tf32    bool
-	scratch []byte // host bytes for dtype conversions
-	startup time.Duration
+	drv      *driver
+	pool     *pool
+	fns      map[string]kfunc
+	a        kargs
+	tf32     bool
+	bf16     bool
+	flash    bool // the tensor-core attention kernels (sm_80 and later)
+	scratch  []byte // host bytes for dtype conversions
+	startup  time.Duration
+	launches int64 // kernels and cuBLAS calls issued
+	prof     *profiler
 }
 
 var (
@@ -87,7 +97,8 @@ func open() (*Backend, error) {
 		drv.close()
 		return nil, err
 	}
-	b := &Backend{drv: drv, fns: fns, tf32: os.Getenv(EnvTF32) != "0"}
+	b := &Backend{drv: drv, fns: fns, tf32: os.Getenv(EnvTF32) != "0", bf16: os.Getenv(EnvBF16) != "0"}
+	b.flash = drv.computeCapability() >= 80
 	b.pool = newPool(drv.malloc, drv.free)
 	b.startup = time.Since(start)
 	return b, nil
@@ -104,6 +115,26 @@ func (b *Backend) StartupTime() time.Duration { return b.startup }
 
 // SetTF32 chooses TF32 (true) or full fp32 (false) for f32 GEMMs.
 func (b *Backend) SetTF32(on bool) { b.tf32 = on }
+
+// SetBF16 chooses bf16 (true) or f32 (false) activations for the devices made from now on
+// (a tensor.Device asks once, when it is made).
+func (b *Backend) SetBF16(on bool) { b.bf16 = on }
+
+// ActivationDType is BF16 unless turned off (EnvBF16, SetBF16): the tensor layer then keeps
+// activations in bf16 and multiplies in bf16 on the tensor cores, weights staying f32.
+func (b *Backend) ActivationDType() tensor.DType {
+	if b.bf16 {
+		return tensor.BF16
+	}
+	return tensor.F32
+}
+
+// SetFlash chooses the tensor-core attention kernels (true, where the device has them: sm_80
+// and later) or the tiled CUDA-core kernels (false) for bf16 attention.
+func (b *Backend) SetFlash(on bool) { b.flash = on && b.drv.computeCapability() >= 80 }
+
+// Launches counts the kernels and cuBLAS calls issued since the backend opened.
+func (b *Backend) Launches() int64 { return b.launches }
 
 // Reserved is the device memory the pool holds: live buffers plus cached free blocks.
 func (b *Backend) Reserved() int64 { return b.pool.reserve }
@@ -286,9 +317,11 @@ func (b *Backend) launch(name string, grid [3]int, block, smem int) {
 	if !ok {
 		panic(fmt.Errorf("cuda: no kernel %q", name))
 	}
+	b.before()
 	if err := b.drv.launch(k, grid, block, smem, &b.a); err != nil {
 		panic(fmt.Errorf("cuda: %s: %w (an earlier kernel may have failed: CUDA_LAUNCH_BLOCKING=1 names it)", name, err))
 	}
+	b.launched(name)
 }
 
 func (b *Backend) launch1(name string, blocks, block, smem int) {

@@ -67,6 +67,21 @@ CUresult ar_event_create(CUcontext ctx, CUevent* ev) {
     return r != CUDA_SUCCESS ? r : cuEventCreate(ev, CU_EVENT_DISABLE_TIMING);
 }
 
+CUresult ar_event_create_timed(CUcontext ctx, CUevent* ev) {
+    CUresult r = ar_current(ctx);
+    return r != CUDA_SUCCESS ? r : cuEventCreate(ev, CU_EVENT_DEFAULT);
+}
+
+CUresult ar_event_record(CUcontext ctx, CUevent ev, CUstream s) {
+    CUresult r = ar_current(ctx);
+    return r != CUDA_SUCCESS ? r : cuEventRecord(ev, s);
+}
+
+CUresult ar_event_elapsed(CUcontext ctx, float* ms, CUevent a, CUevent b) {
+    CUresult r = ar_current(ctx);
+    return r != CUDA_SUCCESS ? r : cuEventElapsedTime(ms, a, b);
+}
+
 CUresult ar_upload(CUcontext ctx, CUstream s, uint64_t dst, const void* pinned, size_t n, CUevent done) {
     CUresult r = ar_current(ctx);
     if (r != CUDA_SUCCESS) return r;

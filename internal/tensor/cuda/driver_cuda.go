@@ -34,6 +34,9 @@ type stage struct {
 	used bool
 }
 
+// event is a CUDA event with timing, for the profiler.
+type event C.CUevent
+
 type driver struct {
 	dev          cu.Device
 	ctx          cu.CUContext
@@ -233,6 +236,31 @@ func (d *driver) download(dst []byte, src devptr) error {
 }
 
 func (d *driver) sync() error { return curesult(C.ar_sync(d.cctx, d.cstream)) }
+
+// computeCapability is 10*major + minor, 90 for an H100.
+func (d *driver) computeCapability() int { return 10*d.major + d.minor }
+
+func (d *driver) newEvent() (event, error) {
+	var ev C.CUevent
+	if err := curesult(C.ar_event_create_timed(d.cctx, &ev)); err != nil {
+		return nil, err
+	}
+	return event(ev), nil
+}
+
+// record queues e on the stream: it completes when the work issued before it has.
+func (d *driver) record(e event) error {
+	return curesult(C.ar_event_record(d.cctx, C.CUevent(e), d.cstream))
+}
+
+// elapsed is the milliseconds from event a to event b, both complete.
+func (d *driver) elapsed(a, b event) (float64, error) {
+	var ms C.float
+	if err := curesult(C.ar_event_elapsed(d.cctx, &ms, C.CUevent(a), C.CUevent(b))); err != nil {
+		return 0, err
+	}
+	return float64(ms), nil
+}
 
 func (d *driver) maxDynamicSmem() int { return d.smem }
 

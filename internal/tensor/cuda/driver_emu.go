@@ -14,13 +14,18 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"time"
 	"unsafe"
 )
 
 type driver struct {
-	live map[devptr]int64
-	err  [512]C.char
+	live  map[devptr]int64
+	err   [512]C.char
+	marks []time.Time // the events: launches run synchronously, so an event is a host clock
 }
+
+// event is an index into the driver's marks.
+type event int
 
 // emuSharedMemory is the dynamic shared memory a block may use, as on an H100.
 const emuSharedMemory = 227 * 1024
@@ -127,6 +132,25 @@ func cbool(b bool) C.int {
 }
 
 func (d *driver) sync() error { return nil }
+
+// computeCapability is an H100's: the emulator runs the sm_80 tensor-core kernels (mma.sync,
+// ldmatrix, cp.async) through its own model of them (emulate.h).
+func (d *driver) computeCapability() int { return 90 }
+
+func (d *driver) newEvent() (event, error) {
+	d.marks = append(d.marks, time.Time{})
+	return event(len(d.marks) - 1), nil
+}
+
+func (d *driver) record(e event) error {
+	d.marks[e] = time.Now()
+	return nil
+}
+
+// elapsed is the milliseconds from event a to event b.
+func (d *driver) elapsed(a, b event) (float64, error) {
+	return float64(d.marks[b].Sub(d.marks[a]).Nanoseconds()) / 1e6, nil
+}
 
 // The emulator's C++ build includes kernels/*.cu (emulate_kernels.cc). Go's build cache
 // does not follow #include, but it does hash embedded files: embedding the sources here makes

@@ -205,7 +205,9 @@ func (tr *trainer) stepOn(m *gpt, batches [][2]*tensor.Tensor) float64 {
 // same initial weights and batch: the loss, every gradient and every updated weight agree.
 func TestParityTrainingStep(t *testing.T) {
 	defer gpu.SetTF32(os.Getenv(EnvTF32) != "0")
-	gpu.SetTF32(false) // compare the arithmetic, not TF32's rounding
+	defer gpu.SetBF16(os.Getenv(EnvBF16) != "0")
+	gpu.SetTF32(false) // compare the arithmetic, not TF32's or bf16's rounding
+	gpu.SetBF16(false)
 	cfg := gptConfig{B: 2, T: 48, V: 96, L: 4, C: 64, H: 4, KVH: 2, VEGate: 8}
 	devs := []*tensor.Device{tensor.NewDevice(gpu), nil}
 	cpuDev, err := tensor.Open("cpu")

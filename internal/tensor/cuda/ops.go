@@ -26,6 +26,28 @@ func (b *Backend) float(op string, bufs ...*buffer) tensor.DType {
 	return dt
 }
 
+// kernel is the name of base's variant for the float dtypes of its operands, in parameter
+// order: base_f32 or base_bf16 when they agree, else base_<each dtype>; it panics, naming the
+// op and the dtypes, when no such variant exists.
+func (b *Backend) kernel(op, base string, dts ...tensor.DType) string {
+	name := base + suffix(dts[0])
+	for _, dt := range dts[1:] {
+		if dt != dts[0] {
+			name = base
+			for _, d := range dts {
+				name += suffix(d)
+			}
+			break
+		}
+	}
+	if _, ok := b.fns[name]; !ok {
+		panic(fmt.Errorf("cuda: %s: no kernel for dtypes %v (%s)", op, dts, name))
+	}
+	return name
+}
+
+func isFloat(dt tensor.DType) bool { return dt == tensor.F32 || dt == tensor.BF16 }
+
 func (b *Backend) dims(op string, shape []int, strides ...[]int) dims {
 	d, err := makeDims(shape, strides...)
 	if err != nil {
@@ -49,7 +71,7 @@ func (b *Backend) Fill(dst tensor.Buffer, off, n int, v float32) {
 func (b *Backend) Copy(shape []int, dst tensor.Buffer, dstOff int, dstStrides []int, src tensor.Buffer, srcOff int,
 	srcStrides []int, accumulate bool) {
 	d, s := b.buf(dst, "Copy"), b.buf(src, "Copy")
-	if d.dt != s.dt {
+	if d.dt != s.dt && !(isFloat(d.dt) && isFloat(s.dt)) {
 		panic(fmt.Errorf("cuda: Copy: %v into %v", s.dt, d.dt))
 	}
 	dm := b.dims("Copy", shape, dstStrides, srcStrides)
@@ -57,7 +79,7 @@ func (b *Backend) Copy(shape []int, dst tensor.Buffer, dstOff int, dstStrides []
 		return
 	}
 	b.args().ptr(d.at(dstOff)).ptr(s.at(srcOff)).dims(&dm).flag(accumulate)
-	b.launch1("copy"+suffix(d.dt), blocksFor(dm.n, threads), threads, 0)
+	b.launch1(b.kernel("Copy", "copy", d.dt, s.dt), blocksFor(dm.n, threads), threads, 0)
 }
 
 // ---- elementwise ----
@@ -89,14 +111,18 @@ func (b *Backend) UnaryBackward(op tensor.UnaryOp, dx, dy, x, y tensor.Buffer, n
 
 func (b *Backend) Binary(op tensor.BinaryOp, shape []int, dst, x tensor.Buffer, xStrides []int, y tensor.Buffer, yStrides []int) {
 	d, bx, by := b.buf(dst, "Binary"), b.buf(x, "Binary"), b.buf(y, "Binary")
-	dt := b.float("Binary", d, bx, by)
+	for _, q := range []*buffer{d, bx, by} {
+		if !isFloat(q.dt) {
+			panic(fmt.Errorf("cuda: Binary: dtype %v (f32 or bf16 only)", q.dt))
+		}
+	}
 	dm := b.dims("Binary", shape, xStrides, yStrides)
 	if dm.n == 0 {
 		return
 	}
 	checkRange("Binary", d, 0, dm.n)
 	b.args().ptr(d.ptr).ptr(bx.ptr).ptr(by.ptr).dims(&dm).i64(int(op))
-	b.launch1("binary"+suffix(dt), blocksFor(dm.n, threads), threads, 0)
+	b.launch1(b.kernel("Binary", "binary", d.dt, bx.dt, by.dt), blocksFor(dm.n, threads), threads, 0)
 }
 
 func (b *Backend) Where(shape []int, dst, cond tensor.Buffer, condStrides []int, x tensor.Buffer, xStrides []int, y tensor.Buffer, yStrides []int) {
@@ -115,7 +141,9 @@ func (b *Backend) Where(shape []int, dst, cond tensor.Buffer, condStrides []int,
 
 func (b *Backend) Reduce(op tensor.ReduceOp, dst, src tensor.Buffer, outer, n, inner int, alpha float32) {
 	d, s := b.buf(dst, "Reduce"), b.buf(src, "Reduce")
-	dt := b.float("Reduce", d, s)
+	if d.dt != tensor.F32 || !isFloat(s.dt) {
+		panic(fmt.Errorf("cuda: Reduce: %v into %v (an f32 or bf16 source into f32)", s.dt, d.dt))
+	}
 	if n < 1 || outer < 0 || inner < 1 {
 		panic(fmt.Errorf("cuda: Reduce: bad sizes outer=%d n=%d inner=%d", outer, n, inner))
 	}
@@ -124,13 +152,48 @@ func (b *Backend) Reduce(op tensor.ReduceOp, dst, src tensor.Buffer, outer, n, i
 	if outer == 0 {
 		return
 	}
+	// Few long reductions (the gradient of a scalar parameter sums a whole activation) would
+	// run on a handful of blocks: split each into chunks reduced in parallel into an f32
+	// scratch [outer, chunks, inner], then reduce the chunks.
+	if blocks := outer * ((inner + 31) / 32); blocks < reduceSplitBlocks {
+		if chunk := splitChunk(n); chunk > 0 {
+			chunks := n / chunk
+			part := b.Alloc(tensor.F32, outer*chunks*inner).(*buffer)
+			b.reduce(op, part, s, outer*chunks, chunk, inner, 1)
+			second := op
+			if op == tensor.SumSquares {
+				second = tensor.Sum
+			}
+			b.reduce(second, d, part, outer, chunks, inner, alpha)
+			b.Free(part) // stream order: the block is reused only by later work
+			return
+		}
+	}
+	b.reduce(op, d, s, outer, n, inner, alpha)
+}
+
+// reduceSplitBlocks: a reduction of fewer blocks than this is split (a few per SM of an H100).
+const reduceSplitBlocks = 256
+
+// splitChunk is the length of the chunks a reduction over n splits into: the largest divisor
+// of n between 1024 and 16384 that leaves at least 4 chunks, or 0 (no split).
+func splitChunk(n int) int {
+	for c := min(16384, n/4); c >= 1024; c-- {
+		if n%c == 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func (b *Backend) reduce(op tensor.ReduceOp, d, s *buffer, outer, n, inner int, alpha float32) {
 	if inner == 1 {
 		b.args().ptr(d.ptr).ptr(s.ptr).i64(outer).i64(n).i64(int(op)).f32(alpha)
-		b.launch1("reduce_rows"+suffix(dt), min(outer, maxGrid), threads, 0)
+		b.launch1("reduce_rows"+suffix(s.dt), min(outer, maxGrid), threads, 0)
 		return
 	}
 	b.args().ptr(d.ptr).ptr(s.ptr).i64(outer).i64(n).i64(inner).i64(int(op)).f32(alpha)
-	b.launch1("reduce_cols"+suffix(dt), min(outer*((inner+31)/32), maxGrid), threads, 0)
+	b.launch1("reduce_cols"+suffix(s.dt), min(outer*((inner+31)/32), maxGrid), threads, 0)
 }
 
 // ---- matrix products ----
@@ -152,16 +215,17 @@ func (b *Backend) Gemm(g *tensor.GemmArgs) {
 		}
 		return
 	}
+	b.before()
 	if err := b.drv.gemm(&call); err != nil {
 		panic(fmt.Errorf("cuda: Gemm %dx%dx%d (batch %d): %w", g.M, g.N, g.K, g.Batch, err))
 	}
+	b.launched("gemm")
 }
 
 // ---- fused layers ----
 
 func (b *Backend) Embedding(dst, table, ids tensor.Buffer, n, c int) {
 	d, t, id := b.buf(dst, "Embedding"), b.buf(table, "Embedding"), b.buf(ids, "Embedding")
-	dt := b.float("Embedding", d, t)
 	if id.dt != tensor.I32 {
 		panic(fmt.Errorf("cuda: Embedding: ids are %v, not i32", id.dt))
 	}
@@ -171,12 +235,11 @@ func (b *Backend) Embedding(dst, table, ids tensor.Buffer, n, c int) {
 		return
 	}
 	b.args().ptr(d.ptr).ptr(t.ptr).ptr(id.ptr).i64(n).i64(c)
-	b.launch1("embedding"+suffix(dt), blocksFor(n*c, threads), threads, 0)
+	b.launch1(b.kernel("Embedding", "embedding", d.dt, t.dt), blocksFor(n*c, threads), threads, 0)
 }
 
 func (b *Backend) EmbeddingBackward(dtable, dout, ids tensor.Buffer, n, c int) {
 	t, g, id := b.buf(dtable, "EmbeddingBackward"), b.buf(dout, "EmbeddingBackward"), b.buf(ids, "EmbeddingBackward")
-	dt := b.float("EmbeddingBackward", t, g)
 	if id.dt != tensor.I32 {
 		panic(fmt.Errorf("cuda: EmbeddingBackward: ids are %v, not i32", id.dt))
 	}
@@ -186,7 +249,7 @@ func (b *Backend) EmbeddingBackward(dtable, dout, ids tensor.Buffer, n, c int) {
 		return
 	}
 	b.args().ptr(t.ptr).ptr(g.ptr).ptr(id.ptr).i64(n).i64(c)
-	b.launch1("embedding_backward"+suffix(dt), blocksFor(n*c, threads), threads, 0)
+	b.launch1(b.kernel("EmbeddingBackward", "embedding_backward", t.dt, g.dt), blocksFor(n*c, threads), threads, 0)
 }
 
 // rowBlocks is the grid of the warp-per-row kernels.
@@ -194,7 +257,10 @@ func rowBlocks(n int) int { return blocksFor(n, threads/32) }
 
 func (b *Backend) RMSNorm(dst, rstd, x tensor.Buffer, n, c int, eps float32) {
 	d, r, bx := b.buf(dst, "RMSNorm"), b.buf(rstd, "RMSNorm"), b.buf(x, "RMSNorm")
-	dt := b.float("RMSNorm", d, r, bx)
+	dt := b.float("RMSNorm", d, bx)
+	if r.dt != tensor.F32 {
+		panic(fmt.Errorf("cuda: RMSNorm: rstd is %v, not f32", r.dt))
+	}
 	checkRange("RMSNorm", d, 0, n*c)
 	checkRange("RMSNorm", bx, 0, n*c)
 	checkRange("RMSNorm", r, 0, n)
@@ -207,7 +273,10 @@ func (b *Backend) RMSNorm(dst, rstd, x tensor.Buffer, n, c int, eps float32) {
 
 func (b *Backend) RMSNormBackward(dx, dy, x, rstd tensor.Buffer, n, c int) {
 	bdx, bdy, bx, r := b.buf(dx, "RMSNormBackward"), b.buf(dy, "RMSNormBackward"), b.buf(x, "RMSNormBackward"), b.buf(rstd, "RMSNormBackward")
-	dt := b.float("RMSNormBackward", bdx, bdy, bx, r)
+	dt := b.float("RMSNormBackward", bdx, bdy, bx)
+	if r.dt != tensor.F32 {
+		panic(fmt.Errorf("cuda: RMSNormBackward: rstd is %v, not f32", r.dt))
+	}
 	for _, q := range []*buffer{bdx, bdy, bx} {
 		checkRange("RMSNormBackward", q, 0, n*c)
 	}
@@ -336,8 +405,8 @@ func (b *Backend) AttentionBackward(a *tensor.AttentionArgs) {
 
 func (b *Backend) CrossEntropy(losses, lse, logits, targets tensor.Buffer, n, v int) {
 	l, z, g, t := b.buf(losses, "CrossEntropy"), b.buf(lse, "CrossEntropy"), b.buf(logits, "CrossEntropy"), b.buf(targets, "CrossEntropy")
-	if l.dt != tensor.F32 || z.dt != tensor.F32 || g.dt != tensor.F32 || t.dt != tensor.I32 {
-		panic(fmt.Errorf("cuda: CrossEntropy: dtypes %v %v %v %v (f32 losses, lse, logits; i32 targets)", l.dt, z.dt, g.dt, t.dt))
+	if l.dt != tensor.F32 || z.dt != tensor.F32 || !isFloat(g.dt) || t.dt != tensor.I32 {
+		panic(fmt.Errorf("cuda: CrossEntropy: dtypes %v %v %v %v (f32 losses and lse, f32 or bf16 logits, i32 targets)", l.dt, z.dt, g.dt, t.dt))
 	}
 	checkRange("CrossEntropy", g, 0, n*v)
 	checkRange("CrossEntropy", l, 0, n)
@@ -347,14 +416,18 @@ func (b *Backend) CrossEntropy(losses, lse, logits, targets tensor.Buffer, n, v 
 		return
 	}
 	b.args().ptr(l.ptr).ptr(z.ptr).ptr(g.ptr).ptr(t.ptr).i64(n).i64(v)
-	b.launch1("cross_entropy_f32", min(n, maxGrid), threads, 0)
+	b.launch1("cross_entropy"+suffix(g.dt), min(n, maxGrid), threads, 0)
 }
 
-func (b *Backend) CrossEntropyBackward(dlogits, dlosses, logits, lse, targets tensor.Buffer, n, v int) {
+func (b *Backend) CrossEntropyBackward(dlogits, dlosses, logits, lse, targets tensor.Buffer, n, v int, softcap float32) {
 	dl, g, lg, z, t := b.buf(dlogits, "CrossEntropyBackward"), b.buf(dlosses, "CrossEntropyBackward"),
 		b.buf(logits, "CrossEntropyBackward"), b.buf(lse, "CrossEntropyBackward"), b.buf(targets, "CrossEntropyBackward")
-	if dl.dt != tensor.F32 || g.dt != tensor.F32 || lg.dt != tensor.F32 || z.dt != tensor.F32 || t.dt != tensor.I32 {
-		panic(fmt.Errorf("cuda: CrossEntropyBackward: f32 buffers and i32 targets only"))
+	if dl.dt != lg.dt || !isFloat(lg.dt) || g.dt != tensor.F32 || z.dt != tensor.F32 || t.dt != tensor.I32 {
+		panic(fmt.Errorf("cuda: CrossEntropyBackward: dtypes %v %v %v %v %v (dlogits and logits alike, f32 dlosses and lse, i32 targets)",
+			dl.dt, g.dt, lg.dt, z.dt, t.dt))
+	}
+	if softcap < 0 {
+		panic(fmt.Errorf("cuda: CrossEntropyBackward: negative softcap %g", softcap))
 	}
 	checkRange("CrossEntropyBackward", dl, 0, n*v)
 	checkRange("CrossEntropyBackward", lg, 0, n*v)
@@ -364,8 +437,8 @@ func (b *Backend) CrossEntropyBackward(dlogits, dlosses, logits, lse, targets te
 	if n*v == 0 {
 		return
 	}
-	b.args().ptr(dl.ptr).ptr(g.ptr).ptr(lg.ptr).ptr(z.ptr).ptr(t.ptr).i64(n).i64(v)
-	b.launch1("cross_entropy_backward_f32", blocksFor(n*v, threads), threads, 0)
+	b.args().ptr(dl.ptr).ptr(g.ptr).ptr(lg.ptr).ptr(z.ptr).ptr(t.ptr).i64(n).i64(v).f32(softcap)
+	b.launch1("cross_entropy_backward"+suffix(lg.dt), blocksFor(n*v, threads), threads, 0)
 }
 
 // ---- optimizer updates ----

@@ -276,6 +276,24 @@ func TestParityCopy(t *testing.T) {
 			check(t, c.name+" "+d.dt.String(), dst, tol)
 		}
 	}
+	// Converting copies, both ways, plain and accumulating.
+	for _, conv := range [][2]tensor.DType{{tensor.F32, tensor.BF16}, {tensor.BF16, tensor.F32}} {
+		for _, acc := range []bool{false, true} {
+			dst, src := put(t, conv[0], randn(r, 60, 1)), put(t, conv[1], randn(r, 30, 1))
+			// The CPU holds both sides in f32 (bf16 inputs already rounded): a bf16 destination
+			// differs by its rounding, an f32 one not at all.
+			both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
+				be.Copy([]int{2, 3, 4}, s(dst), 7, []int{20, 5, 1}, s(src), 3, []int{12, 4, 1}, acc)
+			})
+			tol := 0.0
+			if conv[0] == tensor.BF16 {
+				tol = tolBF16
+			} else if acc {
+				tol = tolF32
+			}
+			check(t, fmt.Sprintf("convert %v<-%v accumulate=%v", conv[0], conv[1], acc), dst, tol)
+		}
+	}
 	// I32 (token ids, which the CPU backend cannot read back): the permute case against the
 	// host's own permutation.
 	ids := make([]int32, 120)
@@ -389,6 +407,22 @@ func TestParityBinary(t *testing.T) {
 	})
 	check(t, "mul transposed", dst, tolF32)
 	check(t, "add in place", x, tolF32)
+	// Mixed dtypes: bf16 activations times an f32 scalar parameter (broadcast), either side,
+	// into bf16; and f32 with bf16 into f32.
+	for _, m := range [][3]tensor.DType{
+		{tensor.BF16, tensor.BF16, tensor.F32}, {tensor.BF16, tensor.F32, tensor.BF16},
+		{tensor.F32, tensor.F32, tensor.BF16}, {tensor.F32, tensor.BF16, tensor.F32},
+	} {
+		x, y, dst := put(t, m[1], randn(r, n, 1)), put(t, m[2], randn(r, 4, 1)), nan(t, m[0], n)
+		both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
+			be.Binary(tensor.Mul, shape, s(dst), s(x), contiguous(shape), s(y), []int{0, 1, 0})
+		})
+		tol := tolF32
+		if m[0] == tensor.BF16 {
+			tol = tolBF16
+		}
+		check(t, fmt.Sprintf("mul %v <- %v, %v", m[0], m[1], m[2]), dst, tol)
+	}
 }
 
 func TestParityWhere(t *testing.T) {
@@ -413,21 +447,19 @@ func TestParityWhere(t *testing.T) {
 
 func TestParityReduce(t *testing.T) {
 	r := rng(t)
-	shapes := [][3]int{{7, 300, 1}, {3, 50, 70}, {1, 5000, 33}, {5, 1, 8}, {2, 2049, 1}}
+	// The last two are long enough to be split into chunks (a scalar's gradient).
+	shapes := [][3]int{{7, 300, 1}, {3, 50, 70}, {1, 5000, 33}, {5, 1, 8}, {2, 2049, 1}, {1, 3 * 4096, 1}, {2, 8192, 3}}
 	ops := []tensor.ReduceOp{tensor.Sum, tensor.MaxReduce, tensor.SumSquares}
 	for _, d := range dtypes {
 		for _, sh := range shapes {
 			for _, op := range ops {
 				outer, n, inner := sh[0], sh[1], sh[2]
-				src, dst := put(t, d.dt, randn(r, outer*n*inner, 1)), nan(t, d.dt, outer*inner)
+				src, dst := put(t, d.dt, randn(r, outer*n*inner, 1)), nan(t, tensor.F32, outer*inner)
 				both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
 					be.Reduce(op, s(dst), s(src), outer, n, inner, 0.5)
 				})
-				tol := tolSum
-				if d.dt == tensor.BF16 {
-					tol = tolBF16
-				}
-				check(t, fmt.Sprintf("%s [%d,%d,%d] %v", op, outer, n, inner, d.dt), dst, tol)
+				// bf16 sources are rounded on both sides alike; the f32 sums differ in order only.
+				check(t, fmt.Sprintf("%s [%d,%d,%d] %v", op, outer, n, inner, d.dt), dst, tolSum)
 			}
 		}
 	}
@@ -529,6 +561,15 @@ func TestParityEmbedding(t *testing.T) {
 		}
 		check(t, "backward "+d.dt.String(), dtable, tol)
 	}
+	// bf16 rows from an f32 table, and their gradients summed into the f32 table gradient.
+	table, id := put32(t, randn(r, v*c, 1)), putInts(t, ids)
+	out, dtable, dout := nan(t, tensor.BF16, n*c), put32(t, randn(r, v*c, 1)), put(t, tensor.BF16, randn(r, n*c, 1))
+	both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
+		be.Embedding(s(out), s(table), s(id), n, c)
+		be.EmbeddingBackward(s(dtable), s(dout), s(id), n, c)
+	})
+	check(t, "forward bf16<-f32", out, tolBF16)
+	check(t, "backward f32<-bf16", dtable, tolSum)
 }
 
 func TestParityRMSNorm(t *testing.T) {
@@ -537,13 +578,13 @@ func TestParityRMSNorm(t *testing.T) {
 		for _, c := range []int{96, 512, 7} {
 			n := 37
 			x, dy := put(t, d.dt, randn(r, n*c, 2)), put(t, d.dt, randn(r, n*c, 1))
-			out, rstd, dx := nan(t, d.dt, n*c), nan(t, d.dt, n), nan(t, d.dt, n*c)
+			out, rstd, dx := nan(t, d.dt, n*c), nan(t, tensor.F32, n), nan(t, d.dt, n*c)
 			both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
 				be.RMSNorm(s(out), s(rstd), s(x), n, c, 1e-6)
 				be.RMSNormBackward(s(dx), s(dy), s(x), s(rstd), n, c)
 			})
 			check(t, fmt.Sprintf("forward C=%d %v", c, d.dt), out, d.tol)
-			check(t, fmt.Sprintf("rstd C=%d %v", c, d.dt), rstd, d.tol)
+			check(t, fmt.Sprintf("rstd C=%d %v", c, d.dt), rstd, tolSum)
 			check(t, fmt.Sprintf("backward C=%d %v", c, d.dt), dx, max(d.tol, tolSum))
 		}
 	}
@@ -619,21 +660,42 @@ func TestParityCrossEntropy(t *testing.T) {
 		targets[i] = int32(r.IntN(v))
 	}
 	targets[3], targets[11] = -1, -1 // ignored
-	logits, tg := put32(t, randn(r, n*v, 3)), putInts(t, targets)
-	losses, lse := nan(t, tensor.F32, n), nan(t, tensor.F32, n)
-	dlosses, dlogits := put32(t, uniform(r, n, 0.5, 1.5)), nan(t, tensor.F32, n*v)
-	both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
-		be.CrossEntropy(s(losses), s(lse), s(logits), s(tg), n, v)
-		be.CrossEntropyBackward(s(dlogits), s(dlosses), s(logits), s(lse), s(tg), n, v)
-	})
-	check(t, "losses", losses, tolF32)
-	check(t, "lse", lse, tolF32)
-	check(t, "backward", dlogits, tolF32)
-	// In place: dlogits is logits.
-	both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
-		be.CrossEntropyBackward(s(logits), s(dlosses), s(logits), s(lse), s(tg), n, v)
-	})
-	check(t, "backward in place", logits, tolF32)
+	for _, d := range dtypes {
+		logits, tg := put(t, d.dt, randn(r, n*v, 3)), putInts(t, targets)
+		losses, lse := nan(t, tensor.F32, n), nan(t, tensor.F32, n)
+		dlosses, dlogits := put32(t, uniform(r, n, 0.5, 1.5)), nan(t, d.dt, n*v)
+		both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
+			be.CrossEntropy(s(losses), s(lse), s(logits), s(tg), n, v)
+			be.CrossEntropyBackward(s(dlogits), s(dlosses), s(logits), s(lse), s(tg), n, v, 0)
+		})
+		// bf16 logits are rounded alike on both sides: the losses are f32 sums either way.
+		check(t, "losses "+d.dt.String(), losses, tolSum)
+		check(t, "lse "+d.dt.String(), lse, tolSum)
+		check(t, "backward "+d.dt.String(), dlogits, d.tol)
+		// The softcap folded in: the raw logits' gradient of the loss of 15*tanh(x/15), with
+		// the lse of the softcapped logits.
+		raw := put(t, d.dt, randn(r, n*v, 20))
+		capped, dcapped := nan(t, tensor.F32, n*v), nan(t, d.dt, n*v)
+		both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
+			if be == tensor.Backend(gpu) && d.dt == tensor.BF16 { // the CPU cannot hold bf16
+				c32 := gpu.Alloc(tensor.F32, n*v)
+				gpu.Copy([]int{n * v}, c32, 0, []int{1}, s(raw), 0, []int{1}, false)
+				gpu.Unary(tensor.Softcap, s(capped), c32, n*v, 15, 0)
+				gpu.Free(c32)
+			} else {
+				be.Unary(tensor.Softcap, s(capped), s(raw), n*v, 15, 0)
+			}
+			be.CrossEntropy(s(losses), s(lse), s(capped), s(tg), n, v)
+			be.CrossEntropyBackward(s(dcapped), s(dlosses), s(raw), s(lse), s(tg), n, v, 15)
+		})
+		check(t, "softcapped losses "+d.dt.String(), losses, tolSum)
+		check(t, "softcapped backward "+d.dt.String(), dcapped, d.tol)
+		// In place: dlogits is logits.
+		both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
+			be.CrossEntropyBackward(s(logits), s(dlosses), s(logits), s(lse), s(tg), n, v, 0)
+		})
+		check(t, "backward in place "+d.dt.String(), logits, d.tol)
+	}
 }
 
 // ---- optimizer updates ----
@@ -714,10 +776,13 @@ func TestBadArgumentsPanicWithTheKernelName(t *testing.T) {
 		}()
 		f()
 	}
-	x, y := gpu.Alloc(tensor.F32, 10), gpu.Alloc(tensor.BF16, 10)
+	x, y, ids := gpu.Alloc(tensor.F32, 10), gpu.Alloc(tensor.BF16, 10), gpu.Alloc(tensor.I32, 10)
 	defer gpu.Free(x)
 	defer gpu.Free(y)
-	expect("Copy", func() { gpu.Copy([]int{10}, x, 0, []int{1}, y, 0, []int{1}, false) })
+	defer gpu.Free(ids)
+	expect("Copy", func() { gpu.Copy([]int{10}, x, 0, []int{1}, ids, 0, []int{1}, false) })
+	expect("Reduce", func() { gpu.Reduce(tensor.Sum, y, x, 1, 10, 1, 1) })
+	expect("RMSNorm", func() { gpu.RMSNorm(y, y, y, 1, 10, 1e-6) })
 	expect("Unary", func() { gpu.Unary(tensor.Exp, x, x, 11, 0, 0) })
 	expect("Write", func() { gpu.Write(x, 5, make([]float32, 6)) })
 	expect("Attention", func() {

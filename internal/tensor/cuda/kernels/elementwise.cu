@@ -1,5 +1,8 @@
-// elementwise.cu: fill, the strided copy, unary functions and their derivatives, broadcasting
-// binary functions and where. One thread per element, grid-stride loops, float arithmetic.
+// elementwise.cu: fill, the strided copy (which also converts between f32 and bf16), unary
+// functions and their derivatives, broadcasting binary functions (of mixed float dtypes where
+// the tensor layer mixes an f32 parameter into bf16 activations) and where. One thread per
+// element, grid-stride loops, float arithmetic. Kernel names end in the dtype of every float
+// operand, in parameter order, or in one dtype when all are alike.
 #include "common.cuh"
 
 // ---- fill: dst[i] = v for i < n ----
@@ -50,6 +53,25 @@ extern "C" __global__ void copy_i32(int* dst, const int* src, Dims d, i64 accumu
 }
 AR_KERNEL(copy_i32)
 
+// Converting copies: dst[..] (+)= src[..] with src read as float and stored in dst's type.
+template <typename TD, typename TS>
+__device__ void convert_copy_impl(TD* dst, const TS* src, const Dims& d, i64 accumulate) {
+    AR_FOR(i, d.n) {
+        i64 od, os, unused;
+        dims_offsets(d, i, &od, &os, &unused);
+        float v = ld(src, os);
+        st(dst, od, accumulate ? ld(dst, od) + v : v);
+    }
+}
+extern "C" __global__ void copy_f32_bf16(float* dst, const bf16* src, Dims d, i64 accumulate) {
+    convert_copy_impl(dst, src, d, accumulate);
+}
+AR_KERNEL(copy_f32_bf16)
+extern "C" __global__ void copy_bf16_f32(bf16* dst, const float* src, Dims d, i64 accumulate) {
+    convert_copy_impl(dst, src, d, accumulate);
+}
+AR_KERNEL(copy_bf16_f32)
+
 // ---- unary: y = f(x; a, b), and dx = dy * f'(x) ----
 // The op numbers are tensor.UnaryOp's, in its order.
 enum {
@@ -78,6 +100,13 @@ __device__ __forceinline__ float unary_f(i64 op, float x, float a, float b) {
     case U_POW_SCALAR: return powf(x, a);
     }
     return __int_as_float(0x7fc00000);  // NaN: an op number the backend never sends
+}
+
+// unary_needs_y: whether op's derivative reads the forward's output (the others spare a pass
+// over y: relu_square's backward, the MLP's, reads only x and dy).
+__device__ __forceinline__ bool unary_needs_y(i64 op) {
+    return op == U_EXP || op == U_SQRT || op == U_RSQRT || op == U_RECIP || op == U_SIGMOID || op == U_TANH ||
+           op == U_SOFTCAP;
 }
 
 // dy/dx given x and the forward's y.
@@ -119,7 +148,11 @@ AR_KERNEL(unary_bf16)
 
 template <typename T>
 __device__ void unary_backward_impl(T* dx, const T* dy, const T* x, const T* y, i64 n, i64 op, float a, float b) {
-    AR_FOR(i, n) st(dx, i, ld(dy, i) * unary_df(op, ld(x, i), ld(y, i), a, b));
+    if (unary_needs_y(op)) {
+        AR_FOR(i, n) st(dx, i, ld(dy, i) * unary_df(op, ld(x, i), ld(y, i), a, b));
+    } else {
+        AR_FOR(i, n) st(dx, i, ld(dy, i) * unary_df(op, ld(x, i), 0.0f, a, b));
+    }
 }
 extern "C" __global__ void unary_backward_f32(float* dx, const float* dy, const float* x, const float* y,
                                               i64 n, i64 op, float a, float b) {
@@ -150,8 +183,8 @@ __device__ __forceinline__ float binary_f(i64 op, float x, float y) {
     return __int_as_float(0x7fc00000);
 }
 
-template <typename T>
-__device__ void binary_impl(T* dst, const T* x, const T* y, const Dims& d, i64 op) {
+template <typename TD, typename TX, typename TY>
+__device__ void binary_impl(TD* dst, const TX* x, const TY* y, const Dims& d, i64 op) {
     AR_FOR(i, d.n) {
         i64 ox, oy, unused;
         dims_offsets(d, i, &ox, &oy, &unused);
@@ -166,6 +199,23 @@ extern "C" __global__ void binary_bf16(bf16* dst, const bf16* x, const bf16* y, 
     binary_impl(dst, x, y, d, op);
 }
 AR_KERNEL(binary_bf16)
+// Mixed: bf16 activations with an f32 parameter (a residual lambda), on either side.
+extern "C" __global__ void binary_bf16_bf16_f32(bf16* dst, const bf16* x, const float* y, Dims d, i64 op) {
+    binary_impl(dst, x, y, d, op);
+}
+AR_KERNEL(binary_bf16_bf16_f32)
+extern "C" __global__ void binary_bf16_f32_bf16(bf16* dst, const float* x, const bf16* y, Dims d, i64 op) {
+    binary_impl(dst, x, y, d, op);
+}
+AR_KERNEL(binary_bf16_f32_bf16)
+extern "C" __global__ void binary_f32_f32_bf16(float* dst, const float* x, const bf16* y, Dims d, i64 op) {
+    binary_impl(dst, x, y, d, op);
+}
+AR_KERNEL(binary_f32_f32_bf16)
+extern "C" __global__ void binary_f32_bf16_f32(float* dst, const bf16* x, const float* y, Dims d, i64 op) {
+    binary_impl(dst, x, y, d, op);
+}
+AR_KERNEL(binary_f32_bf16_f32)
 
 // ---- where: dst[i] = cond[..] != 0 ? x[..] : y[..]; st0 = cond, st1 = x, st2 = y ----
 

@@ -1,15 +1,16 @@
 // nn.cu: the fused layers of the model, each forward above its backward: embedding, rms_norm,
 // rotary, cross_entropy. Shapes use the legend N rows, C channels, V vocabulary, B batch,
-// T time, H heads, D head dim.
+// T time, H heads, D head dim. Where a kernel mixes float dtypes (an f32 table feeding bf16
+// activations, an f32 rstd of bf16 rows) its name ends in each operand's dtype in order.
 #include "common.cuh"
 
 // ---- embedding: dst [N, C] row i = table [V, C] row ids[i] ----
 
-template <typename T>
-__device__ void embedding_impl(T* dst, const T* table, const int* ids, i64 n, i64 c) {
+template <typename TD, typename TT>
+__device__ void embedding_impl(TD* dst, const TT* table, const int* ids, i64 n, i64 c) {
     AR_FOR(i, n * c) {
         i64 row = i / c, col = i - row * c;
-        dst[i] = table[(i64)ids[row] * c + col];
+        st(dst, i, ld(table, (i64)ids[row] * c + col));
     }
 }
 extern "C" __global__ void embedding_f32(float* dst, const float* table, const int* ids, i64 n, i64 c) {
@@ -20,10 +21,15 @@ extern "C" __global__ void embedding_bf16(bf16* dst, const bf16* table, const in
     embedding_impl(dst, table, ids, n, c);
 }
 AR_KERNEL(embedding_bf16)
+// bf16 rows of an f32 table (the master weights stay f32).
+extern "C" __global__ void embedding_bf16_f32(bf16* dst, const float* table, const int* ids, i64 n, i64 c) {
+    embedding_impl(dst, table, ids, n, c);
+}
+AR_KERNEL(embedding_bf16_f32)
 
 // embedding_backward: dtable[ids[i], :] += dout[i, :], a scatter-add; ids repeat, so atomics.
-template <typename T>
-__device__ void embedding_backward_impl(T* dtable, const T* dout, const int* ids, i64 n, i64 c) {
+template <typename TT, typename TD>
+__device__ void embedding_backward_impl(TT* dtable, const TD* dout, const int* ids, i64 n, i64 c) {
     AR_FOR(i, n * c) {
         i64 row = i / c, col = i - row * c;
         atomic_add(&dtable[(i64)ids[row] * c + col], ld(dout, i));
@@ -37,12 +43,17 @@ extern "C" __global__ void embedding_backward_bf16(bf16* dtable, const bf16* dou
     embedding_backward_impl(dtable, dout, ids, n, c);
 }
 AR_KERNEL(embedding_backward_bf16)
+// bf16 row gradients summed into the f32 table gradient: f32 atomics, no bf16 rounding per add.
+extern "C" __global__ void embedding_backward_f32_bf16(float* dtable, const bf16* dout, const int* ids, i64 n, i64 c) {
+    embedding_backward_impl(dtable, dout, ids, n, c);
+}
+AR_KERNEL(embedding_backward_f32_bf16)
 
 // ---- rms_norm: one warp per row of x [N, C] ----
-// rstd[i] = 1/sqrt(mean_j x[i,j]^2 + eps), dst[i,j] = x[i,j]*rstd[i].
+// rstd[i] = 1/sqrt(mean_j x[i,j]^2 + eps), dst[i,j] = x[i,j]*rstd[i]; rstd is f32 always.
 
 template <typename T>
-__device__ void rms_norm_impl(T* dst, T* rstd, const T* x, i64 n, i64 c, float eps) {
+__device__ void rms_norm_impl(T* dst, float* rstd, const T* x, i64 n, i64 c, float eps) {
     int lane = threadIdx.x % AR_WARP;
     i64 warps = blockDim.x / AR_WARP;
     for (i64 row = blockIdx.x * warps + threadIdx.x / AR_WARP; row < n; row += gridDim.x * warps) {
@@ -55,14 +66,14 @@ __device__ void rms_norm_impl(T* dst, T* rstd, const T* x, i64 n, i64 c, float e
         ss = warp_sum(ss);
         float r = 1.0f / sqrtf(ss / (float)c + eps);
         for (i64 j = lane; j < c; j += AR_WARP) st(dst, row * c + j, ld(xr, j) * r);
-        if (lane == 0) st(rstd, row, r);
+        if (lane == 0) rstd[row] = r;
     }
 }
 extern "C" __global__ void rms_norm_f32(float* dst, float* rstd, const float* x, i64 n, i64 c, float eps) {
     rms_norm_impl(dst, rstd, x, n, c, eps);
 }
 AR_KERNEL(rms_norm_f32)
-extern "C" __global__ void rms_norm_bf16(bf16* dst, bf16* rstd, const bf16* x, i64 n, i64 c, float eps) {
+extern "C" __global__ void rms_norm_bf16(bf16* dst, float* rstd, const bf16* x, i64 n, i64 c, float eps) {
     rms_norm_impl(dst, rstd, x, n, c, eps);
 }
 AR_KERNEL(rms_norm_bf16)
@@ -70,7 +81,7 @@ AR_KERNEL(rms_norm_bf16)
 // rms_norm_backward: dx[i,j] = rstd[i]*dy[i,j] - rstd[i]^3/C * x[i,j] * sum_k dy[i,k]*x[i,k].
 // Each lane reads dy[j] before writing dx[j], so dx may be dy.
 template <typename T>
-__device__ void rms_norm_backward_impl(T* dx, const T* dy, const T* x, const T* rstd, i64 n, i64 c) {
+__device__ void rms_norm_backward_impl(T* dx, const T* dy, const T* x, const float* rstd, i64 n, i64 c) {
     int lane = threadIdx.x % AR_WARP;
     i64 warps = blockDim.x / AR_WARP;
     for (i64 row = blockIdx.x * warps + threadIdx.x / AR_WARP; row < n; row += gridDim.x * warps) {
@@ -78,7 +89,7 @@ __device__ void rms_norm_backward_impl(T* dx, const T* dy, const T* x, const T* 
         float dot = 0.0f;
         for (i64 j = lane; j < c; j += AR_WARP) dot += ld(dy, base + j) * ld(x, base + j);
         dot = warp_sum(dot);
-        float r = ld(rstd, row);
+        float r = rstd[row];
         float k = r * r * r / (float)c * dot;
         for (i64 j = lane; j < c; j += AR_WARP) st(dx, base + j, r * ld(dy, base + j) - k * ld(x, base + j));
     }
@@ -87,7 +98,7 @@ extern "C" __global__ void rms_norm_backward_f32(float* dx, const float* dy, con
     rms_norm_backward_impl(dx, dy, x, rstd, n, c);
 }
 AR_KERNEL(rms_norm_backward_f32)
-extern "C" __global__ void rms_norm_backward_bf16(bf16* dx, const bf16* dy, const bf16* x, const bf16* rstd, i64 n, i64 c) {
+extern "C" __global__ void rms_norm_backward_bf16(bf16* dx, const bf16* dy, const bf16* x, const float* rstd, i64 n, i64 c) {
     rms_norm_backward_impl(dx, dy, x, rstd, n, c);
 }
 AR_KERNEL(rms_norm_backward_bf16)
@@ -122,40 +133,72 @@ extern "C" __global__ void rotary_bf16(bf16* dst, const bf16* x, const bf16* cs,
 }
 AR_KERNEL(rotary_bf16)
 
-// ---- cross_entropy: logits [N, V] f32, targets i32 [N]; one block per row ----
+// ---- cross_entropy: logits [N, V] (f32 or bf16), targets i32 [N]; one block per row ----
 // lse[i] = log sum_v exp(logits[i,v]); losses[i] = lse[i] - logits[i, targets[i]], or 0 for a
-// negative (ignored) target.
-extern "C" __global__ void cross_entropy_f32(float* losses, float* lse, const float* logits, const int* targets,
-                                             i64 n, i64 v) {
+// negative (ignored) target. losses and lse are f32.
+template <typename T>
+__device__ void cross_entropy_impl(float* losses, float* lse, const T* logits, const int* targets, i64 n, i64 v) {
     __shared__ float scratch[32];
     for (i64 row = blockIdx.x; row < n; row += gridDim.x) {
-        const float* lr = logits + row * v;
+        const T* lr = logits + row * v;
         float m = -AR_INF;
-        for (i64 j = threadIdx.x; j < v; j += blockDim.x) m = fmaxf(m, lr[j]);
+        for (i64 j = threadIdx.x; j < v; j += blockDim.x) m = fmaxf(m, ld(lr, j));
         m = block_reduce(m, scratch, true);
         float s = 0.0f;
-        for (i64 j = threadIdx.x; j < v; j += blockDim.x) s += expf(lr[j] - m);
+        for (i64 j = threadIdx.x; j < v; j += blockDim.x) s += expf(ld(lr, j) - m);
         s = block_reduce(s, scratch, false);
         if (threadIdx.x == 0) {
             float l = m + logf(s);
             int tg = targets[row];
             lse[row] = l;
-            losses[row] = tg < 0 ? 0.0f : l - lr[tg];
+            losses[row] = tg < 0 ? 0.0f : l - ld(lr, tg);
         }
     }
 }
+extern "C" __global__ void cross_entropy_f32(float* losses, float* lse, const float* logits, const int* targets,
+                                             i64 n, i64 v) {
+    cross_entropy_impl(losses, lse, logits, targets, n, v);
+}
 AR_KERNEL(cross_entropy_f32)
+extern "C" __global__ void cross_entropy_bf16(float* losses, float* lse, const bf16* logits, const int* targets,
+                                              i64 n, i64 v) {
+    cross_entropy_impl(losses, lse, logits, targets, n, v);
+}
+AR_KERNEL(cross_entropy_bf16)
 
-// cross_entropy_backward: dlogits[i,v] = dlosses[i] * (exp(logits[i,v] - lse[i]) - [v == t_i]),
-// 0 on ignored rows. Elementwise, so dlogits may be logits.
-extern "C" __global__ void cross_entropy_backward_f32(float* dlogits, const float* dlosses, const float* logits,
-                                                      const float* lse, const int* targets, i64 n, i64 v) {
+// cross_entropy_backward: with y the logits,
+//   dlogits[i,v] = dlosses[i] * (exp(y[i,v] - lse[i]) - [v == t_i]),  0 on ignored rows;
+// with softcap c > 0 the logits are the raw x of y = c*tanh(x/c): y is recomputed and the
+// result is multiplied by dy/dx = 1 - (y/c)^2, the softcap's backward folded into this pass.
+// Elementwise, so dlogits may be logits. dlosses and lse are f32.
+template <typename T>
+__device__ void cross_entropy_backward_impl(T* dlogits, const float* dlosses, const T* logits, const float* lse,
+                                            const int* targets, i64 n, i64 v, float softcap) {
     AR_FOR(i, n * v) {
         i64 row = i / v, col = i - row * v;
         int tg = targets[row];
         float g = 0.0f;
-        if (tg >= 0) g = dlosses[row] * (expf(logits[i] - lse[row]) - (col == tg ? 1.0f : 0.0f));
-        dlogits[i] = g;
+        if (tg >= 0) {
+            float y = ld(logits, i), dydx = 1.0f;
+            if (softcap > 0.0f) {
+                y = softcap * tanhf(y / softcap);
+                float r = y / softcap;
+                dydx = 1.0f - r * r;
+            }
+            g = dlosses[row] * (expf(y - lse[row]) - (col == tg ? 1.0f : 0.0f)) * dydx;
+        }
+        st(dlogits, i, g);
     }
 }
+extern "C" __global__ void cross_entropy_backward_f32(float* dlogits, const float* dlosses, const float* logits,
+                                                      const float* lse, const int* targets, i64 n, i64 v,
+                                                      float softcap) {
+    cross_entropy_backward_impl(dlogits, dlosses, logits, lse, targets, n, v, softcap);
+}
 AR_KERNEL(cross_entropy_backward_f32)
+extern "C" __global__ void cross_entropy_backward_bf16(bf16* dlogits, const float* dlosses, const bf16* logits,
+                                                       const float* lse, const int* targets, i64 n, i64 v,
+                                                       float softcap) {
+    cross_entropy_backward_impl(dlogits, dlosses, logits, lse, targets, n, v, softcap);
+}
+AR_KERNEL(cross_entropy_backward_bf16)

@@ -1,5 +1,6 @@
 // reduce.cu: reductions over the middle axis of a contiguous [outer, n, inner] view,
-// dst[o, j] = alpha * op_k src[o, k, j] with op sum, max or sum of squares.
+// dst[o, j] = alpha * op_k src[o, k, j] with op sum, max or sum of squares. dst is always f32
+// (sums accumulate in float whatever the source's storage); the suffix names the source.
 #include "common.cuh"
 
 // The op numbers are tensor.ReduceOp's, in its order.
@@ -20,20 +21,20 @@ __device__ __forceinline__ float reduce_join(i64 op, float a, float b) {
 // reduce_rows: inner == 1. One block per row (grid-stride over rows), any multiple of 32
 // threads; the threads stride along the row, then combine through block_reduce.
 template <typename T>
-__device__ void reduce_rows_impl(T* dst, const T* src, i64 outer, i64 n, i64 op, float alpha) {
+__device__ void reduce_rows_impl(float* dst, const T* src, i64 outer, i64 n, i64 op, float alpha) {
     __shared__ float scratch[32];
     for (i64 o = blockIdx.x; o < outer; o += gridDim.x) {
         float acc = reduce_init(op);
         for (i64 k = threadIdx.x; k < n; k += blockDim.x) acc = reduce_step(op, acc, ld(src, o * n + k));
         float r = block_reduce(acc, scratch, op == R_MAX);
-        if (threadIdx.x == 0) st(dst, o, alpha * r);
+        if (threadIdx.x == 0) dst[o] = alpha * r;
     }
 }
 extern "C" __global__ void reduce_rows_f32(float* dst, const float* src, i64 outer, i64 n, i64 op, float alpha) {
     reduce_rows_impl(dst, src, outer, n, op, alpha);
 }
 AR_KERNEL(reduce_rows_f32)
-extern "C" __global__ void reduce_rows_bf16(bf16* dst, const bf16* src, i64 outer, i64 n, i64 op, float alpha) {
+extern "C" __global__ void reduce_rows_bf16(float* dst, const bf16* src, i64 outer, i64 n, i64 op, float alpha) {
     reduce_rows_impl(dst, src, outer, n, op, alpha);
 }
 AR_KERNEL(reduce_rows_bf16)
@@ -42,7 +43,7 @@ AR_KERNEL(reduce_rows_bf16)
 // block owns 32 consecutive j of one o (reads stay coalesced along j), the 8 partial results
 // of a column meet in shared memory.
 template <typename T>
-__device__ void reduce_cols_impl(T* dst, const T* src, i64 outer, i64 n, i64 inner, i64 op, float alpha) {
+__device__ void reduce_cols_impl(float* dst, const T* src, i64 outer, i64 n, i64 inner, i64 op, float alpha) {
     __shared__ float part[8][33];
     int tx = threadIdx.x % 32, ty = threadIdx.x / 32;
     i64 tiles = (inner + 31) / 32;
@@ -58,7 +59,7 @@ __device__ void reduce_cols_impl(T* dst, const T* src, i64 outer, i64 n, i64 inn
         if (ty == 0 && j < inner) {
             float r = part[0][tx];
             for (int y = 1; y < 8; y++) r = reduce_join(op, r, part[y][tx]);
-            st(dst, o * inner + j, alpha * r);
+            dst[o * inner + j] = alpha * r;
         }
     }
 }
@@ -66,7 +67,7 @@ extern "C" __global__ void reduce_cols_f32(float* dst, const float* src, i64 out
     reduce_cols_impl(dst, src, outer, n, inner, op, alpha);
 }
 AR_KERNEL(reduce_cols_f32)
-extern "C" __global__ void reduce_cols_bf16(bf16* dst, const bf16* src, i64 outer, i64 n, i64 inner, i64 op, float alpha) {
+extern "C" __global__ void reduce_cols_bf16(float* dst, const bf16* src, i64 outer, i64 n, i64 inner, i64 op, float alpha) {
     reduce_cols_impl(dst, src, outer, n, inner, op, alpha);
 }
 AR_KERNEL(reduce_cols_bf16)
