@@ -66,7 +66,7 @@ type Backend struct {
 	a        kargs
 	tf32     bool
 	bf16     bool
-	flash    bool // the tensor-core attention kernels (sm_80 and later)
+	flash    bool   // the tensor-core attention kernels (sm_80 and later)
 	scratch  []byte // host bytes for dtype conversions
 	startup  time.Duration
 	launches int64 // kernels and cuBLAS calls issued
