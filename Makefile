@@ -79,7 +79,7 @@ cuda-check: build-cuda
 	$(CUDA_ENV) $(GO) vet -tags cuda ./...
 	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/cuda.test $(CUDA_PKG)
 	$(CUDA_ENV) $(GO) test -tags cuda -count=1 ./internal/tensor/cuda/ptx/ ./internal/tensor/cuda/kernels/
-	$(CUDA_ENV) bin/cuda/ptxcheck -arch compute_90
+	$(CUDA_ENV) bin/cuda/ptxcheck -arch compute_90 -sass sm_90
 	$(MAKE) --no-print-directory cuda-emu
 
 # On the GPU machine (bash .device-pack/with-go make gpu-check): kernels for its own

@@ -43,6 +43,7 @@ std::vector<char*> stacks(kMaxThreads, nullptr);
 ucontext_t scheduler;
 int current = 0;
 uint64_t warp_slots[kMaxThreads / 32][32];
+unsigned char gather_slots[kMaxThreads / 32][32][64];
 std::vector<unsigned char> dynamic_smem;
 
 // The running launch.
@@ -149,6 +150,15 @@ uint64_t ar_emu_exchange(uint64_t v, int src_lane) {
 }
 
 void* ar_emu_dynamic_smem() { return dynamic_smem.data(); }
+
+void ar_emu_warp_gather(const void* mine, int bytes, void* all) {
+    int warp = current / 32, lane = current % 32;
+    if (bytes > 64) std::abort();  // a caller in emulate.h asked for more than a slot holds
+    std::memcpy(gather_slots[warp][lane], mine, bytes);
+    yield_as(AT_WARP_BARRIER);  // every lane has written
+    for (int l = 0; l < 32; l++) std::memcpy(static_cast<unsigned char*>(all) + l * bytes, gather_slots[warp][l], bytes);
+    yield_as(AT_WARP_BARRIER);  // every lane has read before any writes again
+}
 
 // ---- the C API the Go driver calls ----
 

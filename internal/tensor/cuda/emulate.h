@@ -40,6 +40,10 @@ void ar_emu_syncthreads();
 uint64_t ar_emu_exchange(uint64_t v, int src_lane);
 int ar_emu_lane();
 void* ar_emu_dynamic_smem();
+// ar_emu_warp_gather is a warp barrier through which every lane hands in `bytes` (at most 64)
+// of its own and gets all 32 lanes' in `all` (lane order): the collective step of the
+// warp-level matrix instructions below.
+void ar_emu_warp_gather(const void* mine, int bytes, void* all);
 
 #define __syncthreads() ar_emu_syncthreads()
 #define AR_DYNAMIC_SMEM(type, name) type* name = reinterpret_cast<type*>(ar_emu_dynamic_smem())
@@ -124,3 +128,84 @@ struct ar_emu_registrar {
 };
 #define AR_KERNEL(name) \
     static ar_emu_registrar ar_emu_reg_##name(#name, reinterpret_cast<void*>(&name), ar_emu_invoker_for(&name));
+
+// ---- tensor-core instructions (sm_80), modelled after the PTX ISA's fragment layouts ----
+// These are what common.cuh's mma_bf16_16816, ldmatrix_x4 and cp_async16 call under the
+// emulator. Each lane holds its fragment in registers exactly as the PTX ISA documents for
+// mma.m16n8k16 with .bf16 inputs and .f32 accumulators (groupID = lane >> 2, threadID_in_group
+// = lane % 4), and the instruction is collective over the warp: the lanes trade fragments
+// through ar_emu_warp_gather, then each computes its own outputs. This reproduces the documented
+// layout, which a kernel must get right to run correctly on a GPU; the hardware's own rounding
+// inside the product (it may sum in another order) is not modelled. Never checked against a
+// GPU here: the parity tests on the GPU machine are what confirm the layout.
+
+inline float ar_emu_bf16_lo(uint32_t r) { return __bfloat162float(bf16{(uint16_t)(r & 0xffffu)}); }
+inline float ar_emu_bf16_hi(uint32_t r) { return __bfloat162float(bf16{(uint16_t)(r >> 16)}); }
+
+// D = A·B + C, A 16x16 row-major (4 regs: a0..a7), B 16x8 column-major (2 regs: b0..b3),
+// C and D 16x8 (c0..c3). d may be c.
+inline void ar_emu_mma_bf16_16816(float* d, const uint32_t* a, const uint32_t* b, const float* c) {
+    struct Frag {
+        uint32_t a[4], b[2];
+    } mine, all[32];
+    for (int i = 0; i < 4; i++) mine.a[i] = a[i];
+    mine.b[0] = b[0];
+    mine.b[1] = b[1];
+    ar_emu_warp_gather(&mine, sizeof mine, all);
+    float A[16][16], B[16][8];
+    for (int l = 0; l < 32; l++) {
+        int g = l >> 2, t = l & 3;
+        // A: register r holds a_{2r} (low half) and a_{2r+1}; rows g (r = 0, 2) or g + 8
+        // (r = 1, 3), columns 2t, 2t+1 (r < 2) or 2t+8, 2t+9 (r >= 2).
+        for (int r = 0; r < 4; r++) {
+            int row = g + (r & 1) * 8, col = t * 2 + (r >> 1) * 8;
+            A[row][col] = ar_emu_bf16_lo(all[l].a[r]);
+            A[row][col + 1] = ar_emu_bf16_hi(all[l].a[r]);
+        }
+        // B: register r holds b_{2r}, b_{2r+1}: rows (k) 2t, 2t+1 (+8 for r = 1), column (n) g.
+        for (int r = 0; r < 2; r++) {
+            int k = t * 2 + r * 8;
+            B[k][g] = ar_emu_bf16_lo(all[l].b[r]);
+            B[k + 1][g] = ar_emu_bf16_hi(all[l].b[r]);
+        }
+    }
+    int lane = ar_emu_lane(), g = lane >> 2, t = lane & 3;
+    float out[4];
+    for (int i = 0; i < 4; i++) {  // c_i: row g (i < 2) or g + 8, column 2t + (i & 1)
+        int row = g + (i >> 1) * 8, col = t * 2 + (i & 1);
+        float acc = 0.0f;
+        for (int k = 0; k < 16; k++) acc += A[row][k] * B[k][col];
+        out[i] = c[i] + acc;
+    }
+    for (int i = 0; i < 4; i++) d[i] = out[i];
+}
+
+// ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16: lanes 8j..8j+7 give the addresses of rows
+// 0..7 of matrix j; register j of lane l gets that matrix's row l/4, columns 2(l%4) and
+// 2(l%4)+1 (low half first), or with trans its column l/4, rows 2(l%4) and 2(l%4)+1.
+inline void ar_emu_ldmatrix_x4(uint32_t* r, const void* row, bool trans) {
+    const void* all[32];
+    ar_emu_warp_gather(&row, sizeof row, all);
+    int lane = ar_emu_lane(), g = lane >> 2, t = lane & 3;
+    for (int j = 0; j < 4; j++) {
+        uint16_t lo, hi;
+        if (!trans) {
+            const uint16_t* p = static_cast<const uint16_t*>(all[8 * j + g]);
+            lo = p[2 * t];
+            hi = p[2 * t + 1];
+        } else {
+            lo = static_cast<const uint16_t*>(all[8 * j + 2 * t])[g];
+            hi = static_cast<const uint16_t*>(all[8 * j + 2 * t + 1])[g];
+        }
+        r[j] = (uint32_t)lo | ((uint32_t)hi << 16);
+    }
+}
+
+// cp.async of 16 bytes (zeros when !valid): done at once; commit and wait have nothing to do.
+inline void ar_emu_cp_async16(void* dst, const void* src, bool valid) {
+    if (valid) {
+        std::memcpy(dst, src, 16);
+    } else {
+        std::memset(dst, 0, 16);
+    }
+}

@@ -7,3 +7,4 @@
 #include "kernels/nn.cu"
 #include "kernels/optim.cu"
 #include "kernels/attention.cu"
+#include "kernels/flash.cu"

@@ -373,8 +373,48 @@ func (b *Backend) smemFor(op, kernel string, d int) int {
 	return need
 }
 
+// Flash attention (flash.cu): bf16 on the tensor cores, 64-row tiles, head dims 64 and 128.
+const (
+	flashTile = 64
+	flashPad  = 8 // bf16 elements of padding per shared row
+)
+
+// useFlash reports whether the tensor-core kernels take an attention of dtype dt, head dim d.
+func (b *Backend) useFlash(dt tensor.DType, d int) bool {
+	return b.flash && dt == tensor.BF16 && (d == 64 || d == 128)
+}
+
+// flashSmem is the dynamic shared memory, in bytes, of each flash kernel for head dim d.
+func flashSmem(kernel string, d int) int {
+	row := 2 * (d + flashPad) // bytes of a padded bf16 row
+	switch kernel {
+	case "flash_forward":
+		return 3 * flashTile * row
+	case "flash_backward_dq":
+		return 4 * flashTile * row
+	case "flash_backward_dkdv":
+		return (2*flashTile+2*flashTile/2)*row + 2*4*flashTile/2
+	}
+	panic("cuda: unknown flash kernel " + kernel)
+}
+
+func (b *Backend) flashSmemFor(op, kernel string, d int) int {
+	need := flashSmem(kernel, d)
+	if limit := b.drv.maxDynamicSmem(); need > limit {
+		panic(fmt.Errorf("cuda: %s: head dim %d needs %d bytes of shared memory, the device allows %d", op, d, need, limit))
+	}
+	return need
+}
+
 func (b *Backend) Attention(a *tensor.AttentionArgs) {
 	o, dt := b.checkAttention("Attention", a, false)
+	if b.useFlash(dt, a.D) {
+		smem := b.flashSmemFor("Attention", "flash_forward", a.D)
+		b.args().ptr(o.out.ptr).ptr(o.lse.ptr).ptr(o.q.ptr).ptr(o.k.ptr).ptr(o.v.ptr).
+			attDims(a.B, a.T, a.H, a.KVH, a.D, a.Window).f32(a.Scale)
+		b.launch(fmt.Sprintf("flash_forward_d%d", a.D), [3]int{(a.T + flashTile - 1) / flashTile, a.H, a.B}, 128, smem)
+		return
+	}
 	smem := b.smemFor("Attention", "attention_forward", a.D)
 	b.args().ptr(o.out.ptr).ptr(o.lse.ptr).ptr(o.q.ptr).ptr(o.k.ptr).ptr(o.v.ptr).
 		attDims(a.B, a.T, a.H, a.KVH, a.D, a.Window).f32(a.Scale)
@@ -383,8 +423,6 @@ func (b *Backend) Attention(a *tensor.AttentionArgs) {
 
 func (b *Backend) AttentionBackward(a *tensor.AttentionArgs) {
 	o, dt := b.checkAttention("AttentionBackward", a, true)
-	smemQ := b.smemFor("AttentionBackward", "attention_backward_dq", a.D)
-	smemKV := b.smemFor("AttentionBackward", "attention_backward_dkdv", a.D)
 	// delta = rowsum(dout * out), a scratch [B, H, T] in f32; freed at once, since the
 	// stream runs the kernels below before anything that reuses the block.
 	rows := a.B * a.H * a.T
@@ -392,6 +430,21 @@ func (b *Backend) AttentionBackward(a *tensor.AttentionArgs) {
 	defer b.Free(delta)
 	b.args().ptr(delta.ptr).ptr(o.dout.ptr).ptr(o.out.ptr).attDims(a.B, a.T, a.H, a.KVH, a.D, a.Window)
 	b.launch1("attention_delta"+suffix(dt), rowBlocks(rows), threads, 0)
+
+	if b.useFlash(dt, a.D) {
+		smemQ := b.flashSmemFor("AttentionBackward", "flash_backward_dq", a.D)
+		smemKV := b.flashSmemFor("AttentionBackward", "flash_backward_dkdv", a.D)
+		tiles := (a.T + flashTile - 1) / flashTile
+		b.args().ptr(o.dq.ptr).ptr(o.q.ptr).ptr(o.k.ptr).ptr(o.v.ptr).ptr(o.dout.ptr).ptr(o.lse.ptr).ptr(delta.ptr).
+			attDims(a.B, a.T, a.H, a.KVH, a.D, a.Window).f32(a.Scale)
+		b.launch(fmt.Sprintf("flash_backward_dq_d%d", a.D), [3]int{tiles, a.H, a.B}, 128, smemQ)
+		b.args().ptr(o.dk.ptr).ptr(o.dv.ptr).ptr(o.q.ptr).ptr(o.k.ptr).ptr(o.v.ptr).ptr(o.dout.ptr).ptr(o.lse.ptr).ptr(delta.ptr).
+			attDims(a.B, a.T, a.H, a.KVH, a.D, a.Window).f32(a.Scale)
+		b.launch(fmt.Sprintf("flash_backward_dkdv_d%d", a.D), [3]int{tiles, a.KVH, a.B}, 128, smemKV)
+		return
+	}
+	smemQ := b.smemFor("AttentionBackward", "attention_backward_dq", a.D)
+	smemKV := b.smemFor("AttentionBackward", "attention_backward_dkdv", a.D)
 
 	tiles := (a.T + attTile - 1) / attTile
 	b.args().ptr(o.dq.ptr).ptr(o.q.ptr).ptr(o.k.ptr).ptr(o.v.ptr).ptr(o.dout.ptr).ptr(o.lse.ptr).ptr(delta.ptr).

@@ -625,6 +625,12 @@ func TestParityAttention(t *testing.T) {
 		{1, 33, 1, 1, 256, 3, tensor.F32},
 		{1, 64, 4, 1, 64, 40, tensor.F32},
 		{2, 70, 4, 2, 32, -1, tensor.BF16},
+		// The tensor-core kernels (flash.cu): head dims 64 and 128, T off the 64-row tiles,
+		// grouped heads, windows narrower and wider than a tile.
+		{1, 130, 2, 1, 128, -1, tensor.BF16},
+		{2, 100, 4, 2, 64, 20, tensor.BF16},
+		{1, 200, 2, 2, 128, 70, tensor.BF16},
+		{1, 64, 4, 1, 64, 1, tensor.BF16},
 	}
 	for _, c := range cases {
 		qn, kn := c.b*c.t*c.h*c.d, c.b*c.t*c.kvh*c.d
@@ -640,6 +646,9 @@ func TestParityAttention(t *testing.T) {
 			be.AttentionBackward(&a)
 		})
 		name := fmt.Sprintf("B%d T%d H%d KVH%d D%d W%d %v", c.b, c.t, c.h, c.kvh, c.d, c.window, c.dt)
+		if gpu.useFlash(c.dt, c.d) {
+			name += " flash"
+		}
 		tol := tolSum
 		if c.dt == tensor.BF16 {
 			tol = tolBF16
@@ -650,6 +659,31 @@ func TestParityAttention(t *testing.T) {
 		check(t, name+" dk", dk, tol)
 		check(t, name+" dv", dv, tol)
 	}
+}
+
+// The tensor-core building blocks of flash.cu (ldmatrix, ldmatrix.trans, mma.sync and the
+// fragment layouts the kernels assume) on one 16x16 product, against the CPU. On the emulator
+// this checks the emulator's model; on a GPU, the hardware.
+func TestParityTensorCoreFragments(t *testing.T) {
+	if !gpu.flash {
+		t.Skip("no tensor-core kernels on this device (sm_80 and later)")
+	}
+	r := rng(t)
+	av, bv := roundBF16(randn(r, 256, 1)), roundBF16(randn(r, 256, 1))
+	btv := make([]float32, 256)
+	for i := range 16 {
+		for j := range 16 {
+			btv[j*16+i] = bv[i*16+j]
+		}
+	}
+	a, b, bt := put(t, tensor.BF16, av), put(t, tensor.BF16, bv), put(t, tensor.BF16, btv)
+	c1, c2 := nan(t, tensor.F32, 256), nan(t, tensor.F32, 256)
+	gpu.args().ptr(c1.g.(*buffer).ptr).ptr(c2.g.(*buffer).ptr).ptr(a.g.(*buffer).ptr).ptr(b.g.(*buffer).ptr).ptr(bt.g.(*buffer).ptr)
+	gpu.launch1("flash_selftest", 1, 32, 0)
+	cpu.Gemm(&tensor.GemmArgs{M: 16, N: 16, K: 16, Batch: 1, Alpha: 1, A: a.c, LdA: 16, B: b.c, LdB: 16, C: c1.c, LdC: 16})
+	cpu.Gemm(&tensor.GemmArgs{M: 16, N: 16, K: 16, Batch: 1, Alpha: 1, A: a.c, LdA: 16, B: b.c, LdB: 16, C: c2.c, LdC: 16})
+	check(t, "A·B with B transposed in shared memory (ldmatrix)", c1, tolF32)
+	check(t, "A·B with B as stored (ldmatrix.trans)", c2, tolF32)
 }
 
 func TestParityCrossEntropy(t *testing.T) {

@@ -123,6 +123,99 @@ __device__ __forceinline__ void atomic_add(bf16* p, float v) {
 __device__ __forceinline__ i64 imin(i64 a, i64 b) { return a < b ? a : b; }
 __device__ __forceinline__ i64 imax(i64 a, i64 b) { return a > b ? a : b; }
 
+// ---- tensor cores (sm_80 and later): warp-level bf16 products, matrix loads, async copies ----
+// The kernels that use these (flash.cu) run only where the backend knows the device has them;
+// compiled for an older architecture they trap. Under the emulator they are emulate.h's model
+// of the same instructions, with the PTX ISA's fragment layouts.
+
+typedef unsigned int u32;
+
+// pack_bf16 rounds two floats to bf16 and packs them into one register, lo in the low half:
+// the element order of an mma fragment register.
+__device__ __forceinline__ u32 pack_bf16(float lo, float hi) {
+    bf16 l = __float2bfloat16(lo), h = __float2bfloat16(hi);
+    unsigned short ls, hs;
+    memcpy(&ls, &l, 2);
+    memcpy(&hs, &h, 2);
+    return (u32)ls | ((u32)hs << 16);
+}
+
+#ifdef AR_EMULATE
+__device__ __forceinline__ void mma_bf16_16816(float* d, const u32* a, const u32* b, const float* c) {
+    ar_emu_mma_bf16_16816(d, a, b, c);
+}
+__device__ __forceinline__ void ldmatrix_x4(u32* r, const void* row) { ar_emu_ldmatrix_x4(r, row, false); }
+__device__ __forceinline__ void ldmatrix_x4_trans(u32* r, const void* row) { ar_emu_ldmatrix_x4(r, row, true); }
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+    ar_emu_cp_async16(smem, gmem, valid);
+}
+__device__ __forceinline__ void cp_async_commit() {}
+__device__ __forceinline__ void cp_async_wait_all() {}
+#else
+__device__ __forceinline__ u32 smem_u32(const void* p) { return (u32)__cvta_generic_to_shared(p); }
+
+// d = a·b + c over one m16n8k16 tile: a 16x16 bf16 row-major (4 registers), b 16x8 bf16
+// column-major (2 registers), c and d 16x8 f32 (4 each), in the PTX ISA's fragment layouts.
+__device__ __forceinline__ void mma_bf16_16816(float* d, const u32* a, const u32* b, const float* c) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%10,%11,%12,%13};\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]),
+          "f"(c[3]));
+#else
+    __trap();
+#endif
+}
+
+// Four 8x8 b16 matrices from shared memory: lanes 8j..8j+7 give the rows of matrix j.
+__device__ __forceinline__ void ldmatrix_x4(u32* r, const void* row) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(row)));
+#else
+    __trap();
+#endif
+}
+
+// The same, each matrix transposed on the way.
+__device__ __forceinline__ void ldmatrix_x4_trans(u32* r, const void* row) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(row)));
+#else
+    __trap();
+#endif
+}
+
+// 16 bytes from global to shared memory without passing through registers; zeros when !valid.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(smem)), "l"(gmem),
+                 "r"(valid ? 16 : 0));
+#else
+    __trap();
+#endif
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+
+// Waits for every cp.async this thread issued; a __syncthreads after it makes all threads'
+// copies visible to the block.
+__device__ __forceinline__ void cp_async_wait_all() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 0;\n" ::);
+#endif
+}
+#endif
+
 // Grid-stride loop over [0, n): every kernel that walks elements uses it, so the Go side may
 // cap the grid.
 #define AR_FOR(i, n) \

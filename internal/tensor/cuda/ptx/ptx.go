@@ -121,27 +121,47 @@ func Compile(src kernels.File, headers []kernels.File, o Options) (*Module, erro
 }
 
 func compile(src kernels.File, headers []kernels.File, flags []string) (text, log string, err error) {
-	incs := make([]nvrtc.Include, len(headers))
-	for i, h := range headers {
-		incs[i] = nvrtc.Include{Source: h.Code, Name: h.Name}
-	}
-	prog, err := nvrtc.CreateProgram(src.Code, src.Name, incs...)
+	prog, log, err := build(src, headers, flags)
 	if err != nil {
-		return "", "", err
+		return "", log, err
 	}
 	defer prog.Destroy()
-	cerr := prog.Compile(flags...)
-	log, _ = prog.GetLog()
-	log = strings.TrimSpace(strings.TrimRight(log, "\x00"))
-	if cerr != nil {
-		return "", log, cerr
-	}
 	text, err = prog.GetPTX()
 	// NVRTC's PTX ends with a NUL that the driver does not need.
 	for len(text) > 0 && text[len(text)-1] == 0 {
 		text = text[:len(text)-1]
 	}
 	return text, log, err
+}
+
+// compileLog compiles and returns only the log (machine code for a real architecture has no
+// PTX to return).
+func compileLog(src kernels.File, headers []kernels.File, flags []string) (text, log string, err error) {
+	prog, log, err := build(src, headers, flags)
+	if err == nil {
+		prog.Destroy()
+	}
+	return "", log, err
+}
+
+// build runs NVRTC; the caller destroys the program when err is nil.
+func build(src kernels.File, headers []kernels.File, flags []string) (prog nvrtc.Program, log string, err error) {
+	incs := make([]nvrtc.Include, len(headers))
+	for i, h := range headers {
+		incs[i] = nvrtc.Include{Source: h.Code, Name: h.Name}
+	}
+	prog, err = nvrtc.CreateProgram(src.Code, src.Name, incs...)
+	if err != nil {
+		return prog, "", err
+	}
+	cerr := prog.Compile(flags...)
+	log, _ = prog.GetLog()
+	log = strings.TrimSpace(strings.TrimRight(log, "\x00"))
+	if cerr != nil {
+		prog.Destroy()
+		return prog, log, cerr
+	}
+	return prog, log, nil
 }
 
 // CompileAll compiles every source of package kernels, in parallel, and returns the modules in

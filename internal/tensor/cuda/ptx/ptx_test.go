@@ -133,3 +133,31 @@ func TestFindIncludeHonoursCUDAHome(t *testing.T) {
 		t.Fatalf("missing headers: error %v does not name the fix", err)
 	}
 }
+
+func TestResourcesReportsRegistersAndSpills(t *testing.T) {
+	o := options(t)
+	us, err := Resources(kernels.File{Name: "scale.cu", Code: scale}, nil, "sm_90", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(us) != 1 || us[0].Kernel != "scale" || us[0].Registers < 4 || us[0].SpillStores != 0 {
+		t.Fatalf("usage %+v, want scale with a few registers and no spills", us)
+	}
+	if _, err := Resources(kernels.File{Name: "scale.cu", Code: scale}, nil, "compute_90", o); err == nil {
+		t.Fatal("a virtual architecture was accepted for machine code")
+	}
+	log := `ptxas info    : Compiling entry function 'a' for 'sm_90'
+ptxas info    : Function properties for a
+ptxas         .     24 bytes stack frame, 16 bytes spill stores, 8 bytes spill loads
+ptxas info    : Used 255 registers, 512 bytes smem, 400 bytes cmem[0]
+ptxas info    : Compiling entry function 'b' for 'sm_90'
+ptxas info    : Function properties for b
+ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+ptxas info    : Used 12 registers
+`
+	got := parseUsage(log)
+	want := []Usage{{Kernel: "a", Registers: 255, Stack: 24, SpillStores: 16, SpillLoads: 8, StaticShared: 512}, {Kernel: "b", Registers: 12}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("parseUsage = %+v, want %+v", got, want)
+	}
+}
