@@ -231,7 +231,7 @@ func sumTo(n *node, i int, g *Tensor) *Tensor {
 	if g == nil || !n.needs(i) {
 		return nil
 	}
-	return reduceToShape(g, n.inputs[i].shape)
+	return reduceToShapeAs(g, n.inputs[i].shape, n.inputs[i].dtype)
 }
 
 // record attaches a node to out when grad mode is on and an input requires

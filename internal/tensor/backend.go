@@ -295,8 +295,10 @@ type Backend interface {
 
 	// Reduce reads src as contiguous [outer, n, inner] and sets, for every
 	// (o, j), dst[o*inner + j] = op over k < n of src[(o*n + k)*inner + j],
-	// times alpha (dst is contiguous [outer, inner]). n >= 1. dst is F32
-	// whatever src's float dtype.
+	// times alpha (dst is contiguous [outer, inner]). n >= 1. The sums are
+	// float32 at least whatever the dtypes; dst and src may differ in float
+	// dtype (the tensor layer reduces into F32, or into a broadcast input's
+	// own dtype for its gradient).
 	Reduce(op ReduceOp, dst, src Buffer, outer, n, inner int, alpha float32)
 
 	// ---- matrix products ----

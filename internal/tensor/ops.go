@@ -231,6 +231,12 @@ type reduceAux struct {
 // axes as size 1, or returning a 0-d scalar when reducing everything.
 // Adjacent reduced axes merge into one kernel pass; others take a pass each.
 func (t *Tensor) reduce(name string, op ReduceOp, mean bool, axes []int) *Tensor {
+	return t.reduceInto(F32, name, op, mean, axes)
+}
+
+// reduceInto is reduce with the result in dtype dt (the sums are F32 whatever
+// dt; a multi-pass reduction keeps its intermediates in F32).
+func (t *Tensor) reduceInto(dt DType, name string, op ReduceOp, mean bool, axes []int) *Tensor {
 	t.float(name)
 	all := len(axes) == 0
 	red := make([]bool, len(t.shape))
@@ -254,6 +260,14 @@ func (t *Tensor) reduce(name string, op ReduceOp, mean bool, axes []int) *Tensor
 	cur := t
 	curShape := slices.Clone(t.shape)
 	first := true
+	// The last pass is the run of reduced axes reached last (the first from the left).
+	lastRun := -1
+	for i := range red {
+		if red[i] && t.shape[i] != 1 {
+			lastRun = i
+			break
+		}
+	}
 	// Reduce runs of adjacent axes from the last run to the first, so the
 	// earlier axes' positions stay put.
 	for i := len(red) - 1; i >= 0; {
@@ -280,7 +294,11 @@ func (t *Tensor) reduce(name string, op ReduceOp, mean bool, axes []int) *Tensor
 		for k := j; k <= i; k++ {
 			nextShape[k] = 1
 		}
-		next := t.dev.newTensor(F32, nextShape)
+		passDT := F32
+		if j <= lastRun {
+			passDT = dt
+		}
+		next := t.dev.newTensor(passDT, nextShape)
 		t.dev.be.Reduce(pass, next.buf(), cur.buf(), outer, n, inner, alpha)
 		if !first {
 			cur.release()
@@ -292,13 +310,13 @@ func (t *Tensor) reduce(name string, op ReduceOp, mean bool, axes []int) *Tensor
 		switch op {
 		case SumSquares:
 			cur = binaryRaw(Mul, t, t)
-			if cur.dtype != F32 {
+			if cur.dtype != dt {
 				sq := cur
-				cur = sq.convert(F32)
+				cur = sq.convert(dt)
 				sq.release()
 			}
 		default:
-			cur = t.dev.newTensor(F32, t.shape)
+			cur = t.dev.newTensor(dt, t.shape)
 			copyAll(cur, t)
 		}
 	}
@@ -335,8 +353,12 @@ func expandBack(g *Tensor, n *node) *Tensor {
 }
 
 // reduceToShape sums g over the axes along which shape was broadcast to
-// g's shape.
-func reduceToShape(g *Tensor, shape []int) *Tensor {
+// g's shape, into F32.
+func reduceToShape(g *Tensor, shape []int) *Tensor { return reduceToShapeAs(g, shape, F32) }
+
+// reduceToShapeAs is reduceToShape into dtype dt: a broadcast input's
+// gradient comes out in its own dtype without a conversion pass.
+func reduceToShapeAs(g *Tensor, shape []int, dt DType) *Tensor {
 	if slices.Equal(g.shape, shape) {
 		return g
 	}
@@ -350,7 +372,7 @@ func reduceToShape(g *Tensor, shape []int) *Tensor {
 	if len(axes) == 0 {
 		return g.Reshape(shape...)
 	}
-	s := g.reduce("sum", Sum, false, axes)
+	s := g.reduceInto(dt, "sum", Sum, false, axes)
 	r := s.Reshape(shape...)
 	if r != s {
 		s.release()

@@ -141,8 +141,8 @@ func (b *Backend) Where(shape []int, dst, cond tensor.Buffer, condStrides []int,
 
 func (b *Backend) Reduce(op tensor.ReduceOp, dst, src tensor.Buffer, outer, n, inner int, alpha float32) {
 	d, s := b.buf(dst, "Reduce"), b.buf(src, "Reduce")
-	if d.dt != tensor.F32 || !isFloat(s.dt) {
-		panic(fmt.Errorf("cuda: Reduce: %v into %v (an f32 or bf16 source into f32)", s.dt, d.dt))
+	if !isFloat(s.dt) || !isFloat(d.dt) {
+		panic(fmt.Errorf("cuda: Reduce: %v into %v (f32 or bf16 only)", s.dt, d.dt))
 	}
 	if n < 1 || outer < 0 || inner < 1 {
 		panic(fmt.Errorf("cuda: Reduce: bad sizes outer=%d n=%d inner=%d", outer, n, inner))
@@ -189,11 +189,11 @@ func splitChunk(n int) int {
 func (b *Backend) reduce(op tensor.ReduceOp, d, s *buffer, outer, n, inner int, alpha float32) {
 	if inner == 1 {
 		b.args().ptr(d.ptr).ptr(s.ptr).i64(outer).i64(n).i64(int(op)).f32(alpha)
-		b.launch1("reduce_rows"+suffix(s.dt), min(outer, maxGrid), threads, 0)
+		b.launch1(b.kernel("Reduce", "reduce_rows", d.dt, s.dt), min(outer, maxGrid), threads, 0)
 		return
 	}
 	b.args().ptr(d.ptr).ptr(s.ptr).i64(outer).i64(n).i64(inner).i64(int(op)).f32(alpha)
-	b.launch1("reduce_cols"+suffix(s.dt), min(outer*((inner+31)/32), maxGrid), threads, 0)
+	b.launch1(b.kernel("Reduce", "reduce_cols", d.dt, s.dt), min(outer*((inner+31)/32), maxGrid), threads, 0)
 }
 
 // ---- matrix products ----
@@ -235,7 +235,7 @@ func (b *Backend) Embedding(dst, table, ids tensor.Buffer, n, c int) {
 		return
 	}
 	b.args().ptr(d.ptr).ptr(t.ptr).ptr(id.ptr).i64(n).i64(c)
-	b.launch1(b.kernel("Embedding", "embedding", d.dt, t.dt), blocksFor(n*c, threads), threads, 0)
+	b.launch1(b.kernel("Embedding", "embedding", d.dt, t.dt), min(n, maxGrid), threads, 0)
 }
 
 func (b *Backend) EmbeddingBackward(dtable, dout, ids tensor.Buffer, n, c int) {
@@ -249,7 +249,7 @@ func (b *Backend) EmbeddingBackward(dtable, dout, ids tensor.Buffer, n, c int) {
 		return
 	}
 	b.args().ptr(t.ptr).ptr(g.ptr).ptr(id.ptr).i64(n).i64(c)
-	b.launch1(b.kernel("EmbeddingBackward", "embedding_backward", t.dt, g.dt), blocksFor(n*c, threads), threads, 0)
+	b.launch1(b.kernel("EmbeddingBackward", "embedding_backward", t.dt, g.dt), min(n, maxGrid), threads, 0)
 }
 
 // rowBlocks is the grid of the warp-per-row kernels.
@@ -298,12 +298,11 @@ func (b *Backend) Rotary(dst, x, cos, sin tensor.Buffer, bs, t, h, d int, invers
 	checkRange("Rotary", bx, 0, bs*t*h*d)
 	checkRange("Rotary", bc, 0, t*d/2)
 	checkRange("Rotary", bsn, 0, t*d/2)
-	n := bs * t * h * d / 2
-	if n == 0 {
+	if bs*t*h*d == 0 {
 		return
 	}
 	b.args().ptr(bd.ptr).ptr(bx.ptr).ptr(bc.ptr).ptr(bsn.ptr).i64(bs).i64(t).i64(h).i64(d).flag(inverse)
-	b.launch1("rotary"+suffix(dt), blocksFor(n, threads), threads, 0)
+	b.launch1("rotary"+suffix(dt), min(bs*t, maxGrid), threads, 0)
 }
 
 // Attention tiles (attention.cu): 32 rows, 32 columns, head dim up to 256.
@@ -491,7 +490,7 @@ func (b *Backend) CrossEntropyBackward(dlogits, dlosses, logits, lse, targets te
 		return
 	}
 	b.args().ptr(dl.ptr).ptr(g.ptr).ptr(lg.ptr).ptr(z.ptr).ptr(t.ptr).i64(n).i64(v).f32(softcap)
-	b.launch1("cross_entropy_backward"+suffix(lg.dt), blocksFor(n*v, threads), threads, 0)
+	b.launch1("cross_entropy_backward"+suffix(lg.dt), min(n, maxGrid), threads, 0)
 }
 
 // ---- optimizer updates ----

@@ -463,6 +463,17 @@ func TestParityReduce(t *testing.T) {
 			}
 		}
 	}
+	// Into bf16 (a broadcast bf16 input's gradient), from either dtype, split or not.
+	for _, src := range []tensor.DType{tensor.F32, tensor.BF16} {
+		for _, sh := range [][3]int{{3, 50, 70}, {7, 300, 1}, {1, 3 * 4096, 1}} {
+			outer, n, inner := sh[0], sh[1], sh[2]
+			x, dst := put(t, src, randn(r, outer*n*inner, 1)), nan(t, tensor.BF16, outer*inner)
+			both(func(be tensor.Backend, s func(pair) tensor.Buffer) {
+				be.Reduce(tensor.Sum, s(dst), s(x), outer, n, inner, 0.5)
+			})
+			check(t, fmt.Sprintf("sum [%d,%d,%d] bf16<-%v", outer, n, inner, src), dst, tolBF16)
+		}
+	}
 }
 
 // ---- matrix products ----
@@ -815,7 +826,7 @@ func TestBadArgumentsPanicWithTheKernelName(t *testing.T) {
 	defer gpu.Free(y)
 	defer gpu.Free(ids)
 	expect("Copy", func() { gpu.Copy([]int{10}, x, 0, []int{1}, ids, 0, []int{1}, false) })
-	expect("Reduce", func() { gpu.Reduce(tensor.Sum, y, x, 1, 10, 1, 1) })
+	expect("Reduce", func() { gpu.Reduce(tensor.Sum, ids, x, 1, 10, 1, 1) })
 	expect("RMSNorm", func() { gpu.RMSNorm(y, y, y, 1, 10, 1e-6) })
 	expect("Unary", func() { gpu.Unary(tensor.Exp, x, x, 11, 0, 0) })
 	expect("Write", func() { gpu.Write(x, 5, make([]float32, 6)) })

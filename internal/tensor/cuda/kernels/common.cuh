@@ -39,21 +39,46 @@ struct Dims {
 };
 
 // offsets turns the linear index i (row-major over shape) into each operand's element offset.
+// A walk of rank 1 (a contiguous or uniformly strided one, the common case once dims.go has
+// merged axes) needs no division; otherwise each axis costs one, in 32 bits where the walk
+// allows (a 64-bit division is tens of instructions, which a memory-bound kernel cannot hide).
 __device__ __forceinline__ void dims_offsets(const Dims& d, i64 i, i64* o0, i64* o1, i64* o2) {
+    if (d.rank == 1) {
+        *o0 = i * d.st[0][0];
+        *o1 = i * d.st[1][0];
+        *o2 = i * d.st[2][0];
+        return;
+    }
     i64 a = 0, b = 0, c = 0;
-    for (int j = (int)d.rank - 1; j >= 0; j--) {
-        i64 s = d.shape[j];
-        i64 q = i / s;
-        i64 r = i - q * s;
-        a += r * d.st[0][j];
-        b += r * d.st[1][j];
-        c += r * d.st[2][j];
-        i = q;
+    if (d.n <= 0x7fffffff) {
+        unsigned int u = (unsigned int)i;
+        for (int j = (int)d.rank - 1; j >= 0; j--) {
+            unsigned int s = (unsigned int)d.shape[j];
+            unsigned int q = u / s;
+            i64 r = (i64)(u - q * s);
+            a += r * d.st[0][j];
+            b += r * d.st[1][j];
+            c += r * d.st[2][j];
+            u = q;
+        }
+    } else {
+        for (int j = (int)d.rank - 1; j >= 0; j--) {
+            i64 s = d.shape[j];
+            i64 q = i / s;
+            i64 r = i - q * s;
+            a += r * d.st[0][j];
+            b += r * d.st[1][j];
+            c += r * d.st[2][j];
+            i = q;
+        }
     }
     *o0 = a;
     *o1 = b;
     *o2 = c;
 }
+
+// Grid-stride loop over rows [0, n), one block a row.
+#define AR_FOR_ROWS(row, n) for (i64 row = blockIdx.x; row < (n); row += gridDim.x)
 
 // ---- loads and stores: storage type in, float arithmetic ----
 

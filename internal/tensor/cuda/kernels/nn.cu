@@ -4,13 +4,13 @@
 // activations, an f32 rstd of bf16 rows) its name ends in each operand's dtype in order.
 #include "common.cuh"
 
-// ---- embedding: dst [N, C] row i = table [V, C] row ids[i] ----
+// ---- embedding: dst [N, C] row i = table [V, C] row ids[i]; one block a row ----
 
 template <typename TD, typename TT>
 __device__ void embedding_impl(TD* dst, const TT* table, const int* ids, i64 n, i64 c) {
-    AR_FOR(i, n * c) {
-        i64 row = i / c, col = i - row * c;
-        st(dst, i, ld(table, (i64)ids[row] * c + col));
+    AR_FOR_ROWS(row, n) {
+        const TT* src = table + (i64)ids[row] * c;
+        for (i64 col = threadIdx.x; col < c; col += blockDim.x) st(dst, row * c + col, ld(src, col));
     }
 }
 extern "C" __global__ void embedding_f32(float* dst, const float* table, const int* ids, i64 n, i64 c) {
@@ -30,9 +30,9 @@ AR_KERNEL(embedding_bf16_f32)
 // embedding_backward: dtable[ids[i], :] += dout[i, :], a scatter-add; ids repeat, so atomics.
 template <typename TT, typename TD>
 __device__ void embedding_backward_impl(TT* dtable, const TD* dout, const int* ids, i64 n, i64 c) {
-    AR_FOR(i, n * c) {
-        i64 row = i / c, col = i - row * c;
-        atomic_add(&dtable[(i64)ids[row] * c + col], ld(dout, i));
+    AR_FOR_ROWS(row, n) {
+        TT* dst = dtable + (i64)ids[row] * c;
+        for (i64 col = threadIdx.x; col < c; col += blockDim.x) atomic_add(&dst[col], ld(dout, row * c + col));
     }
 }
 extern "C" __global__ void embedding_backward_f32(float* dtable, const float* dout, const int* ids, i64 n, i64 c) {
@@ -103,23 +103,26 @@ extern "C" __global__ void rms_norm_backward_bf16(bf16* dx, const bf16* dy, cons
 }
 AR_KERNEL(rms_norm_backward_bf16)
 
-// ---- rotary: x [B, T, H, D], cos/sin [>=T, D/2]; one thread per rotated pair ----
+// ---- rotary: x [B, T, H, D], cos/sin [>=T, D/2]; one block a position (b, t) ----
 //   dst[j]   =  x[j]*cos[t,j] + x[j+h]*sin[t,j]
 //   dst[j+h] = -x[j]*sin[t,j] + x[j+h]*cos[t,j]      (h = D/2; sin negated when inverse)
-// A thread reads both halves before writing them, so dst may be x.
+// The block's threads walk the position's H*D/2 pairs; a thread reads both halves before
+// writing them, so dst may be x.
 
 template <typename T>
 __device__ void rotary_impl(T* dst, const T* x, const T* cs, const T* sn, i64 b, i64 t, i64 h, i64 d, i64 inverse) {
-    i64 half = d / 2;
-    AR_FOR(i, b * t * h * half) {
-        i64 j = i % half, row = i / half;  // row indexes (b, t, h)
-        i64 tt = (row / h) % t;
-        i64 base = row * d;
-        float x1 = ld(x, base + j), x2 = ld(x, base + j + half);
-        float c = ld(cs, tt * half + j), s = ld(sn, tt * half + j);
-        if (inverse) s = -s;
-        st(dst, base + j, x1 * c + x2 * s);
-        st(dst, base + j + half, -x1 * s + x2 * c);
+    int half = (int)(d / 2), pairs = (int)h * half;
+    AR_FOR_ROWS(pos, b * t) {
+        i64 tt = pos % t, base = pos * h * d;
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+            int head = p / half, j = p - head * half;
+            i64 o = base + (i64)head * d + j;
+            float x1 = ld(x, o), x2 = ld(x, o + half);
+            float c = ld(cs, tt * half + j), s = ld(sn, tt * half + j);
+            if (inverse) s = -s;
+            st(dst, o, x1 * c + x2 * s);
+            st(dst, o + half, -x1 * s + x2 * c);
+        }
     }
 }
 extern "C" __global__ void rotary_f32(float* dst, const float* x, const float* cs, const float* sn,
@@ -171,23 +174,27 @@ AR_KERNEL(cross_entropy_bf16)
 // with softcap c > 0 the logits are the raw x of y = c*tanh(x/c): y is recomputed and the
 // result is multiplied by dy/dx = 1 - (y/c)^2, the softcap's backward folded into this pass.
 // Elementwise, so dlogits may be logits. dlosses and lse are f32.
+// One block a row.
 template <typename T>
 __device__ void cross_entropy_backward_impl(T* dlogits, const float* dlosses, const T* logits, const float* lse,
                                             const int* targets, i64 n, i64 v, float softcap) {
-    AR_FOR(i, n * v) {
-        i64 row = i / v, col = i - row * v;
-        int tg = targets[row];
-        float g = 0.0f;
-        if (tg >= 0) {
-            float y = ld(logits, i), dydx = 1.0f;
-            if (softcap > 0.0f) {
-                y = softcap * tanhf(y / softcap);
-                float r = y / softcap;
-                dydx = 1.0f - r * r;
+    AR_FOR_ROWS(row, n) {
+        const int tg = targets[row];
+        const float gl = tg < 0 ? 0.0f : dlosses[row], l = lse[row];
+        const i64 base = row * v;
+        for (i64 col = threadIdx.x; col < v; col += blockDim.x) {
+            float g = 0.0f;
+            if (tg >= 0) {
+                float y = ld(logits, base + col), dydx = 1.0f;
+                if (softcap > 0.0f) {
+                    y = softcap * tanhf(y / softcap);
+                    float r = y / softcap;
+                    dydx = 1.0f - r * r;
+                }
+                g = gl * (expf(y - l) - (col == tg ? 1.0f : 0.0f)) * dydx;
             }
-            g = dlosses[row] * (expf(y - lse[row]) - (col == tg ? 1.0f : 0.0f)) * dydx;
+            st(dlogits, base + col, g);
         }
-        st(dlogits, i, g);
     }
 }
 extern "C" __global__ void cross_entropy_backward_f32(float* dlogits, const float* dlosses, const float* logits,
