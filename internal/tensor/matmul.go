@@ -93,16 +93,13 @@ func MatMulT(a, b *Tensor, ta, tb bool) *Tensor {
 	return record(out, "matmul", []*Tensor{a, b}, saved, matmulAux{ta, tb})
 }
 
-// keepRef returns a reference to c, a conversion of t, that a node may hold:
-// nil when c is t itself, a view when c is t's shared cached copy.
+// keepRef returns a reference to c, a conversion of t (see as), that a node
+// may hold: nil when c is t itself, else a view of the shared copy.
 func keepRef(t, c *Tensor) *Tensor {
-	switch {
-	case c == t:
+	if c == t {
 		return nil
-	case c.persistent:
-		return c.view(c.shape)
 	}
-	return c
+	return c.view(c.shape)
 }
 
 // operand is input i of a product node as it was multiplied.

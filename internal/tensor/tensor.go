@@ -38,8 +38,8 @@ type Tensor struct {
 	// device round trip.
 	ids *idInfo
 
-	// cast is a persistent tensor's copy in another dtype (a weight in the
-	// activation dtype), valid while castVer equals its storage's version.
+	// cast is t's copy in another dtype (a weight in the activation dtype),
+	// valid while castVer equals its storage's version and it is not freed.
 	// See as.
 	cast    *Tensor
 	castVer int
@@ -367,24 +367,23 @@ func (t *Tensor) convert(dt DType) *Tensor {
 }
 
 // as returns t in dtype dt for an op's arithmetic, outside the graph: t itself
-// when it has that dtype, else a converted copy. A persistent tensor (a
-// parameter, a Keep'd constant such as the rotary tables) keeps its copy
-// until its next in-place update, so a weight is converted once per
-// optimizer step rather than once per use; the copy is shared, so a caller
-// that keeps it past the current op takes a view of it.
+// when it has that dtype, else a converted copy, which t keeps until its next
+// in-place update. So a weight converts once per optimizer step rather than
+// once per use, and a tensor multiplied by itself converts once. A persistent
+// tensor's copy (a parameter's, a Keep'd constant's such as the rotary
+// tables) is persistent too; another's belongs to the scope it was made in
+// (and is made again if that scope closed first). The copy is shared: a
+// caller that keeps it past the current op takes a view of it (keepRef).
 func (t *Tensor) as(dt DType) *Tensor {
 	if t.dtype == dt {
 		return t
 	}
-	if !t.persistent {
-		return t.convert(dt)
-	}
-	if t.cast != nil && t.castVer == t.st.version && t.cast.dtype == dt {
-		return t.cast
+	if c := t.cast; c != nil && !c.freed && t.castVer == t.st.version && c.dtype == dt {
+		return c
 	}
 	t.dropCast()
 	c := t.convert(dt)
-	c.persistent = true
+	c.persistent = t.persistent
 	t.cast, t.castVer = c, t.st.version
 	return c
 }
@@ -416,9 +415,6 @@ func (t *Tensor) To(dt DType) *Tensor {
 	if t.dtype == dt {
 		return t
 	}
-	c := t.as(dt)
-	if c.persistent { // the cached copy: give the caller its own tensor
-		c = c.view(c.shape)
-	}
+	c := t.as(dt).view(t.shape) // the copy is t's to share: the caller gets a tensor of its own
 	return record(c, "cast", []*Tensor{t}, nil, nil)
 }

@@ -112,16 +112,16 @@ func TestWeightConversionsCached(t *testing.T) {
 
 // The cast op's backward (the CPU's gradient checks cannot reach it: the CPU stores no bf16):
 // y = Σ (x in bf16)², so dy/dx = 2x to bf16's precision, in x's dtype; casting a parameter
-// twice, in two graphs, is fine.
+// in two graphs, and one tensor twice in one graph, is fine.
 func TestCastGradient(t *testing.T) {
 	_, d := bf16Device(t)
 	s := d.Scope()
 	defer s.Close()
 	xv := []float32{0.5, -1.25, 3, 0.1, -2}
 	x := d.Parameter("x", d.FromFloat32s(xv, 5))
-	for range 2 {
-		x.To(tensor.BF16).Square().Sum().Backward()
-	}
+	x.To(tensor.BF16).Square().Sum().Backward()
+	u := x.MulScalar(1) // not persistent: its conversion is cached on it, shared by both casts
+	u.To(tensor.BF16).Mul(u.To(tensor.BF16)).Sum().Backward()
 	if x.Grad.DType() != tensor.F32 {
 		t.Fatalf("gradient of an f32 parameter through a cast is %v", x.Grad.DType())
 	}
