@@ -4,7 +4,7 @@ BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/null)
 
-.PHONY: all build test vet fmt-check demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-check
+.PHONY: all build test vet fmt-check demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-check gpu-bench
 
 all: build
 
@@ -94,3 +94,12 @@ gpu-check: build-cuda
 	$(CUDA_ENV) bin/cuda/cuda.test -test.count=1 -test.timeout 20m -test.skip 'BaselineThroughput'
 	$(CUDA_ENV) AUTORESEARCH_CUDA_BASELINE_SECONDS=60 bin/cuda/cuda.test -test.count=1 -test.timeout 20m \
 		-test.run 'BaselineThroughput'
+
+# On the GPU machine (bash .device-pack/with-go make gpu-bench): kernels for its architecture,
+# the parity tests, the attention kernels' speed, the real trainer (gpt/train.go) for 20 steps,
+# then the depth-8 step in each configuration with per-phase GPU times; the table last.
+gpu-bench: build-cuda
+	nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+	$(CUDA_ENV) bin/cuda/ptxcheck -arch $(GPU_ARCH)
+	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/cuda.test $(CUDA_PKG)
+	$(CUDA_ENV) bash scripts/gpu-bench.sh

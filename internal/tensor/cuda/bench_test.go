@@ -51,43 +51,54 @@ func BenchmarkGemm(b *testing.B) {
 	}
 }
 
+// BenchmarkAttention: the depth-8 model's attention (B 4, T 2048, 4 heads of 128) in f32 with
+// the tiled kernels (the first backend's path), bf16 tiled, and bf16 on the tensor cores.
 func BenchmarkAttention(b *testing.B) {
 	const B, T, H, D = 4, 2048, 4, 128
-	for _, window := range []int{-1, T / 2} {
-		for _, backward := range []bool{false, true} {
-			b.Run(fmt.Sprintf("window=%d/backward=%v", window, backward), func(b *testing.B) {
-				n := B * T * H * D
-				a := tensor.AttentionArgs{B: B, T: T, H: H, KVH: H, D: D, Window: window, Scale: float32(1 / math.Sqrt(D)),
-					Q: gpuRandom(b, tensor.F32, n), K: gpuRandom(b, tensor.F32, n), V: gpuRandom(b, tensor.F32, n),
-					Out: gpuRandom(b, tensor.F32, n), LSE: gpuRandom(b, tensor.F32, B*H*T),
-					DOut: gpuRandom(b, tensor.F32, n), DQ: gpuRandom(b, tensor.F32, n), DK: gpuRandom(b, tensor.F32, n),
-					DV: gpuRandom(b, tensor.F32, n)}
-				gpu.Attention(&a)
-				for b.Loop() {
+	defer gpu.SetFlash(true)
+	for _, kind := range []struct {
+		name  string
+		dt    tensor.DType
+		flash bool
+	}{{"f32-tiled", tensor.F32, false}, {"bf16-tiled", tensor.BF16, false}, {"bf16-flash", tensor.BF16, true}} {
+		for _, window := range []int{-1, T / 2} {
+			for _, backward := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/window=%d/backward=%v", kind.name, window, backward), func(b *testing.B) {
+					gpu.SetFlash(kind.flash)
+					n := B * T * H * D
+					dt := kind.dt
+					a := tensor.AttentionArgs{B: B, T: T, H: H, KVH: H, D: D, Window: window, Scale: float32(1 / math.Sqrt(D)),
+						Q: gpuRandom(b, dt, n), K: gpuRandom(b, dt, n), V: gpuRandom(b, dt, n),
+						Out: gpuRandom(b, dt, n), LSE: gpuRandom(b, tensor.F32, B*H*T),
+						DOut: gpuRandom(b, dt, n), DQ: gpuRandom(b, dt, n), DK: gpuRandom(b, dt, n),
+						DV: gpuRandom(b, dt, n)}
+					gpu.Attention(&a)
+					for b.Loop() {
+						if backward {
+							gpu.AttentionBackward(&a)
+						} else {
+							gpu.Attention(&a)
+						}
+					}
+					if err := gpu.Sync(); err != nil {
+						b.Fatal(err)
+					}
+					// Causal FLOPs, as FACTS.md counts them: 4·B·H·D per visible (query, key) pair
+					// forward, 2.5 times that for the backward.
+					pairs := float64(T) * float64(T+1) / 2
+					if window >= 0 {
+						pairs = 0
+						for t := range T {
+							pairs += float64(min(t, window) + 1)
+						}
+					}
+					flops := 4 * B * H * D * pairs
 					if backward {
-						gpu.AttentionBackward(&a)
-					} else {
-						gpu.Attention(&a)
+						flops *= 2.5
 					}
-				}
-				if err := gpu.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				// Causal FLOPs, as FACTS.md counts them: 4·B·H·D per visible (query, key) pair
-				// forward, 2.5 times that for the backward.
-				pairs := float64(T) * float64(T+1) / 2
-				if window >= 0 {
-					pairs = 0
-					for t := range T {
-						pairs += float64(min(t, window) + 1)
-					}
-				}
-				flops := 4 * B * H * D * pairs
-				if backward {
-					flops *= 2.5
-				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e12, "TFLOP/s")
-			})
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e12, "TFLOP/s")
+				})
+			}
 		}
 	}
 }
