@@ -23,4 +23,20 @@
 //     such words (Dims, AttDims), laid out exactly as the CUDA C structs in kernels/.
 //   - Parity: agreement with the CPU backend on the same random inputs, within the
 //     tolerance of the arithmetic (fp32 1e-5, TF32 1e-3, bf16 1e-2 relative).
+//   - Activation dtype: bf16 by default (EnvBF16, SetBF16): the tensor layer then keeps
+//     activations in bf16 with f32 master weights (tensor.Device.ActivationDType), so kernels
+//     see mixed float dtypes where a comment of tensor.Backend allows them; their names end in
+//     each operand's dtype ("binary_bf16_bf16_f32").
+//   - Flash attention: kernels/flash.cu, bf16 on the tensor cores (mma.sync, ldmatrix,
+//     cp.async; sm_80 and later, head dims 64 and 128); attention.cu's tiled kernels remain the
+//     reference and the path for f32 and other head dims.
+//   - Profile: GPU time of every launch from events around it, by phase (GEMMs, attention,
+//     elementwise, optimizer) and by kernel, with the idle time between launches
+//     (StartProfile, SetPhase, StopProfile); make gpu-bench prints it.
+//
+// The tensor-core code (flash.cu and the wrappers in common.cuh) has been checked only on the
+// emulator, whose model of mma.sync, ldmatrix and cp.async follows the PTX ISA's documented
+// fragment layouts (emulate.h), and by NVRTC's assembler for sm_90 (make cuda-check: no
+// register spills). TestParityTensorCoreFragments and the flash parity cases are what confirm
+// it on a real GPU; make gpu-bench and gpu-check run them first.
 package cuda
