@@ -167,6 +167,15 @@ func rules() map[string]vjpRule {
 			g.dev.be.RMSNormBackward(dx.buf(), g.buf(), x.buf(), rstd.buf(), x.Numel()/c, c)
 			return []*Tensor{dx}
 		},
+		// F = rms_norm(R(θ)x) -> R(-θ) rms_norm'(R(θ)x)ᵀ g, in one pass (see RMSNorm)
+		"rotary_rms_norm": func(n *node, out, g *Tensor) []*Tensor {
+			x, rstd := n.inputs[0], n.saved[0]
+			cos, sin := n.inputs[1].as(x.dtype), n.inputs[2].as(x.dtype)
+			dx := g.dev.newTensor(x.dtype, x.shape)
+			g.dev.be.RotaryRMSNormBackward(dx.buf(), g.buf(), x.buf(), rstd.buf(), cos.buf(), sin.buf(),
+				x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+			return []*Tensor{dx, nil, nil}
+		},
 		// F = R(θ)x, a rotation per pair -> R(-θ)g
 		"rotary": func(n *node, out, g *Tensor) []*Tensor {
 			return []*Tensor{rotaryRaw(g, n.inputs[1], n.inputs[2], true), nil, nil}

@@ -335,6 +335,15 @@ type Backend interface {
 	// the backward: dx = Rotary(dy, inverse). dst may be x.
 	Rotary(dst, x, cos, sin Buffer, b, t, h, d int, inverse bool)
 
+	// RotaryRMSNormBackward is the backward of RMSNorm(Rotary(x)) over rows of
+	// D, QK-norm after the rotary embedding, in one pass: with y = Rotary(x)
+	// recomputed from x [B, T, H, D] and cos, sin as Rotary's,
+	//
+	//	dx = Rotary⁻¹(RMSNormBackward(dy, y, rstd))
+	//
+	// dx, dy and x share a float dtype; rstd [B*T*H] is F32.
+	RotaryRMSNormBackward(dx, dy, x, rstd, cos, sin Buffer, b, t, h, d int)
+
 	// Attention runs the forward described by a (Out and LSE written).
 	Attention(a *AttentionArgs)
 	// AttentionBackward writes DQ, DK, DV from DOut, Q, K, V, Out and LSE.

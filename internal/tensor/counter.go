@@ -223,6 +223,10 @@ func (c *Counter) Rotary(dst, x, cos, sin Buffer, b, t, h, d int, inverse bool) 
 	c.count(kind, func() { c.be.Rotary(dst, x, cos, sin, b, t, h, d, inverse) })
 }
 
+func (c *Counter) RotaryRMSNormBackward(dx, dy, x, rstd, cos, sin Buffer, b, t, h, d int) {
+	c.count("rotary_rms_norm_backward", func() { c.be.RotaryRMSNormBackward(dx, dy, x, rstd, cos, sin, b, t, h, d) })
+}
+
 func (c *Counter) Attention(a *AttentionArgs) {
 	c.count("attention", func() { c.be.Attention(a) })
 }

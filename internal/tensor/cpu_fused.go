@@ -96,6 +96,29 @@ func (c *cpuBackend[T]) Rotary(dst, x, cos, sin Buffer, b, t, h, d int, inverse 
 	})
 }
 
+func (c *cpuBackend[T]) RotaryRMSNormBackward(dx, dy, x, rstd, cos, sin Buffer, b, t, h, d int) {
+	// The composition itself: y = Rotary(x) into dx, the norm's backward in place, the
+	// inverse rotation in place (each kernel allows dst == its input).
+	n := b * t * h
+	c.Rotary(dx, x, cos, sin, b, t, h, d, false)
+	dxs, dys, r := c.f(dx), c.f(dy), c.f(rstd)
+	parallel(n, d, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			yr, gr := dxs[i*d:(i+1)*d], dys[i*d:(i+1)*d]
+			var dot float64
+			for j, v := range yr {
+				dot += float64(v) * float64(gr[j])
+			}
+			rs := r[i]
+			k := rs * rs * rs * T(dot/float64(d))
+			for j, v := range yr {
+				yr[j] = rs*gr[j] - k*v
+			}
+		}
+	})
+	c.Rotary(dx, dx, cos, sin, b, t, h, d, true)
+}
+
 func dot[T float](a, b []T) T {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 T

@@ -37,6 +37,11 @@ func Embedding(table, ids *Tensor) *Tensor {
 
 // RMSNorm normalises x over its last axis to unit root-mean-square, without
 // a learned weight (F.rms_norm(x, (C,), eps=eps)).
+//
+// When x is the output of Rotary (QK-norm after the rotary embedding), the
+// recorded node reaches back to Rotary's input: the backward is one pass
+// (Backend.RotaryRMSNormBackward) instead of the norm's and then the inverse
+// rotation's. The rotated tensor keeps its own node for any other use.
 func RMSNorm(x *Tensor, eps float32) *Tensor {
 	x.float("rms_norm")
 	if len(x.shape) == 0 {
@@ -48,6 +53,13 @@ func RMSNorm(x *Tensor, eps float32) *Tensor {
 	rstd := x.dev.newTensor(F32, []int{rows})
 	if x.Numel() > 0 {
 		x.dev.be.RMSNorm(out.buf(), rstd.buf(), x.buf(), rows, c, eps)
+	}
+	if rn := x.node; rn != nil && rn.op == "rotary" && rn.inputs[0].requiresGrad && rn.inputs[0].dtype == x.dtype {
+		o := record(out, "rotary_rms_norm", rn.inputs, []*Tensor{rstd}, nil)
+		if o.node != nil {
+			o.node.bypass = []*Tensor{x}
+		}
+		return o
 	}
 	return record(out, "rms_norm", []*Tensor{x}, []*Tensor{rstd}, eps)
 }

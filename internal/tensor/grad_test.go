@@ -146,6 +146,17 @@ func gradCases() []gradCase {
 			cos, sin := ropeTables(d, ropeT+2, 6)
 			return Rotary(t[0], cos, sin)
 		}})
+	cs = append(cs, gradCase{name: "rotary_rms_norm", op: "rotary_rms_norm", inputs: []input{normal(2, ropeT, 2, 6)},
+		f: func(d *Device, t []*Tensor) *Tensor {
+			cos, sin := ropeTables(d, ropeT+2, 6)
+			return RMSNorm(Rotary(t[0], cos, sin), 1e-6)
+		}})
+	cs = append(cs, gradCase{name: "rotary_rms_norm/rotated used twice", op: "rotary_rms_norm", inputs: []input{normal(2, ropeT, 2, 6)},
+		f: func(d *Device, t []*Tensor) *Tensor {
+			cos, sin := ropeTables(d, ropeT+2, 6)
+			y := Rotary(t[0], cos, sin)
+			return RMSNorm(y, 1e-6).Mul(y)
+		}})
 	for _, w := range []int{-1, 2, 0} {
 		cs = append(cs, gradCase{name: fmt.Sprintf("attention/window %d", w), op: "attention",
 			inputs: []input{normal(2, 5, 4, 3), normal(2, 5, 2, 3), normal(2, 5, 2, 3)},

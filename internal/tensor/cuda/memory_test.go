@@ -80,6 +80,8 @@ func (d *dryBackend) RMSNormBackward(tensor.Buffer, tensor.Buffer, tensor.Buffer
 }
 func (d *dryBackend) Rotary(tensor.Buffer, tensor.Buffer, tensor.Buffer, tensor.Buffer, int, int, int, int, bool) {
 }
+func (d *dryBackend) RotaryRMSNormBackward(tensor.Buffer, tensor.Buffer, tensor.Buffer, tensor.Buffer, tensor.Buffer, tensor.Buffer, int, int, int, int) {
+}
 func (d *dryBackend) Attention(*tensor.AttentionArgs) {}
 func (d *dryBackend) AttentionBackward(a *tensor.AttentionArgs) {
 	d.Free(d.Alloc(tensor.F32, a.B*a.H*a.T)) // the delta scratch

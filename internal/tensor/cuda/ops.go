@@ -305,6 +305,30 @@ func (b *Backend) Rotary(dst, x, cos, sin tensor.Buffer, bs, t, h, d int, invers
 	b.launch1("rotary"+suffix(dt), min(bs*t, maxGrid), threads, 0)
 }
 
+func (b *Backend) RotaryRMSNormBackward(dx, dy, x, rstd, cos, sin tensor.Buffer, bs, t, h, d int) {
+	const op = "RotaryRMSNormBackward"
+	bdx, bdy, bx, r, bc, bsn := b.buf(dx, op), b.buf(dy, op), b.buf(x, op), b.buf(rstd, op), b.buf(cos, op), b.buf(sin, op)
+	dt := b.float(op, bdx, bdy, bx, bc, bsn)
+	if r.dt != tensor.F32 {
+		panic(fmt.Errorf("cuda: %s: rstd is %v, not f32", op, r.dt))
+	}
+	if d%2 != 0 {
+		panic(fmt.Errorf("cuda: %s: odd head dim %d", op, d))
+	}
+	n := bs * t * h
+	for _, q := range []*buffer{bdx, bdy, bx} {
+		checkRange(op, q, 0, n*d)
+	}
+	checkRange(op, r, 0, n)
+	checkRange(op, bc, 0, t*d/2)
+	checkRange(op, bsn, 0, t*d/2)
+	if n == 0 {
+		return
+	}
+	b.args().ptr(bdx.ptr).ptr(bdy.ptr).ptr(bx.ptr).ptr(r.ptr).ptr(bc.ptr).ptr(bsn.ptr).i64(bs).i64(t).i64(h).i64(d)
+	b.launch1("rotary_rms_norm_backward"+suffix(dt), rowBlocks(n), threads, 0)
+}
+
 // Attention tiles (attention.cu): 32 rows, 32 columns, head dim up to 256.
 const (
 	attTile = 32

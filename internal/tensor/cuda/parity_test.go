@@ -624,6 +624,27 @@ func TestParityRotary(t *testing.T) {
 	}
 }
 
+func TestParityRotaryRMSNormBackward(t *testing.T) {
+	r := rng(t)
+	const b, tt, h, d, rows = 2, 9, 3, 128, 12
+	n := b * tt * h * d
+	for _, dd := range dtypes {
+		ang := uniform(r, rows*d/2, 0, 6.3)
+		cs, sn := make([]float32, len(ang)), make([]float32, len(ang))
+		for i, a := range ang {
+			cs[i], sn[i] = float32(math.Cos(float64(a))), float32(math.Sin(float64(a)))
+		}
+		x, c, s, dy := put(t, dd.dt, randn(r, n, 1)), put(t, dd.dt, cs), put(t, dd.dt, sn), put(t, dd.dt, randn(r, n, 1))
+		y, yn, rstd, dx := nan(t, dd.dt, n), nan(t, dd.dt, n), nan(t, tensor.F32, b*tt*h), nan(t, dd.dt, n)
+		both(func(be tensor.Backend, side func(pair) tensor.Buffer) {
+			be.Rotary(side(y), side(x), side(c), side(s), b, tt, h, d, false)
+			be.RMSNorm(side(yn), side(rstd), side(y), b*tt*h, d, 1e-6)
+			be.RotaryRMSNormBackward(side(dx), side(dy), side(x), side(rstd), side(c), side(s), b, tt, h, d)
+		})
+		check(t, "dx "+dd.dt.String(), dx, max(dd.tol, tolSum))
+	}
+}
+
 func TestParityAttention(t *testing.T) {
 	r := rng(t)
 	cases := []struct {

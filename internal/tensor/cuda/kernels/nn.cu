@@ -136,6 +136,47 @@ extern "C" __global__ void rotary_bf16(bf16* dst, const bf16* x, const bf16* cs,
 }
 AR_KERNEL(rotary_bf16)
 
+// ---- rotary_rms_norm_backward: the backward of rms_norm(rotary(x)), QK-norm, one warp a row ----
+// x, dy, dx [B, T, H, D], cos/sin [>=T, D/2], rstd [B*T*H] f32. With y = rotary(x) recomputed,
+// g = rstd*dy - rstd^3/D * y * sum(dy*y), and dx = rotary^-1(g). A lane owns the pairs (j, j+D/2)
+// for j = lane, lane+32, ...: the rotation never leaves it.
+template <typename T>
+__device__ void rotary_rms_norm_backward_impl(T* dx, const T* dy, const T* x, const float* rstd, const T* cs,
+                                              const T* sn, i64 b, i64 t, i64 h, i64 d) {
+    int lane = threadIdx.x % AR_WARP, half = (int)(d / 2);
+    i64 warps = blockDim.x / AR_WARP, rows = b * t * h;
+    for (i64 row = blockIdx.x * warps + threadIdx.x / AR_WARP; row < rows; row += gridDim.x * warps) {
+        i64 base = row * d, tt = (row / h) % t;
+        const T* cr = cs + tt * half;
+        const T* sr = sn + tt * half;
+        float dot = 0.0f;
+        for (int j = lane; j < half; j += AR_WARP) {
+            float x1 = ld(x, base + j), x2 = ld(x, base + j + half), c = ld(cr, j), s = ld(sr, j);
+            dot += (x1 * c + x2 * s) * ld(dy, base + j) + (-x1 * s + x2 * c) * ld(dy, base + j + half);
+        }
+        dot = warp_sum(dot);
+        float r = rstd[row];
+        float k = r * r * r / (float)d * dot;
+        for (int j = lane; j < half; j += AR_WARP) {
+            float x1 = ld(x, base + j), x2 = ld(x, base + j + half), c = ld(cr, j), s = ld(sr, j);
+            float g1 = r * ld(dy, base + j) - k * (x1 * c + x2 * s);
+            float g2 = r * ld(dy, base + j + half) - k * (-x1 * s + x2 * c);
+            st(dx, base + j, g1 * c - g2 * s);
+            st(dx, base + j + half, g1 * s + g2 * c);
+        }
+    }
+}
+extern "C" __global__ void rotary_rms_norm_backward_f32(float* dx, const float* dy, const float* x, const float* rstd,
+                                                        const float* cs, const float* sn, i64 b, i64 t, i64 h, i64 d) {
+    rotary_rms_norm_backward_impl(dx, dy, x, rstd, cs, sn, b, t, h, d);
+}
+AR_KERNEL(rotary_rms_norm_backward_f32)
+extern "C" __global__ void rotary_rms_norm_backward_bf16(bf16* dx, const bf16* dy, const bf16* x, const float* rstd,
+                                                         const bf16* cs, const bf16* sn, i64 b, i64 t, i64 h, i64 d) {
+    rotary_rms_norm_backward_impl(dx, dy, x, rstd, cs, sn, b, t, h, d);
+}
+AR_KERNEL(rotary_rms_norm_backward_bf16)
+
 // ---- cross_entropy: logits [N, V] (f32 or bf16), targets i32 [N]; one block per row ----
 // lse[i] = log sum_v exp(logits[i,v]); losses[i] = lse[i] - logits[i, targets[i]], or 0 for a
 // negative (ignored) target. losses and lse are f32.
