@@ -23,6 +23,15 @@
 //     is open belongs to it; Close frees them all except those handed back to
 //     the enclosing scope. A GPU cannot wait for Go's garbage collector, so
 //     memory is released this way, deterministically.
+//   - Activation dtype: the device's mixed-precision policy (autocast decided
+//     by the device, see Device.ActivationDType): F32 on the CPU; BF16 on the
+//     GPU, where activations and product inputs are bf16 while parameters,
+//     gradients of parameters and optimizer state stay f32.
+//   - Fused nodes: where one op's output feeds a known partner (Softcap into
+//     CrossEntropy, Rotary into RMSNorm) the partner records one node over
+//     both, whose backward is one kernel; the inner op keeps its own node.
+//   - Counter: a Backend wrapper that counts kernels by kind and the host
+//     time in each, for measuring a training step on any device.
 //
 // A training program uses it like this:
 //
@@ -50,7 +59,8 @@
 // The CPU backend computes in float32 with GEMMs on an AVX-512 (or AVX2)
 // micro-kernel where the CPU has one, plain Go elsewhere; "cpu64" is the
 // same backend in float64, the reference for the gradient checks. BF16 is a
-// dtype for GPU backends; the CPU refuses it with an error.
+// dtype for GPU backends; the CPU refuses it with an error. Tensor.To
+// converts explicitly; a BF16 device converts where its policy says.
 //
 // Shape legend used throughout: B batch, T time, H query heads, KVH key/value
 // heads, D head dim, C channels, V vocabulary, N rows.
