@@ -287,49 +287,53 @@ __device__ void flash_backward_dq_impl(bf16* dq, const bf16* q, const bf16* k, c
         cp_async_commit();
         cp_async_wait_all();
         __syncthreads();
-        float s[8][4], dp[8][4];
+        // The tile's 64 keys in two halves of 32, to keep S and dP of half a tile in registers.
 #pragma unroll
-        for (int n = 0; n < 8; n++) {
-            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-            dp[n][0] = dp[n][1] = dp[n][2] = dp[n][3] = 0.0f;
-        }
+        for (int hk = 0; hk < 2; hk++) {
+            float s[4][4], dp[4][4];
 #pragma unroll
-        for (int kk = 0; kk < KS; kk++) {
-            u32 qf[4], of[4];
-            fa_frag_a<D>(qf, Qs, warp * 16, kk * 16);
-            fa_frag_a<D>(of, dOs, warp * 16, kk * 16);
-#pragma unroll
-            for (int np = 0; np < 4; np++) {
-                u32 kf[4], vf[4];
-                fa_frag_bt<D>(kf, Ks, np * 16, kk * 16);
-                fa_frag_bt<D>(vf, Vs, np * 16, kk * 16);
-                mma_bf16_16816(s[2 * np], qf, kf, s[2 * np]);
-                mma_bf16_16816(s[2 * np + 1], qf, kf + 2, s[2 * np + 1]);
-                mma_bf16_16816(dp[2 * np], of, vf, dp[2 * np]);
-                mma_bf16_16816(dp[2 * np + 1], of, vf + 2, dp[2 * np + 1]);
+            for (int n = 0; n < 4; n++) {
+                s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+                dp[n][0] = dp[n][1] = dp[n][2] = dp[n][3] = 0.0f;
             }
-        }
-        // dS = P (dP - delta), P recomputed from lse; masked entries are 0.
 #pragma unroll
-        for (int n = 0; n < 8; n++) {
+            for (int kk = 0; kk < KS; kk++) {
+                u32 qf[4], of[4];
+                fa_frag_a<D>(qf, Qs, warp * 16, kk * 16);
+                fa_frag_a<D>(of, dOs, warp * 16, kk * 16);
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                int r = i >> 1;
-                i64 t = row0 + r * 8, sk = k0 + n * 8 + tq * 2 + (i & 1);
-                float p = fa_visible(t, sk, T, a.window) ? exp2f(s[n][i] * sl2 - lse2[r]) : 0.0f;
-                s[n][i] = p * (dp[n][i] - dl[r]);
+                for (int np = 0; np < 2; np++) {
+                    u32 kf[4], vf[4];
+                    fa_frag_bt<D>(kf, Ks, hk * 32 + np * 16, kk * 16);
+                    fa_frag_bt<D>(vf, Vs, hk * 32 + np * 16, kk * 16);
+                    mma_bf16_16816(s[2 * np], qf, kf, s[2 * np]);
+                    mma_bf16_16816(s[2 * np + 1], qf, kf + 2, s[2 * np + 1]);
+                    mma_bf16_16816(dp[2 * np], of, vf, dp[2 * np]);
+                    mma_bf16_16816(dp[2 * np + 1], of, vf + 2, dp[2 * np + 1]);
+                }
             }
-        }
+            // dS = P (dP - delta), P recomputed from lse; masked entries are 0.
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            u32 dsa[4];
-            fa_pack_a(dsa, s[2 * j], s[2 * j + 1]);
+            for (int n = 0; n < 4; n++) {
 #pragma unroll
-            for (int np = 0; np < NT / 2; np++) {
-                u32 kf[4];
-                fa_frag_bn<D>(kf, Ks, j * 16, np * 16);
-                mma_bf16_16816(acc[2 * np], dsa, kf, acc[2 * np]);
-                mma_bf16_16816(acc[2 * np + 1], dsa, kf + 2, acc[2 * np + 1]);
+                for (int i = 0; i < 4; i++) {
+                    int r = i >> 1;
+                    i64 t = row0 + r * 8, sk = k0 + hk * 32 + n * 8 + tq * 2 + (i & 1);
+                    float p = fa_visible(t, sk, T, a.window) ? exp2f(s[n][i] * sl2 - lse2[r]) : 0.0f;
+                    s[n][i] = p * (dp[n][i] - dl[r]);
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                u32 dsa[4];
+                fa_pack_a(dsa, s[2 * j], s[2 * j + 1]);
+#pragma unroll
+                for (int np = 0; np < NT / 2; np++) {
+                    u32 kf[4];
+                    fa_frag_bn<D>(kf, Ks, hk * 32 + j * 16, np * 16);
+                    mma_bf16_16816(acc[2 * np], dsa, kf, acc[2 * np]);
+                    mma_bf16_16816(acc[2 * np + 1], dsa, kf + 2, acc[2 * np + 1]);
+                }
             }
         }
     }
