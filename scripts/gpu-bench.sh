@@ -23,10 +23,10 @@ trainer="did not run"
 if "$bin/autoresearch" prepare --profile gpu --dataset synthetic --home "$work/home" >"$work/prepare.log" 2>&1; then
 	log="$work/train.log"
 	AUTORESEARCH_PROFILE=gpu AUTORESEARCH_DEVICE=cuda AUTORESEARCH_HOME="$work/home" \
-		timeout 240 "$bin/gpt" >"$log" 2>&1 &
+		timeout 150 "$bin/gpt" >"$log" 2>&1 &
 	pid=$!
 	# Stop it after step 20 (its own budget is 300 s of training plus the evaluation).
-	for _ in $(seq 240); do
+	for _ in $(seq 150); do
 		sleep 1
 		if tr '\r' '\n' <"$log" | grep -q '^step 00020'; then break; fi
 		kill -0 "$pid" 2>/dev/null || break
