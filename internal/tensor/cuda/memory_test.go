@@ -136,3 +136,30 @@ func TestMemoryOfTheDefaultStep(t *testing.T) {
 		t.Errorf("f32 activations peak at %d bytes, bf16 at %d: bf16 should need less", peak32, peak)
 	}
 }
+
+// BenchmarkHostStep is the host's own work in one training step of the default model (device
+// batch 128, two micro-steps and the optimizer): the tensor layer's bookkeeping for every op,
+// with a backend that does nothing. What a GPU step cannot go below on the host side, before
+// the driver's launch cost; reported per step and per kernel call.
+func BenchmarkHostStep(b *testing.B) {
+	c := tensor.NewCounter(newDry(tensor.BF16))
+	d := tensor.NewDevice(c)
+	model := depth8(128)
+	m := newGPT(d, 1, model)
+	tr := newTrainer(d, m)
+	r := rand.New(rand.NewPCG(1, 2))
+	batches := make([][2]*tensor.Tensor, 2)
+	for i := range batches {
+		x, y := randomBatch(d, r, model)
+		batches[i] = [2]*tensor.Tensor{x, y}
+	}
+	tr.stepOn(m, batches)
+	c.Reset()
+	for b.Loop() {
+		tr.stepOn(m, batches)
+	}
+	calls, _ := c.Total()
+	perStep := float64(calls) / float64(b.N)
+	b.ReportMetric(perStep, "kernels/step")
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(calls), "µs/kernel")
+}
