@@ -149,7 +149,11 @@ func referenceLosses(m *GPT, idx, tgt []int32, B, T int) []float64 {
 			blk := &m.h[i]
 			wq, wk, wv, wo := vals(blk.attn.cQ), vals(blk.attn.cK), vals(blk.attn.cV), vals(blk.attn.cProj)
 			fc, proj := vals(blk.mlp.cFc), vals(blk.mlp.cProj)
-			window := m.windowSizes[i]
+			// "SSSL" from the config: S sees half the context, the last layer all.
+			window := c.SequenceLen / 2
+			if c.WindowPattern[i%len(c.WindowPattern)] == 'L' || i == c.NLayer-1 {
+				window = c.SequenceLen
+			}
 			q := make([][]float64, T) // [t][h*D+d], after rotary and norm
 			k := make([][]float64, T) // [t][kvh*D+d]
 			v := make([][]float64, T)
