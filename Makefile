@@ -2,9 +2,9 @@
 GO      ?= go
 BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-GOFILES := $(shell find cmd internal harness gpt -name '*.go' 2>/dev/null)
+GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/null)
 
-.PHONY: all build test vet fmt-check demo bench
+.PHONY: all build test vet fmt-check demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-check device-pack
 
 all: build
 
@@ -34,3 +34,68 @@ demo: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# ---- CUDA ----
+# The toolkit when the machine has one (the GPU machine: /usr/local/cuda), else the project's
+# own SDK of CUDA headers, link stubs and NVRTC (scripts/cuda-sdk.sh), enough to compile, link
+# and compile kernels to PTX without a GPU. CGO_CFLAGS puts the CUDA 13 compatibility header's
+# folder first (internal/tensor/cuda/include/cuda.h wraps the real cuda.h).
+CUDA_HOME ?= $(if $(wildcard /usr/local/cuda/include/cuda.h),/usr/local/cuda,)
+CUDA_SDK  ?= $(HOME)/.cache/autoresearch/cuda-sdk
+ifneq ($(CUDA_HOME),)
+CUDA_INC    := $(CUDA_HOME)/include
+CUDA_LDDIRS := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -Wl,-rpath,$(CUDA_HOME)/lib64
+CUDA_RUNLIB := $(CUDA_HOME)/lib64
+else
+CUDA_INC    := $(CUDA_SDK)/include
+CUDA_LDDIRS := -L$(CUDA_SDK)/lib/stubs
+CUDA_RUNLIB := $(CUDA_SDK)/lib/nvrtc
+endif
+# NVRTC loads its builtins library with dlopen, which an rpath does not reach: hence the
+# library path for the commands that run NVRTC.
+CUDA_ENV := CGO_ENABLED=1 CGO_CFLAGS="-I$(CURDIR)/internal/tensor/cuda/include -I$(CUDA_INC)" \
+	CGO_LDFLAGS="$(CUDA_LDDIRS)" CUDA_HOME="$(or $(CUDA_HOME),$(CUDA_SDK))" \
+	LD_LIBRARY_PATH="$(CUDA_RUNLIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}"
+CUDA_PKG := ./internal/tensor/cuda/
+
+# Installs the SDK when the machine has no toolkit (idempotent, ~35 s the first time).
+cuda-sdk:
+	@if [ -z "$(CUDA_HOME)" ]; then bash scripts/cuda-sdk.sh "$(CUDA_SDK)"; fi
+
+# Every package and command with -tags cuda, linked, into bin/cuda/ (ptxcheck, the training
+# program). A binary built against the SDK's stubs cannot run GPU code: build on the GPU machine.
+build-cuda: cuda-sdk
+	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/ ./...
+
+# The backend on the CPU emulator of CUDA (emulate.h): its parity tests run every kernel here.
+cuda-emu:
+	$(GO) vet -tags cudaemu $(CUDA_PKG)
+	$(GO) test -tags cudaemu -count=1 $(CUDA_PKG)
+
+# No GPU needed: vet, compile and link the cuda-tagged code and its tests, compile every kernel
+# to PTX for sm_90 with NVRTC (a kernel that does not compile fails), run the parity tests on
+# the emulator.
+cuda-check: build-cuda
+	$(CUDA_ENV) $(GO) vet -tags cuda ./...
+	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/cuda.test $(CUDA_PKG)
+	$(CUDA_ENV) $(GO) test -tags cuda -count=1 ./internal/tensor/cuda/ptx/ ./internal/tensor/cuda/kernels/
+	$(CUDA_ENV) bin/cuda/ptxcheck -arch compute_90
+	$(MAKE) --no-print-directory cuda-emu
+
+# For a GPU machine without Go or network: pack Go and the vendored modules into .device-pack/,
+# then carry the tree there and run `bash .device-pack/with-go make gpu-check`.
+device-pack:
+	bash scripts/device-pack.sh
+
+# On the GPU machine (bash .device-pack/with-go make gpu-check): kernels for its own
+# architecture, the parity tests against the CPU backend (relative error of every check
+# printed in a table), then the depth-8 baseline of the gpu profile trained for 60 s on random
+# tokens (tokens/s, MFU and peak memory printed last).
+GPU_ARCH = compute_$(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d '.')
+gpu-check: build-cuda
+	nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+	$(CUDA_ENV) bin/cuda/ptxcheck -arch $(GPU_ARCH)
+	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/cuda.test $(CUDA_PKG)
+	$(CUDA_ENV) bin/cuda/cuda.test -test.count=1 -test.timeout 20m -test.skip 'BaselineThroughput'
+	$(CUDA_ENV) AUTORESEARCH_CUDA_BASELINE_SECONDS=60 bin/cuda/cuda.test -test.count=1 -test.timeout 20m \
+		-test.run 'BaselineThroughput'

@@ -22,8 +22,7 @@ type runOptions struct {
 	setupFlags
 	Program        string
 	Agent          string
-	Model          string
-	BaseURL        string
+	LLM            agent.LLMConfig // --model, --base-url, --temperature, ...
 	MaxExperiments int
 	Until          time.Duration
 	FixAttempts    int
@@ -61,8 +60,7 @@ existing tag resumes where it stopped.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Program, "program", "programs/program.md", "the research instructions for the agent (relative to the repository)")
 	f.StringVar(&o.Agent, "agent", "llm", "who proposes changes: llm or sweep (offline, one constant at a time)")
-	f.StringVar(&o.Model, "model", "", "the LLM agent's model")
-	f.StringVar(&o.BaseURL, "base-url", "", "the LLM agent's OpenAI-compatible API URL")
+	o.LLM.AddFlags(f)
 	f.IntVar(&o.MaxExperiments, "max-experiments", 0, "stop after this many experiments (0: no limit)")
 	f.DurationVar(&o.Until, "until", 0, "start no experiment after this long, e.g. 8h (0: no limit)")
 	f.IntVar(&o.FixAttempts, "fix-attempts", 3, "fixes the agent may try on a build or runtime crash")
@@ -98,7 +96,7 @@ func newProposer(o runOptions) (agent.Proposer, error) {
 	case "sweep":
 		return agent.NewSweep(o.Seed), nil
 	case "llm":
-		return nil, errors.New("the llm agent is not built into this autoresearch yet: use --agent sweep")
+		return agent.NewLLM(o.LLM)
 	}
 	return nil, usagef("unknown --agent %q: use llm or sweep", o.Agent)
 }
@@ -130,6 +128,14 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		program = string(b)
 	} else if o.Agent != "sweep" {
 		return fmt.Errorf("reading the research program: %w (pass --program FILE)", err)
+	}
+
+	// The LLM agent tries its endpoint now, so that a wrong key or URL stops
+	// the command before any setup or experiment.
+	if p, ok := proposer.(interface{ Preflight(context.Context) error }); ok {
+		if err := p.Preflight(ctx); err != nil {
+			return err
+		}
 	}
 
 	rep := status.New(out)

@@ -135,13 +135,17 @@ func TestBaselineThenSweepRunThenResume(t *testing.T) {
 
 func TestRunFlagErrors(t *testing.T) {
 	repo := toyRepo(t)
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
 	cases := []struct {
 		args []string
 		msg  string
 		code int
 	}{
 		{[]string{"run", "--repo", repo, "--agent", "gpt"}, `unknown --agent "gpt": use llm or sweep`, 2},
-		{[]string{"run", "--repo", repo, "--agent", "llm"}, "the llm agent is not built into this autoresearch yet: use --agent sweep", 1},
+		{[]string{"run", "--repo", repo, "--agent", "llm"}, "no API key for https://api.openai.com/v1: set OPENAI_API_KEY", 1},
+		{[]string{"run", "--repo", repo, "--temperature", "5"}, "--temperature 5 is out of range", 1},
+		{[]string{"run", "--repo", repo, "--temperature", "warm"}, `invalid argument "warm" for "--temperature" flag: not a number`, 2},
 		{[]string{"run", "--repo", repo, "--agent", "sweep", "--tag", "a b"}, "--tag: tag \"a b\" cannot name a branch", 2},
 		{[]string{"run", "--repo", repo, "--max-experiments", "-1"}, "cannot be negative", 2},
 		{[]string{"baseline", "--repo", repo, "--profile", "laptop"}, `--profile: unknown profile "laptop"`, 2},

@@ -1,0 +1,249 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+
+	"autoresearch/internal/results"
+)
+
+// detail is how much history the first user message carries. A proposal
+// starts at level 0; each context-length error from the server moves it one
+// level down, until the conversation fits.
+type detail struct {
+	rows       int  // last rows of results.tsv shown
+	logLines   int  // lines of the last outcome's log tail
+	failLines  int  // lines of a repair's failure output
+	ideas      int  // older descriptions listed as already tried; -1: all
+	kept       int  // kept changes listed (the most recent); -1: all
+	inlineFile bool // the editable files' content in the message
+}
+
+var detailLevels = []detail{
+	{rows: 20, logLines: 50, failLines: 50, ideas: -1, kept: -1, inlineFile: true},
+	{rows: 10, logLines: 20, failLines: 30, ideas: 60, kept: 30, inlineFile: true},
+	{rows: 5, logLines: 0, failLines: 15, ideas: 20, kept: 10, inlineFile: true},
+	{rows: 3, logLines: 0, failLines: 10, ideas: 0, kept: 5, inlineFile: false},
+}
+
+// systemPrompt is the program (the human's instructions) followed by the
+// protocol rules, which the program cannot override.
+func systemPrompt(req Request, cfg LLMConfig, repair bool) string {
+	var b strings.Builder
+	if p := strings.TrimSpace(req.Program); p != "" {
+		b.WriteString(p)
+		b.WriteString("\n\n")
+	}
+	editable := strings.Join(req.EditablePaths, ", ")
+	fmt.Fprintf(&b, `# Protocol
+
+This conversation is one step of an autonomous research loop run by autoresearch. You act only through the tools; there is no human to answer questions.
+
+- Every reply must call at least one tool. A reply without a tool call is wasted.
+- Only %[1]s may change. Everything else in the worktree (harness/, internal/, go.mod, go.sum) is locked: read it, never edit it. Use only the Go standard library and the packages the module already has; no new dependencies.
+- Make one focused change per proposal, so that its effect on %[2]s can be measured on its own.
+- After editing, call check and fix any compiler error before you submit; submit refuses a program that does not build.
+- submit(description) ends the step: the program is then trained for the fixed budget and kept only if %[2]s improves. The description is one short line saying what changed, e.g. "raise the matrix learning rate from 0.04 to 0.05".
+- Do not repeat an idea already tried (the list comes with the results) unless you change it in a way you name in the description.
+- You have at most %[3]d tool calls and %[4]d tokens for this step.
+`, editable, metricName(req), cfg.MaxToolCalls, cfg.MaxTokens)
+	if repair {
+		b.WriteString("- This step is a repair: the change you made failed. Fix it and submit, or call give_up(reason) if the idea itself cannot work; the change is then thrown away and the loop moves on.\n")
+	} else {
+		b.WriteString("- give_up(reason) abandons the step without an experiment; use it only when no change is worth trying.\n")
+	}
+	return b.String()
+}
+
+func metricName(req Request) string {
+	if req.Metric == "" {
+		return results.DefaultMetric
+	}
+	return req.Metric
+}
+
+// userPrompt is the context of one proposal at the given level of detail:
+// the run, the results so far, the last outcome, the current files and the
+// task. failure is nil for a proposal, set for a repair.
+func userPrompt(req Request, files map[string]string, level int, failure *Failure, proposed string) string {
+	d := detailLevels[min(level, len(detailLevels)-1)]
+	metric := metricName(req)
+	direction := "lower is better"
+	if !req.LowerIsBetter {
+		direction = "higher is better"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Run\n\nExperiment %d. Profile %s: every run trains for a fixed budget of %g s of wall-clock time. Device: %s. Metric: %s (%s).\n",
+		req.N, orUnknown(req.Profile), req.Budget, orUnknown(req.Device), metric, direction)
+
+	writeResults(&b, req, d, metric)
+
+	if o := req.Last; o != nil && failure == nil {
+		b.WriteString("\n# Last experiment\n\n")
+		fmt.Fprintf(&b, "%q: %s", o.Description, o.Status)
+		if o.Status == results.Crash {
+			if o.Crash != "" {
+				fmt.Fprintf(&b, " (%s)", o.Crash)
+			}
+		} else {
+			fmt.Fprintf(&b, ", %s %.6f", metric, o.Value)
+		}
+		b.WriteString("\n")
+		if t := lastLines(o.LogTail, d.logLines); t != "" {
+			fmt.Fprintf(&b, "\nIts log ends with:\n```\n%s\n```\n", t)
+		}
+	}
+
+	for _, p := range req.EditablePaths {
+		if d.inlineFile {
+			fmt.Fprintf(&b, "\n# Current %s\n\n```go\n%s\n```\n", p, strings.TrimRight(files[p], "\n"))
+		} else {
+			fmt.Fprintf(&b, "\n# Current %s\n\n(%d lines, left out to fit the context window: read it with read_file)\n", p, strings.Count(files[p], "\n"))
+		}
+	}
+
+	b.WriteString("\n# Task\n\n")
+	if failure == nil {
+		fmt.Fprintf(&b, "Make one change to %s that you expect to improve %s within the fixed budget, check that it builds, and submit it with a one-line description.\n",
+			strings.Join(req.EditablePaths, ", "), metric)
+		return b.String()
+	}
+	what := "failed"
+	switch failure.Kind {
+	case "build":
+		what = "does not build"
+	case "runtime":
+		what = "crashed while training"
+	}
+	if proposed != "" {
+		fmt.Fprintf(&b, "Your change %q %s (repair attempt %d).", proposed, what, failure.Attempt)
+	} else {
+		fmt.Fprintf(&b, "The current change %s (repair attempt %d).", what, failure.Attempt)
+	}
+	label := "Output"
+	if failure.Kind == "build" {
+		label = "Compiler output"
+	} else if failure.Kind == "runtime" {
+		label = "The training log ends with"
+	}
+	fmt.Fprintf(&b, " %s:\n```\n%s\n```\n", label, lastLines(failure.Output, d.failLines))
+	fmt.Fprintf(&b, "The files above hold the failing change. Fix it (edit, check, then submit with a description of the fixed change), or call give_up with the reason if the idea itself cannot work.\n")
+	return b.String()
+}
+
+// shortCommit cuts a hash to the 7 characters results.tsv shows.
+func shortCommit(h string) string { return h[:min(len(h), 7)] }
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// writeResults writes the best value, the kept changes with their deltas, the
+// last rows, and the older ideas already tried.
+func writeResults(b *strings.Builder, req Request, d detail, metric string) {
+	rows := req.Results
+	b.WriteString("\n# Results so far\n\n")
+	if len(rows) == 0 {
+		b.WriteString("None yet.\n")
+		return
+	}
+	better := func(a, c float64) bool {
+		if req.LowerIsBetter {
+			return a < c
+		}
+		return a > c
+	}
+	var kept []results.Row
+	var best *results.Row
+	for i := range rows {
+		if rows[i].Status != results.Keep {
+			continue
+		}
+		kept = append(kept, rows[i])
+		if best == nil || better(rows[i].Value, best.Value) {
+			best = &rows[i]
+		}
+	}
+	crashes, discards := 0, 0
+	for _, r := range rows {
+		switch r.Status {
+		case results.Crash:
+			crashes++
+		case results.Discard:
+			discards++
+		}
+	}
+	fmt.Fprintf(b, "%d experiments: %d kept, %d discarded, %d crashed.\n", len(rows), len(kept), discards, crashes)
+	if best != nil {
+		fmt.Fprintf(b, "Best %s: %.6f (%s, %q).\n", metric, best.Value, shortCommit(best.Commit), best.Description)
+	}
+
+	if len(kept) > 0 {
+		b.WriteString("\nKept changes, oldest first, each with its change of the metric from the previous kept state:\n")
+		start := 0
+		if d.kept >= 0 && len(kept) > d.kept {
+			start = len(kept) - d.kept
+			fmt.Fprintf(b, "(%d older kept changes left out)\n", start)
+		}
+		for i := start; i < len(kept); i++ {
+			k := kept[i]
+			delta := "start"
+			if i > 0 {
+				delta = fmt.Sprintf("%+.6f", k.Value-kept[i-1].Value)
+			}
+			fmt.Fprintf(b, "- %s %.6f (%s) %s\n", shortCommit(k.Commit), k.Value, delta, k.Description)
+		}
+	}
+
+	shown := min(d.rows, len(rows))
+	older := rows[:len(rows)-shown]
+	fmt.Fprintf(b, "\nThe last %d rows of results.tsv:\n```\n%s\n", shown, results.Header(metric))
+	for _, r := range rows[len(rows)-shown:] {
+		b.WriteString(r.Format())
+		b.WriteString("\n")
+	}
+	b.WriteString("```\n")
+
+	if len(older) == 0 || d.ideas == 0 {
+		return
+	}
+	seen := map[string]bool{}
+	var ideas []string
+	for _, r := range older {
+		key := strings.ToLower(r.Description)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		ideas = append(ideas, fmt.Sprintf("- %s (%s)", r.Description, r.Status))
+	}
+	if d.ideas > 0 && len(ideas) > d.ideas {
+		fmt.Fprintf(b, "\nOlder ideas already tried (the %d most recent of %d):\n", d.ideas, len(ideas))
+		ideas = ideas[len(ideas)-d.ideas:]
+	} else {
+		b.WriteString("\nOlder ideas already tried:\n")
+	}
+	b.WriteString(strings.Join(ideas, "\n"))
+	b.WriteString("\n")
+}
+
+// lastLines returns the last n lines of s (none for n <= 0), each cut to a
+// sane width so that one runaway line cannot fill the context.
+func lastLines(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		if len(l) > 500 {
+			lines[i] = l[:500] + " [...]"
+		}
+	}
+	return strings.Join(lines, "\n")
+}
