@@ -71,9 +71,11 @@ const (
 //   - batches: TOTAL_BATCH_SIZE (tokens) and DEVICE_BATCH_SIZE (rows) shifted
 //     right by a power of two, so that halving or doubling either halves or
 //     doubles it on every profile and divisibility carries over. The cpu
-//     profile takes 8,192-token steps in micro-batches of 8 rows of 256; smoke
-//     takes 1,024-token steps of 16 rows of 64: a few hundred steps in the
-//     budget, where the original takes about a thousand.
+//     profile takes 8,192-token steps in 4 micro-batches of 8 rows of 256;
+//     smoke takes 1,024-token steps in 2 micro-batches of 8 rows of 64: a few
+//     hundred steps in the budget, where the original takes about a
+//     thousand. Like the original's two, the micro-steps leave room to halve
+//     TOTAL_BATCH_SIZE on every profile.
 //   - learning rates, betas, weight decay and the schedule: unchanged (the
 //     AdamW rates already scale with the width).
 func profileScale(profile string) (depth, totalBatchSize, deviceBatchSize int) {
@@ -81,7 +83,7 @@ func profileScale(profile string) (depth, totalBatchSize, deviceBatchSize int) {
 	case "cpu":
 		return max(1, DEPTH-4), TOTAL_BATCH_SIZE >> 6, max(1, DEVICE_BATCH_SIZE>>4)
 	case "smoke":
-		return max(1, DEPTH-6), TOTAL_BATCH_SIZE >> 9, max(1, DEVICE_BATCH_SIZE>>3)
+		return max(1, DEPTH-6), TOTAL_BATCH_SIZE >> 9, max(1, DEVICE_BATCH_SIZE>>4)
 	}
 	return DEPTH, TOTAL_BATCH_SIZE, DEVICE_BATCH_SIZE
 }

@@ -112,8 +112,10 @@ func TestBaselineFitsEveryProfile(t *testing.T) {
 			t.Errorf("%s: depth %d, batch %d tokens, micro-batch %d rows", p.Name, depth, total, rows)
 			continue
 		}
-		if total%(rows*p.MaxSeqLen) != 0 {
-			t.Errorf("%s: %d tokens per step do not split into micro-batches of %d×%d", p.Name, total, rows, p.MaxSeqLen)
+		// At least two micro-steps, as the original has, so that halving
+		// TOTAL_BATCH_SIZE still divides into micro-batches.
+		if total%(rows*p.MaxSeqLen) != 0 || total/(rows*p.MaxSeqLen) < 2 {
+			t.Errorf("%s: %d tokens per step do not split into two or more micro-batches of %d×%d", p.Name, total, rows, p.MaxSeqLen)
 		}
 		if p.EvalTokens < rows*p.MaxSeqLen {
 			t.Errorf("%s: an evaluation batch of %d×%d is more than EVAL_TOKENS %d", p.Name, rows, p.MaxSeqLen, p.EvalTokens)
