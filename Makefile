@@ -4,7 +4,7 @@ BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/null)
 
-.PHONY: all build test vet fmt-check demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-check gpu-bench
+.PHONY: all build test vet fmt-check demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-check gpu-bench device-pack
 
 all: build
 
@@ -81,6 +81,11 @@ cuda-check: build-cuda
 	$(CUDA_ENV) $(GO) test -tags cuda -count=1 ./internal/tensor/cuda/ptx/ ./internal/tensor/cuda/kernels/
 	$(CUDA_ENV) bin/cuda/ptxcheck -arch compute_90 -sass sm_90
 	$(MAKE) --no-print-directory cuda-emu
+
+# For a GPU machine without Go or network: pack Go and the vendored modules into .device-pack/,
+# then carry the tree there and run `bash .device-pack/with-go make gpu-check`.
+device-pack:
+	bash scripts/device-pack.sh
 
 # On the GPU machine (bash .device-pack/with-go make gpu-check): kernels for its own
 # architecture, the parity tests against the CPU backend (relative error of every check

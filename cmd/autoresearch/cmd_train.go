@@ -83,10 +83,9 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 	}
 	limit := time.Duration((2*p.TimeBudget)*float64(time.Second)) + defaultEvalAllowance
 	res, err := runner.Run(ctx, runner.Spec{
-		Dir:     root,
-		Command: []string{vars[runner.BinVar]},
-		Env: []string{harness.EnvProfile + "=" + p.Name, harness.EnvHome + "=" + home,
-			harness.EnvDevice + "=" + device},
+		Dir:        root,
+		Command:    []string{vars[runner.BinVar]},
+		Env:        gptEnv(p, home, device),
 		ResultPath: filepath.Join(tmp, "result.json"),
 		Output:     out,
 		HardLimit:  limit,

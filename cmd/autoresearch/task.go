@@ -62,15 +62,24 @@ func defaultProfile() string {
 // runs in another folder.
 func dataHome() (string, error) { return filepath.Abs(harness.Home()) }
 
-// gptConfig is the run configuration of the GPT task.
+// gptEnv is the environment a run of the training program gets beyond the
+// basics: the profile, the prepared data and the device.
+func gptEnv(p harness.Profile, home, device string) []string {
+	return append([]string{harness.EnvProfile + "=" + p.Name, harness.EnvHome + "=" + home,
+		harness.EnvDevice + "=" + device}, runner.DeviceEnv(device)...)
+}
+
+// gptConfig is the run configuration of the GPT task. An ignored vendor
+// folder of the repository is shared with the worktree, so a machine without
+// network (the GPU machine) builds from it.
 func gptConfig(root, tag string, p harness.Profile, home, device, detail string, allowance time.Duration) experiment.Config {
 	argv, env := runner.GoBuild(trainPackage, device)
 	return experiment.Config{
 		Tag: tag, Repo: root, Profile: p.Name, Device: device, DeviceDetail: detail,
-		Editable: []string{trainFile},
-		Build:    experiment.Command{Argv: argv, Env: env},
-		Run: experiment.Command{Argv: []string{runner.BinVar}, Env: []string{
-			harness.EnvProfile + "=" + p.Name, harness.EnvHome + "=" + home, harness.EnvDevice + "=" + device}},
+		Editable:             []string{trainFile},
+		Shared:               []string{"vendor"},
+		Build:                experiment.Command{Argv: argv, Env: env},
+		Run:                  experiment.Command{Argv: []string{runner.BinVar}, Env: gptEnv(p, home, device)},
 		Metric:               experiment.Metric{Name: "val_bpb", LowerIsBetter: true},
 		MemoryKeys:           []string{"peak_vram_mb", "peak_rss_mb"},
 		BudgetSeconds:        p.TimeBudget,

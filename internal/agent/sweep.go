@@ -201,8 +201,16 @@ func (c Constant) Neighbours() []string {
 		if err != nil {
 			return nil
 		}
+		steps := []int64{v - 1, v + 1, v * 2, v / 2}
+		if v >= 16 && v&(v-1) == 0 {
+			// A power of two of 16 or more is a size aligned on purpose (a
+			// head dimension, a batch, a width ratio): one more or less
+			// breaks the alignment or changes next to nothing, so only
+			// halve or double it. Small counts such as a depth of 8 keep ±1.
+			steps = []int64{v * 2, v / 2}
+		}
 		var out []string
-		for _, n := range []int64{v - 1, v + 1, v * 2, v / 2} {
+		for _, n := range steps {
 			// A positive size stays positive and distinct from the original.
 			if n == v || (v > 0 && n < 1) || (v == 0 && n < 0) {
 				continue

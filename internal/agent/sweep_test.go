@@ -52,7 +52,7 @@ func TestConstantsAndNeighbours(t *testing.T) {
 	want := map[string][]string{
 		"DEPTH":            {"7", "9", "16", "4"},
 		"WINDOW_PATTERN":   {`"LSSL"`, `"SLSL"`, `"SSLL"`, `"SSSS"`, `"SSSLL"`, `"SSS"`},
-		"ASPECT_RATIO":     {"63", "65", "128", "32"},
+		"ASPECT_RATIO":     {"128", "32"},
 		"MATRIX_LR":        {"0.02", "0.08"},
 		"EMBEDDING_LR":     {"0.3", "1.2"},
 		"TOTAL_BATCH_SIZE": {"1 << 18", "1 << 20"},
@@ -64,6 +64,10 @@ func TestConstantsAndNeighbours(t *testing.T) {
 	one := Constant{Name: "N", Value: "1", Kind: "int"}
 	if n := one.Neighbours(); !reflect.DeepEqual(n, []string{"2"}) {
 		t.Errorf("neighbours of 1: %v (a size never reaches 0)", n)
+	}
+	aligned := Constant{Name: "HEAD_DIM", Value: "128", Kind: "int"}
+	if n := aligned.Neighbours(); !reflect.DeepEqual(n, []string{"256", "64"}) {
+		t.Errorf("neighbours of 128: %v (an aligned size only halves or doubles)", n)
 	}
 	two := Constant{Name: "X", Value: "2.0", Kind: "float"}
 	if n := two.Neighbours(); !reflect.DeepEqual(n, []string{"1.0", "4.0"}) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"autoresearch/internal/atomicfile"
+	"autoresearch/internal/gitops"
 )
 
 // ConfigVersion is the run.json format this package writes.
@@ -33,6 +34,10 @@ type Config struct {
 	DeviceDetail string `json:"device_detail,omitempty"`
 	// Editable lists the slash-separated paths the proposer may change.
 	Editable []string `json:"editable"`
+	// Shared lists untracked, git-ignored paths of the user's repository that
+	// the build needs (a vendor folder on a machine without network): each is
+	// linked into the worktree, never copied or committed.
+	Shared []string `json:"shared,omitempty"`
 	// Build and Run are commands in the worktree. The placeholders {bin}
 	// and {worktree} are replaced before each use.
 	Build Command `json:"build"`
@@ -105,9 +110,9 @@ func (c *Config) validate() error {
 	if c.HardLimit() <= 0 {
 		return errors.New("run configuration has no hard limit: set budget_seconds or hard_limit_seconds")
 	}
-	for _, p := range c.Editable {
+	for _, p := range append(append([]string(nil), c.Editable...), c.Shared...) {
 		if filepath.IsAbs(p) || p != filepath.ToSlash(filepath.Clean(p)) || p == "." || len(p) > 1 && p[:2] == ".." {
-			return fmt.Errorf("editable path %q must be a clean slash-separated path inside the repository", p)
+			return fmt.Errorf("path %q of run.json must be a clean slash-separated path inside the repository", p)
 		}
 	}
 	return nil
@@ -134,4 +139,34 @@ func (c *Config) save(path string) error {
 		return err
 	}
 	return atomicfile.Write(path, append(b, '\n'), 0o644)
+}
+
+// linkShared links each of the user's shared paths that exists into the
+// worktree, replacing a stale link. A path missing in the repository is
+// skipped (the build then reports what it lacks), and so is one the clone
+// holds itself because it is tracked.
+func linkShared(repo, worktree string, paths []string) error {
+	for _, p := range paths {
+		src := filepath.Join(repo, filepath.FromSlash(p))
+		if _, err := os.Stat(src); err != nil {
+			continue
+		}
+		dst := filepath.Join(worktree, filepath.FromSlash(p))
+		if fi, err := os.Lstat(dst); err == nil && fi.Mode()&os.ModeSymlink == 0 {
+			continue // the repository tracks it: the clone has its own
+		}
+		if cur, err := os.Readlink(dst); err == nil && cur == src {
+			continue
+		}
+		if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("linking %s into the worktree: %w", p, err)
+		}
+		if err := os.Symlink(src, dst); err != nil {
+			return fmt.Errorf("linking %s into the worktree: %w", p, err)
+		}
+		if _, err := gitops.EnsureExcludedFile(worktree, p); err != nil {
+			return fmt.Errorf("excluding %s from the worktree's git status: %w", p, err)
+		}
+	}
+	return nil
 }

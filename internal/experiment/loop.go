@@ -443,12 +443,13 @@ func (r *Run) timed(rec *Record, phase string, f func() error) error {
 	return err
 }
 
-// rollback makes the worktree the last kept commit again.
+// rollback makes the worktree the last kept commit again. The reset removes
+// untracked files, the links of shared paths too: they are made again.
 func (r *Run) rollback() error {
 	if err := r.repo.ResetHard(r.kept); err != nil {
 		return fmt.Errorf("rolling the worktree back to %s: %w", short(r.kept), err)
 	}
-	return nil
+	return linkShared(r.Config.Repo, r.repo.Dir(), r.Config.Shared)
 }
 
 // abandon records a proposal that led to no experiment.

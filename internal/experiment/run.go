@@ -143,6 +143,9 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 	if cfg.BaseCommit, err = r.repo.Head(); err != nil {
 		return nil, err
 	}
+	if err := linkShared(root, r.repo.Dir(), cfg.Shared); err != nil {
+		return nil, err
+	}
 	for _, d := range []string{LogsDir, TranscriptsDir, binDir} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
@@ -231,7 +234,7 @@ func (r *Run) resume() error {
 	if head != r.kept || r.repo.Guard(r.kept, nil) != nil {
 		r.Reporter.Logf("run %s: rolling back an unfinished experiment %d to the last kept commit %s", r.Config.Tag, len(r.rows), short(r.kept))
 	}
-	return r.repo.ResetHard(r.kept)
+	return r.rollback()
 }
 
 // Close releases the run's lock.

@@ -126,3 +126,50 @@ func TestSetupStartsOverAfterAHalfFinishedSetup(t *testing.T) {
 		t.Error("a refused setup removed the open run")
 	}
 }
+
+func TestSetupLinksSharedPathsWithoutTrippingTheGuard(t *testing.T) {
+	user := newUserRepo(t)
+	// An ignored vendor folder, as on a machine that builds offline.
+	os.MkdirAll(filepath.Join(user, "vendor"), 0o755)
+	os.WriteFile(filepath.Join(user, "vendor", "modules.txt"), []byte("# vendored\n"), 0o644)
+	os.WriteFile(filepath.Join(user, ".git", "info", "exclude"), []byte("/vendor/\n"), 0o644)
+	cfg := toyConfig(user, "t1")
+	cfg.Shared = []string{"vendor", "absent"}
+	r, err := Setup(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(r.Worktree(), "vendor")
+	if dst, err := os.Readlink(link); err != nil || dst != filepath.Join(user, "vendor") {
+		t.Fatalf("worktree/vendor links to %q (%v), want the user's vendor folder", dst, err)
+	}
+	if _, err := os.Lstat(filepath.Join(r.Worktree(), "absent")); !os.IsNotExist(err) {
+		t.Errorf("a shared path missing in the repository was linked: %v", err)
+	}
+	if err := r.Baseline(context.Background()); err != nil {
+		t.Fatalf("the baseline with a linked vendor folder: %v", err)
+	}
+	if rows := r.Rows(); len(rows) != 1 || rows[0].Status != results.Keep {
+		t.Fatalf("rows %+v, want the baseline kept (the link must not count as a change)", rows)
+	}
+	r.Close()
+	os.Remove(link)
+	r, err = Open(r.Dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := os.Readlink(link); err != nil {
+		t.Errorf("resume did not restore the link: %v", err)
+	}
+	// A discard resets the worktree, which removes untracked files.
+	if err := r.rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Readlink(link); err != nil {
+		t.Errorf("a rollback lost the link: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(user, "vendor", "modules.txt")); err != nil {
+		t.Errorf("the user's vendor folder was harmed: %v", err)
+	}
+}

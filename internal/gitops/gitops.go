@@ -275,6 +275,11 @@ func (r *Repo) Guard(base string, editable []string) error {
 			}
 		}
 	}
+	// go-git reads .gitignore files but not info/exclude, where the links
+	// of shared paths are excluded: hand those patterns over.
+	if r.wt.Excludes, err = infoExcludes(r.dir); err != nil {
+		return err
+	}
 	st, err := r.wt.Status()
 	if err != nil {
 		return fmt.Errorf("reading the worktree status: %w", err)
@@ -513,7 +518,13 @@ func copyTree(src, dst storer.EncodedObjectStorer, h plumbing.Hash) error {
 // the repository holding dir): when neither the root .gitignore nor
 // info/exclude covers it, a line is added to info/exclude, which is local to
 // the clone and never committed. It reports whether it added the line.
-func EnsureExcluded(dir, name string) (bool, error) {
+func EnsureExcluded(dir, name string) (bool, error) { return exclude(dir, name, true) }
+
+// EnsureExcludedFile is EnsureExcluded for a file or a symbolic link, which
+// a folder pattern (a trailing slash) does not cover.
+func EnsureExcludedFile(dir, name string) (bool, error) { return exclude(dir, name, false) }
+
+func exclude(dir, name string, isDir bool) (bool, error) {
 	root, err := Root(dir)
 	if err != nil {
 		return false, err
@@ -525,18 +536,13 @@ func EnsureExcluded(dir, name string) (bool, error) {
 	exclude := filepath.Join(common, "info", "exclude")
 	var ps []gitignore.Pattern
 	for _, f := range []string{filepath.Join(root, ".gitignore"), exclude} {
-		b, err := os.ReadFile(f)
+		more, err := readPatterns(f)
 		if err != nil {
-			continue
+			return false, err
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimRight(line, "\r")
-			if line != "" && !strings.HasPrefix(line, "#") {
-				ps = append(ps, gitignore.ParsePattern(line, nil))
-			}
-		}
+		ps = append(ps, more...)
 	}
-	if gitignore.NewMatcher(ps).Match([]string{name}, true) {
+	if gitignore.NewMatcher(ps).Match([]string{name}, isDir) {
 		return false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(exclude), 0o755); err != nil {
@@ -553,11 +559,43 @@ func EnsureExcluded(dir, name string) (bool, error) {
 			prefix = "\n"
 		}
 	}
-	if _, err := fmt.Fprintf(f, "%s# autoresearch run workspaces\n/%s/\n", prefix, name); err != nil {
+	line := "/" + name
+	if isDir {
+		line += "/"
+	}
+	if _, err := fmt.Fprintf(f, "%s# added by autoresearch\n%s\n", prefix, line); err != nil {
 		f.Close()
 		return false, err
 	}
 	return true, f.Close()
+}
+
+// infoExcludes reads the patterns of info/exclude of the repository whose
+// top folder is root.
+func infoExcludes(root string) ([]gitignore.Pattern, error) {
+	common, err := commonDir(root)
+	if err != nil {
+		return nil, err
+	}
+	return readPatterns(filepath.Join(common, "info", "exclude"))
+}
+
+// readPatterns reads a gitignore-style file; a missing file has no patterns.
+func readPatterns(path string) ([]gitignore.Pattern, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var ps []gitignore.Pattern
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line != "" && !strings.HasPrefix(line, "#") {
+			ps = append(ps, gitignore.ParsePattern(line, nil))
+		}
+	}
+	return ps, nil
 }
 
 // commonDir finds the git folder holding info/exclude: .git itself, or for a

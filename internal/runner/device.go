@@ -59,25 +59,46 @@ const (
 	WorktreeVar = "{worktree}" // the run's worktree
 )
 
+// CUDAHome is the CUDA toolkit's folder: $CUDA_HOME, else /usr/local/cuda.
+func CUDAHome() string {
+	if home := os.Getenv("CUDA_HOME"); home != "" {
+		return home
+	}
+	return "/usr/local/cuda"
+}
+
 // GoBuild returns the build command and extra build environment of a Go
 // training program in package pkg (e.g. ./gpt) for a device. A cuda build
-// uses the cuda build tag and finds the project's CUDA compatibility header
-// first, then the toolkit under $CUDA_HOME (default /usr/local/cuda).
+// uses the cuda build tag, finds the project's CUDA compatibility header
+// first, then the toolkit under CUDAHome, and records the toolkit's library
+// folder in the binary (rpath) so it runs without LD_LIBRARY_PATH.
 func GoBuild(pkg, device string) (cmd []string, env []string) {
 	cmd = []string{"go", "build", "-buildvcs=false"}
 	if device == CUDA {
-		home := os.Getenv("CUDA_HOME")
-		if home == "" {
-			home = "/usr/local/cuda"
-		}
+		home := CUDAHome()
 		cmd = append(cmd, "-tags", "cuda")
 		env = []string{
 			"CGO_ENABLED=1",
 			"CGO_CFLAGS=-I" + filepath.Join(WorktreeVar, "internal", "tensor", "cuda", "include") + " -I" + filepath.Join(home, "include"),
-			"CGO_LDFLAGS=-L" + filepath.Join(home, "lib64"),
+			"CGO_LDFLAGS=-L" + filepath.Join(home, "lib64") + " -Wl,-rpath," + filepath.Join(home, "lib64"),
 		}
 	}
 	return append(cmd, "-o", BinVar, pkg), env
+}
+
+// DeviceEnv returns the extra environment a training program needs on a
+// device. NVRTC loads its builtins library with dlopen, which the rpath does
+// not reach, so a cuda run gets the toolkit's library folder in
+// LD_LIBRARY_PATH.
+func DeviceEnv(device string) []string {
+	if device != CUDA {
+		return nil
+	}
+	path := filepath.Join(CUDAHome(), "lib64")
+	if cur := os.Getenv("LD_LIBRARY_PATH"); cur != "" {
+		path += ":" + cur
+	}
+	return []string{"LD_LIBRARY_PATH=" + path}
 }
 
 // Expand replaces the placeholders ({bin}, {worktree}) in each string.

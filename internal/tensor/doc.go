@@ -42,8 +42,9 @@
 //	for each micro-step {
 //		s := dev.Scope()                   // everything made below is freed by Close
 //		loss := model(x, y)                // ops record the graph
+//		trainLoss := loss.Detach()         // Backward frees loss; keep a copy
 //		loss.MulScalar(1 / accum).Backward() // adds into each parameter's Grad
-//		trainLoss := loss.Item()
+//		fmt.Println(trainLoss.Item())
 //		s.Close()
 //	}
 //	s := dev.Scope()
