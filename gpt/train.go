@@ -532,8 +532,9 @@ func (o *MuonAdamW) stepMuon(g *ParamGroup) {
 // muonStep updates the stacked parameters [P, R, C] in place from their
 // stacked gradients (overwritten): Nesterov momentum, Polar Express
 // orthogonalisation, NorMuon variance reduction, cautious weight decay.
-// Run it under NoGrad. It computes in the device's float32, where the
-// original runs Polar Express in bf16.
+// Run it under NoGrad. Its products run in the device's activation dtype:
+// bf16 operands on a GPU, like the original's Polar Express; float32 on the
+// CPU.
 func muonStep(stackedGrads, stackedParams, momentumBuffer, secondMomentumBuffer *tensor.Tensor,
 	momentum, lr, wd, beta2 float32, nsSteps, redDim int) {
 	// Nesterov momentum
