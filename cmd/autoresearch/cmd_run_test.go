@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"autoresearch/harness"
+	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
 )
@@ -34,36 +30,7 @@ func toyRepo(t *testing.T) string {
 	for _, f := range []string{harness.TokenizerFile, harness.TrainFile, harness.ValFile} {
 		os.WriteFile(filepath.Join(smoke, f), nil, 0o644)
 	}
-	dir := filepath.Join(t.TempDir(), "project")
-	src := filepath.Join("..", "..", "internal", "experiment", "testdata", "toy")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, _ := r.Worktree()
-	wt.AddGlob(".")
-	sig := &object.Signature{Name: "user", Email: "user@example.org", When: time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)}
-	if _, err := wt.Commit("toy", &git.CommitOptions{Author: sig}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return gittest.CommitTree(t, filepath.Join("..", "..", "internal", "experiment", "testdata", "toy"), "toy")
 }
 
 func runCLI(t *testing.T, args ...string) (string, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"autoresearch/internal/agent"
+	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/status"
@@ -24,44 +23,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-var epoch = time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+var epoch = gittest.Epoch
 
 // newUserRepo copies the toy task into a fresh git repository with one commit
 // made at a fixed time, so that every hash after it is reproducible.
 func newUserRepo(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "project")
-	src := filepath.Join("testdata", "toy")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, _ := r.Worktree()
-	if err := wt.AddGlob("."); err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "user", Email: "user@example.org", When: epoch}
-	if _, err := wt.Commit("the toy task", &git.CommitOptions{Author: sig}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return gittest.CommitTree(t, filepath.Join("testdata", "toy"), "the toy task")
 }
 
 // toyConfig is the toy task's run configuration: a 1 s budget and 1 s
