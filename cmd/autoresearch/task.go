@@ -13,6 +13,7 @@ import (
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/runs"
 	"autoresearch/internal/status"
 )
 
@@ -35,9 +36,8 @@ func repoRoot(dir string) (root, tag string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	run := filepath.Dir(root)
-	if filepath.Base(root) == experiment.WorktreeDir && filepath.Base(filepath.Dir(run)) == experiment.Workspace {
-		return filepath.Dir(filepath.Dir(run)), filepath.Base(run), nil
+	if user, tag, ok := runs.InsideRun(root); ok {
+		return user, tag, nil
 	}
 	return root, "", nil
 }

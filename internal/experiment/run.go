@@ -13,16 +13,17 @@ import (
 	"autoresearch/internal/agent"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
+	"autoresearch/internal/runs"
 	"autoresearch/internal/status"
 )
 
 // The run folder's layout, below <repo>/.autoresearch/<tag>/.
 const (
-	Workspace       = ".autoresearch"
+	Workspace       = runs.Dir
 	ConfigFile      = "run.json"
-	ResultsFile     = "results.tsv"
-	RecordsFile     = "experiments.jsonl"
-	WorktreeDir     = "worktree"
+	ResultsFile     = runs.ResultsFile
+	RecordsFile     = runs.ExperimentsFile
+	WorktreeDir     = runs.WorktreeDir
 	LogsDir         = "logs"
 	TranscriptsDir  = "transcripts"
 	binDir          = "bin"

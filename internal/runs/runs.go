@@ -11,11 +11,14 @@ import (
 	"time"
 )
 
-// The names of a run's folder and files.
+// The names of a run's folder and files: <repo>/.autoresearch/<tag>/ holds
+// results.tsv, experiments.jsonl and the run's clone in worktree/. Package
+// experiment, which writes them, uses these names.
 const (
 	Dir             = ".autoresearch"
 	ResultsFile     = "results.tsv"
 	ExperimentsFile = "experiments.jsonl"
+	WorktreeDir     = "worktree"
 )
 
 // FindRoot walks up from dir to the first folder holding .git (a folder, or
@@ -110,7 +113,7 @@ func Resolve(dir, tag, file string) (string, error) {
 	}
 	// Inside a run's own clone (.autoresearch/<tag>/worktree), the runs are
 	// those of the repository around it, and that run is the default.
-	if user, own, ok := insideRun(root); ok {
+	if user, own, ok := InsideRun(root); ok {
 		root = user
 		if tag == "" {
 			tag = own
@@ -141,11 +144,11 @@ func Resolve(dir, tag, file string) (string, error) {
 	return path, nil
 }
 
-// insideRun reports whether root is the clone of a run,
+// InsideRun reports whether root is the clone of a run,
 // <user>/.autoresearch/<tag>/worktree, and returns user and tag.
-func insideRun(root string) (user, tag string, ok bool) {
+func InsideRun(root string) (user, tag string, ok bool) {
 	runDir := filepath.Dir(root)
-	if filepath.Base(root) != "worktree" || filepath.Base(filepath.Dir(runDir)) != Dir {
+	if filepath.Base(root) != WorktreeDir || filepath.Base(filepath.Dir(runDir)) != Dir {
 		return "", "", false
 	}
 	return filepath.Dir(filepath.Dir(runDir)), filepath.Base(runDir), true
