@@ -22,13 +22,15 @@ var ErrExhausted = errors.New("every neighbouring value of every constant has be
 
 // Sweep is the offline proposer: each proposal changes one top-level constant
 // of the editable Go file to a neighbouring value (a float rate halved or
-// doubled, an int size ±1 or ×2 or ÷2, a 1<<n size shifted by one, a bool
-// flipped, an S/L window pattern with one letter changed or the pattern
-// lengthened or shortened) and describes it as `NAME old -> new`. It never
-// tries a (constant, value) pair that an earlier description names, so a
-// resumed run does not repeat itself. The choice is random but a function of
-// the seed and the experiment number only: the same run proposes the same
-// changes.
+// doubled, a decay factor such as a beta moved halfway to 1 or twice as far
+// from it, a fraction such as a ratio halved or doubled up to 1, an int size
+// ±1 or ×2 or ÷2, a 1<<n size shifted by one, a bool flipped, an S/L window
+// pattern with one letter changed or the pattern lengthened or shortened)
+// and describes it as `NAME old -> new`. It never tries a (constant, value)
+// pair that an earlier description names, on either side of its arrow: a
+// resumed run does not repeat itself, and a kept change is not undone. The
+// choice is random but a function of the seed and the experiment number
+// only: the same run proposes the same changes.
 type Sweep struct {
 	seed uint64
 }
@@ -68,6 +70,8 @@ func (s *Sweep) Propose(ctx context.Context, req Request) (Proposal, error) {
 	tried := map[string]bool{}
 	for _, r := range req.Results {
 		if m := sweepDesc.FindStringSubmatch(r.Description); m != nil {
+			// The old value was measured too: it is the parent's.
+			tried[key(m[1], m[2])] = true
 			tried[key(m[1], m[3])] = true
 		}
 	}
@@ -195,6 +199,26 @@ func (c Constant) Neighbours() []string {
 		if err != nil || v == 0 {
 			return nil
 		}
+		name := strings.ToUpper(c.Name)
+		switch {
+		case v > 0 && v < 1 && (strings.Contains(name, "BETA") || strings.Contains(name, "MOMENTUM")):
+			// A decay factor lives below 1, and what matters is its
+			// distance to 1 (the averaging horizon 1/(1-β)): halve or
+			// double that distance, so 0.95 becomes 0.975 or 0.9, never 1.9.
+			out := []string{floatLit(tidy(1 - (1-v)/2))}
+			if d := 2 * (1 - v); d < 1 {
+				out = append(out, floatLit(tidy(1-d)))
+			}
+			return out
+		case v > 0 && v <= 1 && (strings.Contains(name, "RATIO") || strings.Contains(name, "FRAC")):
+			// A fraction (of the time budget, of the learning rate) stays
+			// at most 1.
+			out := []string{floatLit(v / 2)}
+			if v*2 <= 1 {
+				out = append(out, floatLit(v*2))
+			}
+			return out
+		}
 		return []string{floatLit(v / 2), floatLit(v * 2)}
 	case "int":
 		v, err := strconv.ParseInt(c.Value, 0, 64)
@@ -258,6 +282,13 @@ func (c Constant) Neighbours() []string {
 		return out
 	}
 	return nil
+}
+
+// tidy rounds v to 12 significant digits, so that 1-(1-0.95)/2 reads 0.975
+// rather than 0.9749999999999999.
+func tidy(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	return r
 }
 
 // floatLit writes a float so that it stays a float constant (2 -> 2.0).

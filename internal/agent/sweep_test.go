@@ -75,6 +75,49 @@ func TestConstantsAndNeighbours(t *testing.T) {
 	}
 }
 
+func TestNeighboursKeepDecayFactorsAndFractionsInRange(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        []string
+	}{
+		{"ADAM_BETA2", "0.95", []string{"0.975", "0.9"}},
+		{"ADAM_BETA1", "0.8", []string{"0.9", "0.6"}},
+		{"ADAM_BETA1", "0.4", []string{"0.7"}}, // twice as far from 1 would be below 0
+		{"MOMENTUM", "0.99", []string{"0.995", "0.98"}},
+		{"WARMDOWN_RATIO", "0.5", []string{"0.25", "1.0"}},
+		{"WARMDOWN_RATIO", "0.75", []string{"0.375"}},
+		{"FINAL_LR_FRAC", "0.1", []string{"0.05", "0.2"}},
+		{"WARMUP_RATIO", "0.0", nil},
+		{"ASPECT_RATIO", "64.0", []string{"32.0", "128.0"}}, // not a fraction: an ordinary float
+		{"WEIGHT_DECAY", "0.8", []string{"0.4", "1.6"}},
+	} {
+		c := Constant{Name: tc.name, Value: tc.value, Kind: "float"}
+		if got := c.Neighbours(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("neighbours of %s = %s: %v, want %v", tc.name, tc.value, got, tc.want)
+		}
+	}
+}
+
+func TestSweepDoesNotUndoAKeptChange(t *testing.T) {
+	dir, _ := sweepWorktree(t)
+	src := []byte("package main\n\nconst LR = 0.008\n\nfunc main() { _ = LR }\n")
+	os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644)
+	rows := []results.Row{
+		{Commit: "a", Status: results.Keep, Description: "baseline"},
+		{Commit: "b", Status: results.Keep, Description: "LR 0.004 -> 0.008"},
+	}
+	for n := 2; n < 6; n++ {
+		p, err := NewSweep(int64(n)).Propose(context.Background(), sweepReq(dir, n, rows))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Description != "LR 0.008 -> 0.016" {
+			t.Errorf("seed %d proposed %q: 0.004 is the kept change's parent, measured already", n, p.Description)
+		}
+		os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644)
+	}
+}
+
 var descRE = regexp.MustCompile(`^([A-Z_]+) (.+) -> (.+)$`)
 
 func TestSweepEditsOneConstantGofmtedAndDescribed(t *testing.T) {
