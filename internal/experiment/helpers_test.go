@@ -91,11 +91,13 @@ func appendTo(t testing.TB, path, text string) {
 }
 
 // idea is one scripted proposal: its edit, and the fixes its Repair applies
-// in turn (none left: it gives up).
+// in turn (none left: it gives up), described as fixDesc (empty: Repair
+// returns no description).
 type idea struct {
-	desc  string
-	edit  func(req agent.Request)
-	fixes []func(req agent.Request)
+	desc    string
+	edit    func(req agent.Request)
+	fixes   []func(req agent.Request)
+	fixDesc string
 }
 
 // scripted is a proposer that plays a list of ideas, then says it is done.
@@ -132,7 +134,7 @@ func (s *scripted) Repair(ctx context.Context, req agent.Request, f agent.Failur
 	}
 	i.fixes[s.fix](req)
 	s.fix++
-	return agent.Proposal{Description: "fix", PromptTokens: 50}, nil
+	return agent.Proposal{Description: i.fixDesc, PromptTokens: 50}, nil
 }
 
 // set returns an edit setting constants, given as name, value pairs.

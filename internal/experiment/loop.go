@@ -182,6 +182,11 @@ func (r *Run) experiment(ctx context.Context, o Options) (bool, error) {
 				break
 			}
 			rec.FixAttempts = fix
+			// The fixed change is what runs now: its description says
+			// what results.tsv and the commit record.
+			if strings.TrimSpace(rp.Description) != "" {
+				rec.Description = results.CleanDescription(rp.Description)
+			}
 		}
 		var gerr error
 		r.timed(rec, "guard", func() error { gerr = r.repo.Guard(r.Config.BaseCommit, r.Config.Editable); return nil })

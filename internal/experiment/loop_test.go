@@ -46,7 +46,9 @@ func TestLoopKeepsDiscardsAndCrashes(t *testing.T) {
 			set(t, "VALUE", "0.1")(req)
 			appendTo(t, filepath.Join(req.Worktree, "harness", "harness.go"), "\nvar Cheat = true\n")
 		}},
-		idea{desc: "a panic, fixed", edit: set(t, "MODE", `"panic"`, "VALUE", "0.7"), fixes: []func(agent.Request){set(t, "MODE", `"ok"`)}},
+		// The repair's description names the change as it ran: it replaces the first one.
+		idea{desc: "VALUE 0.7, with a panic", edit: set(t, "MODE", `"panic"`, "VALUE", "0.7"), fixes: []func(agent.Request){set(t, "MODE", `"ok"`)},
+			fixDesc: "a panic, fixed"},
 		idea{desc: "changes nothing", edit: func(agent.Request) {}},
 		idea{desc: "VALUE 0.7 -> 0.75", edit: set(t, "VALUE", "0.75")},
 	)
