@@ -70,7 +70,7 @@ func climbmixCorpus(ctx context.Context, o *Options) (*corpus, error) {
 // downloadShards fetches the shards that are not complete yet, a few at a
 // time. A complete shard has its final name; a partial one ends in .part and
 // is resumed.
-func downloadShards(ctx context.Context, o *Options, dir string, ids []int) error {
+func downloadShards(ctx context.Context, o *Options, dir string, ids []int) (err error) {
 	var todo []int
 	for _, i := range ids {
 		if _, err := os.Stat(filepath.Join(dir, shardName(i))); err != nil {
@@ -81,7 +81,7 @@ func downloadShards(ctx context.Context, o *Options, dir string, ids []int) erro
 		return nil
 	}
 	bar := o.progress().Start(fmt.Sprintf("downloading %d climbmix shards", len(todo)), 0)
-	defer bar.Finish()
+	defer func() { bar.Finish(err) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan int)

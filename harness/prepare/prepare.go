@@ -113,9 +113,11 @@ type Report struct {
 // Run prepares the profile's data: it fetches the dataset, trains the
 // tokenizer on the training split, writes the token files and then Meta.
 // When the profile is prepared already from the same dataset (and shard
-// count) it returns at once, unless Force is set. Meta is removed before any
-// other file is replaced and written last, so an interrupted run leaves data
-// that Open rejects, never half-written data it trusts.
+// count) it returns at once, unless Force is set. Meta is removed just before
+// the first file of the profile is replaced (after the download and the
+// tokenizer's training, so a failure there leaves the data prepared before
+// as it was) and written last, so an interrupted run leaves data that Open
+// rejects, never half-written data it trusts.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	start := time.Now()
 	if o.Dataset == "" {
@@ -142,19 +144,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if m, err := harness.ReadMeta(o.Home, o.Profile); err == nil && !o.Force && m.Dataset == o.Dataset && m.Shards == shards {
 		return &Report{Dir: dir, Meta: m, AlreadyPrepared: true, Seconds: time.Since(start).Seconds()}, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Remove(filepath.Join(dir, harness.MetaFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-
 	c, err := openDataset(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
 	tok, err := trainTokenizer(ctx, &o, c)
 	if err != nil {
+		return nil, err
+	}
+	// Up to here nothing in dir has changed: a failed download or an
+	// interruption leaves data prepared before intact and usable.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(filepath.Join(dir, harness.MetaFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	meta := &harness.Meta{Profile: o.Profile.Name, Dataset: o.Dataset, VocabSize: tok.VocabSize(), Shards: shards,
@@ -265,17 +271,18 @@ func trainTokenizer(ctx context.Context, o *Options, c *corpus) (*harness.Tokeni
 		})
 	}()
 	counts := harness.CountChunks(func() (string, bool) { d, ok := <-docs; return d, ok }, o.workers())
-	bar.Finish()
 	if walkErr != nil && !errors.Is(walkErr, errStop) {
+		bar.Finish(walkErr)
 		return nil, walkErr
 	}
+	bar.Finish(nil)
 	if len(counts) == 0 {
 		return nil, fmt.Errorf("dataset %s has no text", o.Dataset)
 	}
 	merges := int64(o.Profile.VocabSize - 256 - len(harness.SpecialTokens))
 	bar = o.progress().Start(fmt.Sprintf("training the tokenizer (%d merges)", merges), merges)
 	tok, err := harness.TrainBPE(counts, o.Profile.VocabSize, func(int, int) { bar.Add(1) })
-	bar.Finish()
+	bar.Finish(err)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", o.Dataset, err)
 	}

@@ -1,16 +1,19 @@
 package prepare
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"autoresearch/harness"
 )
@@ -284,4 +287,57 @@ func TestUnknownDataset(t *testing.T) {
 func sha(data []byte) string {
 	s := sha256.Sum256(data)
 	return hex.EncodeToString(s[:])
+}
+
+func TestFailedPrepareKeepsThePreparedData(t *testing.T) {
+	home, p := t.TempDir(), smoke(t)
+	if _, err := Run(context.Background(), Options{Profile: p, Home: home}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(harness.DataDir(home, p), harness.MetaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, tiny := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(empty, "notes.txt"), []byte(" \n"), 0o644)
+	os.WriteFile(filepath.Join(tiny, "t.txt"), []byte(strings.Repeat("ab ", 50)), 0o644)
+	for _, dataset := range []string{"text:" + empty, "text:" + tiny, "text:" + filepath.Join(empty, "missing")} {
+		if _, err := Run(context.Background(), Options{Profile: p, Home: home, Dataset: dataset}); err == nil {
+			t.Fatalf("%s: prepared", dataset)
+		}
+	}
+	// An interruption before any file is replaced.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	prog := &cancelAt{label: fmt.Sprintf("training the tokenizer (%d merges)", p.VocabSize-256-len(harness.SpecialTokens)), cancel: cancel}
+	if _, err := Run(ctx, Options{Profile: p, Home: home, Force: true, Progress: prog}); !errors.Is(err, context.Canceled) || !prog.hit {
+		t.Fatalf("interrupted prepare: %v (reached the tokenizer: %v)", err, prog.hit)
+	}
+	after, err := os.ReadFile(filepath.Join(harness.DataDir(home, p), harness.MetaFile))
+	if err != nil || !bytes.Equal(after, before) || !harness.Prepared(home, p) {
+		t.Fatalf("failed prepares of another dataset lost the prepared data (%v):\n%s", err, after)
+	}
+	noTempFiles(t, home)
+}
+
+func TestProgressSaysHowAStepEnded(t *testing.T) {
+	var out strings.Builder
+	lines := NewLines(&out)
+	lines.Start("fetching", 0).Finish(nil)
+	lines.Start("counting", 0).Finish(fmt.Errorf("reading: %w", context.Canceled))
+	lines.Start("downloading", 0).Finish(errors.New("server answered 404"))
+	for _, want := range []string{"fetching: done in", "counting: stopped after", "downloading: failed after"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// A prepare that fails in its download says so, not "done".
+	climbmixServer(t)
+	out.Reset()
+	_, err := Run(context.Background(), Options{Profile: smoke(t), Home: t.TempDir(), Dataset: Climbmix, NumShards: 3,
+		Backoff: time.Millisecond, Progress: NewLines(&out)})
+	if err == nil || !strings.Contains(out.String(), "climbmix shards: failed after") || strings.Contains(out.String(), "done") {
+		t.Errorf("a failed download (%v) reported:\n%s", err, out.String())
+	}
 }

@@ -1,6 +1,8 @@
 package prepare
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -19,7 +21,21 @@ type Progress interface {
 // Bar is one step in progress; Add may be called from several goroutines.
 type Bar interface {
 	Add(n int64)
-	Finish()
+	// Finish ends the step: done when err is nil, else stopped (err is a
+	// cancellation) or failed, so that no step that went wrong reads "done".
+	Finish(err error)
+}
+
+// ending says how a step ended, for its last line.
+func ending(label string, start time.Time, err error) string {
+	how := "done in"
+	switch {
+	case errors.Is(err, context.Canceled):
+		how = "stopped after"
+	case err != nil:
+		how = "failed after"
+	}
+	return fmt.Sprintf("%s: %s %.1fs\n", label, how, time.Since(start).Seconds())
 }
 
 // NewBars returns progress bars drawn on w, a terminal.
@@ -56,9 +72,13 @@ type bar struct {
 }
 
 func (b *bar) Add(n int64) { b.b.Add64(n) }
-func (b *bar) Finish() {
-	b.b.Finish()
-	fmt.Fprintf(b.w, "%s: done in %.1fs\n", b.label, time.Since(b.start).Seconds())
+func (b *bar) Finish(err error) {
+	if err != nil {
+		b.b.Exit() // leaves the bar where it stopped
+	} else {
+		b.b.Finish()
+	}
+	io.WriteString(b.w, ending(b.label, b.start, err))
 }
 
 type lineProgress struct{ w io.Writer }
@@ -75,10 +95,8 @@ type line struct {
 	n     atomic.Int64
 }
 
-func (l *line) Add(n int64) { l.n.Add(n) }
-func (l *line) Finish() {
-	fmt.Fprintf(l.w, "%s: done in %.1fs\n", l.label, time.Since(l.start).Seconds())
-}
+func (l *line) Add(n int64)      { l.n.Add(n) }
+func (l *line) Finish(err error) { io.WriteString(l.w, ending(l.label, l.start, err)) }
 
 type nopProgress struct{}
 
@@ -86,5 +104,5 @@ func (nopProgress) Start(string, int64) Bar { return nopBar{} }
 
 type nopBar struct{}
 
-func (nopBar) Add(int64) {}
-func (nopBar) Finish()   {}
+func (nopBar) Add(int64)    {}
+func (nopBar) Finish(error) {}

@@ -97,10 +97,9 @@ func (e *encoder) add(out *encoded, doc string) {
 
 // writeTokens encodes every document of a split on several goroutines and
 // writes the records in order to a token file.
-func writeTokens(ctx context.Context, o *Options, path string, docs walker, tok *harness.Tokenizer, maxTokens int) (tokenStats, error) {
-	var st tokenStats
+func writeTokens(ctx context.Context, o *Options, path string, docs walker, tok *harness.Tokenizer, maxTokens int) (st tokenStats, err error) {
 	bar := o.progress().Start("tokenizing "+filepath.Base(path), 0)
-	defer bar.Finish()
+	defer func() { bar.Finish(err) }()
 	sum, err := writeAtomic(path, func(w io.Writer) error {
 		type job struct {
 			docs []string
