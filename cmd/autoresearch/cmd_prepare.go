@@ -88,6 +88,12 @@ func runPrepare(ctx context.Context, o prepareOptions, stdout, stderr io.Writer)
 		Profile: p, Dataset: o.dataset, Home: o.home, NumShards: o.numShards, Force: o.force,
 		ClimbmixURL: o.climbmixURL, Progress: progress, Log: stderr,
 	})
+	if err != nil && ctx.Err() != nil {
+		if m, merr := harness.ReadMeta(o.home, p); merr == nil {
+			return interruptedf("prepare interrupted; profile %s keeps the data it had (dataset %s): run the command again to finish", p.Name, m.Dataset)
+		}
+		return interruptedf("prepare interrupted; profile %s is not prepared: run the command again to finish (finished downloads are kept)", p.Name)
+	}
 	if err != nil {
 		return err
 	}

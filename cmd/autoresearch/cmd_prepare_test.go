@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -55,4 +57,32 @@ func TestThousands(t *testing.T) {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+func TestPrepareInterrupted(t *testing.T) {
+	home := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C before the first document
+	_, err := runPrepareCtx(ctx, "prepare", "--profile", "smoke", "--home", home)
+	if !errors.Is(err, context.Canceled) || exitCode(err) != 130 ||
+		err.Error() != "prepare interrupted; profile smoke is not prepared: run the command again to finish (finished downloads are kept)" {
+		t.Errorf("interrupted prepare: %v (exit %d)", err, exitCode(err))
+	}
+	if _, _, err := execute(t, "prepare", "--profile", "smoke", "--home", home); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runPrepareCtx(ctx, "prepare", "--profile", "smoke", "--home", home, "--force")
+	if exitCode(err) != 130 || !strings.Contains(err.Error(), "profile smoke keeps the data it had (dataset synthetic)") {
+		t.Errorf("interrupted prepare of a prepared profile: %v", err)
+	}
+}
+
+func runPrepareCtx(ctx context.Context, args ...string) (string, error) {
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
 }

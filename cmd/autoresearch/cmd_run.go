@@ -13,6 +13,7 @@ import (
 
 	"autoresearch/internal/agent"
 	"autoresearch/internal/experiment"
+	"autoresearch/internal/runner"
 	"autoresearch/internal/status"
 )
 
@@ -105,6 +106,9 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	if o.MaxExperiments < 0 || o.FixAttempts < 0 || o.Until < 0 || o.MinDelta < 0 {
 		return usagef("--max-experiments, --fix-attempts, --until and --min-delta cannot be negative")
 	}
+	if err := runner.ValidDevice(o.Device); err != nil {
+		return usagef("--device: %v", err)
+	}
 	proposer, err := newProposer(o)
 	if err != nil {
 		return err
@@ -173,7 +177,7 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		if len(rows) > 0 {
 			done = fmt.Sprintf("after experiment %d (best %s %.6f); the unfinished experiment was rolled back", len(rows)-1, r.Config.Metric.Name, best)
 		}
-		return fmt.Errorf("stopped %s: continue with \"autoresearch run --tag %s\": %w", done, o.Tag, err)
+		return interruptedf("stopped %s: continue with \"autoresearch run --tag %s\"", done, o.Tag)
 	}
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 	if err != nil {
 		return usagef("--profile: %v", err)
 	}
+	if err := runner.ValidDevice(o.Device); err != nil {
+		return usagef("--device: %v", err)
+	}
 	root, err := os.Getwd()
 	if err != nil {
 		return err
@@ -76,26 +79,57 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 	argv, env := runner.GoBuild(trainPackage, device)
 	if _, err := runner.Build(ctx, root, runner.Expand(argv, vars), runner.Expand(env, vars)); err != nil {
 		var be *runner.BuildError
-		if errors.As(err, &be) {
+		switch {
+		case errors.As(err, &be):
 			return fmt.Errorf("%s does not build:\n%s", trainFile, be.Output)
+		case ctx.Err() != nil:
+			return interruptedf("interrupted while building %s; nothing ran", trainFile)
 		}
 		return err
 	}
 	limit := time.Duration((2*p.TimeBudget)*float64(time.Second)) + defaultEvalAllowance
+	lw := &lineEnd{w: out}
 	res, err := runner.Run(ctx, runner.Spec{
 		Dir:        root,
 		Command:    []string{vars[runner.BinVar]},
 		Env:        gptEnv(p, home, device),
 		ResultPath: filepath.Join(tmp, "result.json"),
-		Output:     out,
+		Output:     lw,
 		HardLimit:  limit,
 		Metric:     "val_bpb",
 	})
+	// The program's last line may be a progress line ended by a carriage
+	// return: whatever is printed next starts on a line of its own.
+	lw.finishLine()
 	if err != nil {
+		if ctx.Err() != nil {
+			return interruptedf("training interrupted; nothing is recorded by train")
+		}
 		return err
 	}
 	if res.Crash != "" {
 		return fmt.Errorf("training failed (%s: %s)", res.Crash, res.Reason)
 	}
 	return nil
+}
+
+// lineEnd passes writes through and remembers whether the last one ended a
+// line.
+type lineEnd struct {
+	w    io.Writer
+	open bool // the last byte written was not a newline
+}
+
+func (l *lineEnd) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.open = p[len(p)-1] != '\n'
+	}
+	return l.w.Write(p)
+}
+
+func (l *lineEnd) finishLine() {
+	if l.open {
+		io.WriteString(l.w, "\n")
+		l.open = false
+	}
 }

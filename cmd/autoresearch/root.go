@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -24,11 +27,35 @@ or throws it away, logs a row in results.tsv, and loops until stopped.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// cobra's own default, which SuggestionsFor does not apply by itself.
+		SuggestionsMinimumDistance: 2,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	// A mistyped command is a usage error too (cobra's own is a plain one).
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		hint := ""
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			hint = fmt.Sprintf(": did you mean %s?", strings.Join(s, " or "))
+		}
+		return usagef("unknown command %q%s", args[0], hint)
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	cmds := make([]*cobra.Command, 0, len(commands))
 	for _, newCmd := range commands {
-		cmds = append(cmds, newCmd())
+		c := newCmd()
+		if check := c.Args; check != nil {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				err := check(cmd, args)
+				if err != nil && !errors.As(err, new(*usageError)) {
+					err = &usageError{err}
+				}
+				return err
+			}
+		}
+		cmds = append(cmds, c)
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
@@ -43,3 +70,15 @@ func (e *usageError) Unwrap() error { return e.err }
 
 // usagef returns a usage error with a formatted message.
 func usagef(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
+
+// interruptedError is a command stopped by Ctrl-C or SIGTERM (exit status
+// 130). Its message says what was kept and how to go on.
+type interruptedError struct{ msg string }
+
+func (e *interruptedError) Error() string { return e.msg }
+func (e *interruptedError) Unwrap() error { return context.Canceled }
+
+// interruptedf returns an interrupted error with a formatted message.
+func interruptedf(format string, args ...any) error {
+	return &interruptedError{fmt.Sprintf(format, args...)}
+}

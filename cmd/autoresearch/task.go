@@ -101,6 +101,9 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 	if err != nil {
 		return nil, usagef("--profile: %v", err)
 	}
+	if err := runner.ValidDevice(f.Device); err != nil {
+		return nil, usagef("--device: %v", err)
+	}
 	home, err := dataHome()
 	if err != nil {
 		return nil, err

@@ -32,9 +32,22 @@ func GPU(ctx context.Context) (string, error) {
 	return line, nil
 }
 
+// ValidDevice checks a --device value without looking for hardware: auto
+// (or empty), cpu or cuda.
+func ValidDevice(want string) error {
+	switch want {
+	case "auto", "", CPU, CUDA:
+		return nil
+	}
+	return fmt.Errorf("unknown device %q: use auto, cpu or cuda", want)
+}
+
 // ResolveDevice turns --device auto|cpu|cuda into cpu or cuda: auto picks cuda
 // when a GPU is usable. It also returns a description of the hardware.
 func ResolveDevice(ctx context.Context, want string) (device, detail string, err error) {
+	if err := ValidDevice(want); err != nil {
+		return "", "", err
+	}
 	switch want {
 	case CPU:
 		return CPU, "", nil
@@ -48,9 +61,8 @@ func ResolveDevice(ctx context.Context, want string) (device, detail string, err
 		if gpu, err := GPU(ctx); err == nil {
 			return CUDA, gpu, nil
 		}
-		return CPU, "", nil
 	}
-	return "", "", fmt.Errorf("unknown device %q: use auto, cpu or cuda", want)
+	return CPU, "", nil
 }
 
 // Placeholders that Expand replaces in build and run commands.
