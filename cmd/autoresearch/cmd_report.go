@@ -78,7 +78,7 @@ func runReport(_ context.Context, opts reportOptions, out, errOut io.Writer) err
 		return fmt.Errorf("drawing the chart: %w", err)
 	}
 	if err := atomicfile.Write(opts.Output, png.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("writing the chart: %w", err)
+		return fmt.Errorf("%w: choose another file with -o", err)
 	}
 	fmt.Fprintf(errOut, "wrote %s\n", opts.Output)
 	title := "autoresearch: " + path

@@ -4,13 +4,48 @@
 package atomicfile
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
+// Error is a failed Write. It names the file that was to be written, never
+// the temporary one beside it, which the user has never heard of.
+type Error struct {
+	Path string
+	Err  error // the cause, without the temporary file's name
+}
+
+func (e *Error) Error() string {
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		return fmt.Sprintf("cannot write %s: the folder %s does not exist", e.Path, filepath.Dir(e.Path))
+	}
+	return fmt.Sprintf("cannot write %s: %v", e.Path, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
 // Write writes data to a temporary file beside path, flushes it, and
 // renames it over path, so readers see either the old or the new content.
+// A failure is an *Error.
 func Write(path string, data []byte, perm os.FileMode) error {
+	if err := write(path, data, perm); err != nil {
+		var pe *fs.PathError
+		var le *os.LinkError
+		switch {
+		case errors.As(err, &pe):
+			err = pe.Err
+		case errors.As(err, &le):
+			err = le.Err
+		}
+		return &Error{Path: path, Err: err}
+	}
+	return nil
+}
+
+func write(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

@@ -1,8 +1,11 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,7 +33,28 @@ func TestWriteReplacesWholeFileAndLeavesNoTemp(t *testing.T) {
 }
 
 func TestWriteIntoMissingFolderFails(t *testing.T) {
-	if err := Write(filepath.Join(t.TempDir(), "no", "f"), []byte("x"), 0o644); err == nil {
+	dir := filepath.Join(t.TempDir(), "no")
+	err := Write(filepath.Join(dir, "f.png"), []byte("x"), 0o644)
+	if err == nil {
 		t.Fatal("write into a missing folder succeeded")
+	}
+	// The message names the file and its missing folder, not the temporary file.
+	want := "cannot write " + filepath.Join(dir, "f.png") + ": the folder " + dir + " does not exist"
+	if err.Error() != want || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
+func TestWriteOverAFolderNamesTheTarget(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "taken")
+	os.Mkdir(target, 0o755)
+	os.WriteFile(filepath.Join(target, "x"), nil, 0o644)
+	err := Write(target, []byte("x"), 0o644)
+	if err == nil || !strings.HasPrefix(err.Error(), "cannot write "+target+": ") || strings.Contains(err.Error(), ".tmp") {
+		t.Errorf("error %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the failed write left %d entries, want 1", len(entries))
 	}
 }
