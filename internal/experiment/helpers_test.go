@@ -152,6 +152,13 @@ type recorder struct {
 	logs   []string
 	phases []string
 	onProg func(float64)
+	best   []float64 // what SetBest was told
+}
+
+func (r *recorder) SetBest(v float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.best = append(r.best, v)
 }
 
 func (r *recorder) Start(n int)          { r.add(&r.phases, fmt.Sprint("start ", n)) }

@@ -59,6 +59,9 @@ func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
 	} else {
 		// A run stopped between recording a keep and publishing it.
 		r.pushBack()
+		if best, ok := r.Best(); ok {
+			status.Resumed(r.reporter(), best)
+		}
 	}
 	done, abandoned := 0, 0
 	for {

@@ -287,13 +287,18 @@ func TestResumePublishesAnUnpublishedKeep(t *testing.T) {
 	u, _ := git.PlainOpen(user)
 	ref := plumbing.NewBranchReferenceName("autoresearch/t1")
 	u.Storer.SetReference(plumbing.NewHashReference(ref, plumbing.NewHash(r.Config.BaseCommit)))
-	r2, err := Open(r.Dir, nil)
+	rep := &recorder{}
+	r2, err := Open(r.Dir, rep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r2.Close()
 	if stop, err := r2.Loop(context.Background(), Options{Proposer: newScripted(t)}); err != nil || stop != StopExhausted {
 		t.Fatalf("loop: %q, %v", stop, err)
+	}
+	// The status line shows the best so far from the start.
+	if len(rep.best) != 1 || rep.best[0] != 0.5 {
+		t.Errorf("the reporter was told the best %v, want [0.5]", rep.best)
 	}
 	if h, _ := u.Reference(ref, false); h.Hash().String() != kept {
 		t.Errorf("the user's branch is at %s, want the last keep %s", h.Hash(), kept)

@@ -162,6 +162,14 @@ func (l *Live) Done(r results.Row, best float64) {
 	l.println(fmt.Sprintf("%s: %s %.6f (best %.6f) %s", name, r.Status, r.Value, best, results.CleanDescription(r.Description)), false)
 }
 
+// SetBest sets the best value shown before the first experiment of this
+// process ends: that of a resumed run (see Resumed).
+func (l *Live) SetBest(best float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.best = best
+}
+
 func (l *Live) Logf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -148,3 +148,16 @@ func TestFinishErasesTheLine(t *testing.T) {
 		t.Errorf("Finish wrote %q to a plain reporter", p.String())
 	}
 }
+
+func TestLiveShowsTheBestOfAResumedRun(t *testing.T) {
+	var b bytes.Buffer
+	l, _ := newTestLive(&b, 200)
+	Resumed(l, 0.987654)
+	l.Start(12)
+	l.Phase(Training)
+	if got := screen(b.String()); got[len(got)-1] != "experiment 12 · training 0% · 0s · best 0.987654" {
+		t.Errorf("live line %q", got[len(got)-1])
+	}
+	Resumed(NewPlain(&b), 1) // a reporter without a best to show: nothing happens
+	Resumed(Nop{}, 1)
+}

@@ -40,3 +40,12 @@ func (Nop) Phase(Phase)               {}
 func (Nop) Progress(float64)          {}
 func (Nop) Done(results.Row, float64) {}
 func (Nop) Logf(string, ...any)       {}
+
+// Resumed tells r the best value a resumed run has kept so far, for a
+// reporter that shows it (the live line); one that starts with the run
+// learns it from Done.
+func Resumed(r Reporter, best float64) {
+	if b, ok := r.(interface{ SetBest(float64) }); ok {
+		b.SetBest(best)
+	}
+}
