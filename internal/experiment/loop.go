@@ -209,7 +209,7 @@ func (r *Run) experiment(ctx context.Context, o Options) (bool, error) {
 		})
 		if errors.Is(err, gitops.ErrNoChange) {
 			if fix == 0 {
-				return false, r.abandon(rec, "the proposal changed nothing")
+				return false, r.abandon(rec, "it changed nothing")
 			}
 			a.reason += "; the fix changed nothing"
 			break
@@ -465,8 +465,11 @@ func (r *Run) abandon(rec *Record, reason string) error {
 	if err := r.rollback(); err != nil {
 		return err
 	}
+	if !strings.Contains(reason, agent.ErrAbandoned.Error()) {
+		reason = fmt.Sprintf("%v: %s", agent.ErrAbandoned, reason)
+	}
 	rec.Status, rec.Reason, rec.End, rec.Commit = "abandoned", reason, time.Now(), ""
-	r.reporter().Logf("experiment %d abandoned: %s", rec.N, reason)
+	r.reporter().Logf("experiment %d: %s", rec.N, reason)
 	return appendRecord(r.path(RecordsFile), *rec)
 }
 

@@ -86,6 +86,9 @@ func TestLoopKeepsDiscardsAndCrashes(t *testing.T) {
 	if len(byN) != 12 || abandoned != 1 {
 		t.Fatalf("%d numbered records and %d abandoned, want 12 and 1", len(byN), abandoned)
 	}
+	if !rep.logged("experiment 11: proposal abandoned: it changed nothing") {
+		t.Errorf("the abandoned proposal was logged as %q", rep.logs)
+	}
 	crashes := map[int]string{5: "runtime", 6: "runtime", 7: "timeout", 8: "runtime", 9: "guard"}
 	for n, kind := range crashes {
 		if byN[n].Status != "crash" || byN[n].Crash != kind {
