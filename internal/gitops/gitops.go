@@ -41,6 +41,10 @@ type Repo struct {
 func openUser(dir string) (*git.Repository, error) {
 	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
+		// "." says nothing in a message: name the folder.
+		if abs, aerr := filepath.Abs(dir); aerr == nil {
+			dir = abs
+		}
 		return nil, fmt.Errorf("%s is not inside a git repository: run in your project's checkout or pass --repo", dir)
 	}
 	if err != nil {

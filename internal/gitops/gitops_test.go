@@ -335,3 +335,12 @@ func TestLinkedWorktreeUserRepo(t *testing.T) {
 		t.Errorf("the linked worktree is not clean:\n%s", out)
 	}
 }
+
+func TestOutsideARepositoryTheErrorNamesTheFolder(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	_, err := Root(".")
+	if err == nil || !strings.HasPrefix(err.Error(), dir+" is not inside a git repository") {
+		t.Errorf("Root(\".\") outside a repository: %v", err)
+	}
+}
