@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"autoresearch/harness"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/status"
 )
@@ -35,7 +36,7 @@ appear in your repository as branch autoresearch/<tag>.`,
 func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
 	f := cmd.Flags()
 	f.StringVar(&o.Tag, "tag", defaultTag(), "name of the run and of its branch autoresearch/<tag>")
-	f.StringVar(&o.Profile, "profile", defaultProfile(), "harness profile: smoke, cpu or gpu")
+	f.StringVar(&o.Profile, "profile", defaultProfile(), "harness profile: smoke, cpu or gpu ($"+harness.EnvProfile+")")
 	f.StringVar(&o.Device, "device", "auto", "auto, cpu or cuda (auto picks cuda when nvidia-smi lists a GPU)")
 	f.StringVar(&o.Repo, "repo", ".", "the git repository holding gpt/train.go")
 	f.DurationVar(&o.EvalAllowance, "eval-allowance", defaultEvalAllowance, "time beyond 2 × budget before a run is killed as a timeout")

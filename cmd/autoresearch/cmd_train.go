@@ -36,8 +36,8 @@ original. Nothing is committed or recorded.`,
 			return runTrain(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&o.Profile, "profile", defaultProfile(), "harness profile: smoke, cpu or gpu")
-	cmd.Flags().StringVar(&o.Device, "device", "auto", "auto, cpu or cuda")
+	cmd.Flags().StringVar(&o.Profile, "profile", defaultProfile(), "harness profile: smoke, cpu or gpu ($"+harness.EnvProfile+")")
+	cmd.Flags().StringVar(&o.Device, "device", "auto", "auto, cpu or cuda (auto picks cuda when nvidia-smi lists a GPU)")
 	return cmd
 }
 
