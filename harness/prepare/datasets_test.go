@@ -421,7 +421,7 @@ func TestUserFilesBadInput(t *testing.T) {
 	for dataset, want := range map[string]string{
 		"text:" + empty:                       "has no text",
 		"text:" + noText:                      "no .txt, .md, .jsonl files in",
-		"text:" + filepath.Join(noText, "zz"): "no such file or directory",
+		"text:" + filepath.Join(noText, "zz"): "zz: no such file or directory: name an existing file or folder",
 		"text:" + badJSON:                     "d.jsonl:2: no \"text\" string field",
 		"text:" + notJSON:                     "d.jsonl:2: not a JSON object",
 		"parquet:" + corrupt:                  "bad.parquet is not a readable parquet file",

@@ -48,6 +48,9 @@ func fileCorpus(root string, kinds []string, maxDoc int) (*corpus, error) {
 
 func listFiles(root string, kinds []string) ([]string, error) {
 	st, err := os.Stat(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("dataset path %s: no such file or directory: name an existing file or folder after text: or parquet:", root)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dataset path %s: %w", root, err)
 	}
