@@ -51,6 +51,9 @@ func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
 	}
 	defer r.Close()
 	if err := r.Baseline(ctx); err != nil {
+		if ctx.Err() != nil {
+			return interruptedf("baseline interrupted; nothing was recorded: continue with \"autoresearch run --tag %s\", which runs the baseline first", o.Tag)
+		}
 		return err
 	}
 	best, _ := r.Best()

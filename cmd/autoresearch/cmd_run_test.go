@@ -164,3 +164,25 @@ func TestTrainRunsTheProgramAsItIs(t *testing.T) {
 		t.Errorf("train without a Go toolchain: %v", err)
 	}
 }
+
+func TestBaselineInterrupted(t *testing.T) {
+	// The toy program, committed with a training run that never ends.
+	src := t.TempDir()
+	os.CopyFS(src, os.DirFS(filepath.Join("..", "..", "internal", "experiment", "testdata", "toy")))
+	train := filepath.Join(src, "gpt", "train.go")
+	b, _ := os.ReadFile(train)
+	os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "hang"`), 1), 0o644)
+	toyRepo(t) // the prepared-data stand-ins
+	repo := gittest.CommitTree(t, src, "toy that hangs")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &watcher{mark: "experiment 0: training", hook: cancel}
+	root := newRootCmd()
+	root.SetOut(out)
+	root.SetErr(out)
+	root.SetArgs([]string{"baseline", "--repo", repo, "--tag", "t1", "--device", "cpu"})
+	err := root.ExecuteContext(ctx)
+	if exitCode(err) != 130 || err.Error() != `baseline interrupted; nothing was recorded: continue with "autoresearch run --tag t1", which runs the baseline first` {
+		t.Errorf("interrupted baseline: %v (exit %d)\n%s", err, exitCode(err), out.buf.String())
+	}
+}
