@@ -86,7 +86,8 @@ func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
 			continue
 		}
 		if abandoned++; abandoned >= maxAbandonments {
-			return "", fmt.Errorf("the proposer %s abandoned %d proposals in a row: see %s", o.Proposer.Name(), abandoned, r.path(RecordsFile))
+			return "", fmt.Errorf("the proposer %s abandoned %d proposals in a row, the last with %q: see %s",
+				o.Proposer.Name(), abandoned, r.abandonedWhy, r.path(RecordsFile))
 		}
 	}
 }
@@ -469,6 +470,7 @@ func (r *Run) abandon(rec *Record, reason string) error {
 		reason = fmt.Sprintf("%v: %s", agent.ErrAbandoned, reason)
 	}
 	rec.Status, rec.Reason, rec.End, rec.Commit = "abandoned", reason, time.Now(), ""
+	r.abandonedWhy = reason
 	r.reporter().Logf("experiment %d: %s", rec.N, reason)
 	return appendRecord(r.path(RecordsFile), *rec)
 }

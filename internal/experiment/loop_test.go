@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -184,5 +185,29 @@ func TestBaselineCrashRecordsNothing(t *testing.T) {
 	f, _ := results.ReadFile(filepath.Join(r.Dir, ResultsFile))
 	if len(f.Rows) != 0 {
 		t.Errorf("rows %v after a crashed baseline", f.Rows)
+	}
+}
+
+// unreachable is a proposer whose every proposal is abandoned, like an LLM
+// agent whose server went away during the night.
+type unreachable struct{}
+
+func (unreachable) Name() string { return "llm:gone" }
+func (unreachable) Propose(context.Context, agent.Request) (agent.Proposal, error) {
+	return agent.Proposal{}, fmt.Errorf("%w: the LLM request failed: connection refused", agent.ErrAbandoned)
+}
+func (unreachable) Repair(context.Context, agent.Request, agent.Failure) (agent.Proposal, error) {
+	return agent.Proposal{}, agent.ErrGaveUp
+}
+
+func TestLoopStopsAfterAbandonmentsAndSaysWhy(t *testing.T) {
+	r, err := Setup(toyConfig(newUserRepo(t), "t1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = r.Loop(context.Background(), Options{Proposer: unreachable{}})
+	if err == nil || !strings.Contains(err.Error(), "abandoned 5 proposals in a row, the last with \"proposal abandoned: the LLM request failed: connection refused\"") {
+		t.Errorf("loop ended with %v", err)
 	}
 }

@@ -64,6 +64,8 @@ type Run struct {
 	best float64 // NaN before the baseline
 	kept string  // full hash of the last kept commit; the base before the baseline
 	last *agent.Outcome
+	// abandonedWhy is the reason of the last abandoned proposal.
+	abandonedWhy string
 }
 
 // Setup makes a new run for cfg: the run folder in the user's repository
