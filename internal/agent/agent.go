@@ -53,6 +53,9 @@ type Request struct {
 	// TranscriptPath is where the proposer saves its conversation, if it has
 	// one (JSON lines); empty means do not save.
 	TranscriptPath string
+	// Note shows the user a line about the proposal while it is being made
+	// (an LLM request being retried); nil shows nothing.
+	Note func(format string, args ...any)
 }
 
 // Outcome is how an experiment ended, as the next proposal sees it.

@@ -335,6 +335,10 @@ func (c *conversation) shrink() bool {
 
 func (c *conversation) logRetry(e retryEvent) {
 	c.tr.add(TranscriptEntry{Kind: "retry", Attempt: e.Attempt, WaitS: e.Wait.Seconds(), Error: e.Reason})
+	// A server that went away would otherwise look like a hung "proposing".
+	if c.req.Note != nil {
+		c.req.Note("LLM request failed (%s): retry %d of %d in %s", e.Reason, e.Attempt, c.l.cfg.MaxRetries, e.Wait.Round(time.Second))
+	}
 }
 
 type errKind int

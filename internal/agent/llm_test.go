@@ -272,8 +272,14 @@ func TestRetry429HonoursRetryAfter(t *testing.T) {
 	)
 	l, sl := newAgent(t, srv, nil)
 	req := request(t, wt)
+	var notes []string
+	req.Note = func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
 	if _, err := l.Propose(context.Background(), req); err != nil {
 		t.Fatalf("Propose: %v", err)
+	}
+	// The user sees each retry, not only the transcript.
+	if len(notes) != 2 || !strings.HasPrefix(notes[0], "LLM request failed (429") || !strings.HasSuffix(notes[0], "retry 1 of 7 in 7s") {
+		t.Errorf("notes %q", notes)
 	}
 	if got, want := sl.all(), []time.Duration{7 * time.Second, 1500 * time.Millisecond}; !slices.Equal(got, want) {
 		t.Errorf("waits %v, want %v (the server's Retry-After)", got, want)

@@ -402,6 +402,9 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 		Last:           r.last,
 		Check:          r.check,
 		TranscriptPath: r.path(transcript),
+		Note: func(format string, args ...any) {
+			r.reporter().Logf("experiment %d: %s", n, fmt.Sprintf(format, args...))
+		},
 	}
 }
 

@@ -193,7 +193,8 @@ func TestBaselineCrashRecordsNothing(t *testing.T) {
 type unreachable struct{}
 
 func (unreachable) Name() string { return "llm:gone" }
-func (unreachable) Propose(context.Context, agent.Request) (agent.Proposal, error) {
+func (unreachable) Propose(_ context.Context, req agent.Request) (agent.Proposal, error) {
+	req.Note("LLM request failed (connection refused): retry %d of %d in %s", 1, 1, "1s")
 	return agent.Proposal{}, fmt.Errorf("%w: the LLM request failed: connection refused", agent.ErrAbandoned)
 }
 func (unreachable) Repair(context.Context, agent.Request, agent.Failure) (agent.Proposal, error) {
@@ -201,7 +202,8 @@ func (unreachable) Repair(context.Context, agent.Request, agent.Failure) (agent.
 }
 
 func TestLoopStopsAfterAbandonmentsAndSaysWhy(t *testing.T) {
-	r, err := Setup(toyConfig(newUserRepo(t), "t1"), nil)
+	rep := &recorder{}
+	r, err := Setup(toyConfig(newUserRepo(t), "t1"), rep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,5 +211,9 @@ func TestLoopStopsAfterAbandonmentsAndSaysWhy(t *testing.T) {
 	_, err = r.Loop(context.Background(), Options{Proposer: unreachable{}})
 	if err == nil || !strings.Contains(err.Error(), "abandoned 5 proposals in a row, the last with \"proposal abandoned: the LLM request failed: connection refused\"") {
 		t.Errorf("loop ended with %v", err)
+	}
+	// The proposer's notes reach the user while it works.
+	if !rep.logged("experiment 1: LLM request failed (connection refused): retry 1 of 1 in 1s") {
+		t.Errorf("logged %q", rep.logs)
 	}
 }
