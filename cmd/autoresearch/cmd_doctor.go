@@ -18,17 +18,18 @@ type doctorOptions struct {
 	Profile string
 	Agent   string
 	Repo    string
+	BaseURL string // as run's --base-url: it wins over $OPENAI_BASE_URL
 }
 
 func newDoctorCmd() *cobra.Command {
 	opts := doctorOptions{Repo: "."}
 	cmd := &cobra.Command{
-		Use:   "doctor [--profile P] [--agent llm|sweep] [--repo DIR]",
+		Use:   "doctor [--profile P] [--agent llm|sweep] [--repo DIR] [--base-url URL]",
 		Short: "Check that this machine can run autoresearch",
 		Long: `Check, one line each, what a run needs: the Go toolchain, the GPU (driver and
 memory) when there is one, the prepared data of every profile, free disk in
 AUTORESEARCH_HOME and the repository, and the LLM endpoint (it lists the models
-of OPENAI_BASE_URL, default the OpenAI API) and OPENAI_API_KEY.
+of --base-url, else OPENAI_BASE_URL, else the OpenAI API) and OPENAI_API_KEY.
 
 Each line says ok, note or FAIL; a FAIL line names its fix. The exit status is 0
 only when nothing blocks a run of the given profile (default
@@ -47,6 +48,7 @@ AUTORESEARCH_PROFILE, else smoke) and agent:
 	f.StringVar(&opts.Profile, "profile", "", "the profile a run will use (default $"+harness.EnvProfile+", else smoke)")
 	f.StringVar(&opts.Agent, "agent", "llm", "the agent a run will use: llm or sweep")
 	f.StringVar(&opts.Repo, "repo", ".", "the repository a run will use")
+	f.StringVar(&opts.BaseURL, "base-url", "", "the LLM endpoint a run will use, as run's --base-url (default $OPENAI_BASE_URL, else OpenAI)")
 	return cmd
 }
 
@@ -60,6 +62,18 @@ func runDoctor(ctx context.Context, opts doctorOptions, env doctor.Env, out io.W
 		}
 	}
 	env.Profile, env.Agent, env.Dir = opts.Profile, opts.Agent, opts.Repo
+	if opts.BaseURL != "" {
+		getenv := env.Getenv
+		env.Getenv = func(k string) string {
+			if k == "OPENAI_BASE_URL" {
+				return opts.BaseURL
+			}
+			if getenv == nil {
+				return ""
+			}
+			return getenv(k)
+		}
+	}
 	problems, err := doctor.Write(out, doctor.Run(ctx, env))
 	if err != nil {
 		return err

@@ -39,6 +39,13 @@ func TestDoctorCommandExitStatus(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 problem blocks a run") || !strings.Contains(out.String(), "FAIL  data smoke") {
 		t.Errorf("error %v\n%s", err, out.String())
 	}
+	// --base-url, as run takes it, wins over the environment.
+	vars["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
+	out.Reset()
+	err = runDoctor(context.Background(), doctorOptions{Agent: "llm", Repo: t.TempDir(), BaseURL: srv.URL + "/v1"}, env, &out)
+	if !strings.Contains(out.String(), "ok    llm endpoint") || strings.Contains(out.String(), "127.0.0.1:9") {
+		t.Errorf("doctor --base-url %s: %v\n%s", srv.URL, err, out.String())
+	}
 	if err := runDoctor(context.Background(), doctorOptions{Agent: "gpt"}, env, &out); !errors.As(err, new(*usageError)) {
 		t.Errorf("--agent gpt: %v, want a usage error", err)
 	}
