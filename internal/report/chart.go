@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -83,27 +84,33 @@ func labelled(a *Analysis) map[int]bool {
 // yRange picks the part of the metric's axis worth reading: from just below
 // the lowest measured value to just above the highest kept one (usually the
 // baseline). Worse discards and rows without a measurement are drawn at the
-// edges instead of stretching the axis.
+// edges instead of stretching the axis. While nothing has beaten the
+// baseline, that range is empty: it reaches up to the median measured value
+// instead, so that half the experiments show how far they missed.
 func yRange(a *Analysis) (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
+	keptLo := math.Inf(1)
+	var measured []float64
 	for _, r := range a.Rows {
 		if !Measured(r) {
 			continue
 		}
+		measured = append(measured, r.Value)
 		lo = min(lo, r.Value)
 		if r.Status == results.Keep {
 			hi = max(hi, r.Value)
+			keptLo = min(keptLo, r.Value)
 		}
 	}
-	if math.IsInf(lo, 1) {
+	if len(measured) == 0 {
 		return 0, 1 // nothing measured
 	}
-	if math.IsInf(hi, -1) { // nothing kept: show the measured spread
-		for _, r := range a.Rows {
-			if Measured(r) {
-				hi = max(hi, r.Value)
-			}
-		}
+	switch {
+	case math.IsInf(hi, -1): // nothing kept: show the measured spread
+		hi = slices.Max(measured)
+	case keptLo == hi && lo == hi: // no improvement yet
+		slices.Sort(measured)
+		hi = measured[len(measured)/2]
 	}
 	margin := 0.15 * (hi - lo)
 	if floor := 0.001 * math.Abs(hi); margin < floor {

@@ -250,3 +250,21 @@ func TestLabelsThinOut(t *testing.T) {
 		t.Errorf("%d labels (baseline %v, best %v), want %d with both", len(show), show[many.Baseline], show[many.Best], maxLabels)
 	}
 }
+
+// Before anything beats the baseline the kept values span nothing: the
+// range reaches the median measured value, so most discards are drawn where
+// they are, and a far-off one still stays out.
+func TestYRangeWithoutImprovementShowsTheDiscards(t *testing.T) {
+	a := Analyze(&results.File{Metric: "val_bpb", Rows: []results.Row{
+		{Commit: "a", Value: 1.0, Status: results.Keep, Description: "baseline"},
+		{Commit: "b", Value: 1.01, Status: results.Discard},
+		{Commit: "c", Value: 1.03, Status: results.Discard},
+		{Commit: "d", Status: results.Crash},
+		{Commit: "e", Value: 1.02, Status: results.Discard},
+		{Commit: "f", Value: 1.5, Status: results.Discard},
+	}})
+	lo, hi := yRange(a)
+	if !(lo < 1.0 && hi >= 1.02 && hi < 1.5) {
+		t.Errorf("y-range [%v, %v], want 1.0 to 1.02 inside and 1.5 outside", lo, hi)
+	}
+}
