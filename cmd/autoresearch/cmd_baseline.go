@@ -26,6 +26,7 @@ as the baseline, the first keep. Your checkout is not modified; kept commits
 appear in your repository as branch autoresearch/<tag>.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.profileGiven = cmd.Flags().Changed("profile")
 			return runBaseline(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}

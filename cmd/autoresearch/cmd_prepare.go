@@ -24,6 +24,8 @@ type prepareOptions struct {
 	numShards   int
 	climbmixURL string
 	force       bool
+
+	profileGiven bool // --profile was on the command line
 }
 
 func newPrepareCmd() *cobra.Command {
@@ -47,6 +49,7 @@ parquet:PATH (.parquet files with a "text" column).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.profileGiven = cmd.Flags().Changed("profile")
 			return runPrepare(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -68,9 +71,9 @@ func envOr(name, def string) string {
 }
 
 func runPrepare(ctx context.Context, o prepareOptions, stdout, stderr io.Writer) error {
-	p, err := harness.LookupProfile(o.profile)
+	p, err := lookupProfile(o.profile, o.profileGiven)
 	if err != nil {
-		return usagef("--profile: %v", err)
+		return err
 	}
 	if o.dataset != "" {
 		if err := prepare.ValidDataset(o.dataset); err != nil {

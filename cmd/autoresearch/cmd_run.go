@@ -49,6 +49,7 @@ existing tag resumes where it stopped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.tagChanged = cmd.Flags().Changed("tag")
+			o.profileGiven = cmd.Flags().Changed("profile")
 			for _, name := range []string{"profile", "device", "eval-allowance"} {
 				if cmd.Flags().Changed(name) {
 					o.setupChanged = append(o.setupChanged, "--"+name)

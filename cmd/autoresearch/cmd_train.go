@@ -19,8 +19,9 @@ import (
 func init() { register(newTrainCmd) }
 
 type trainOptions struct {
-	Profile string
-	Device  string
+	Profile      string
+	Device       string
+	profileGiven bool // --profile was on the command line
 }
 
 func newTrainCmd() *cobra.Command {
@@ -33,6 +34,7 @@ profile's time budget, streaming its output: what "uv run train.py" is to the
 original. Nothing is committed or recorded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.profileGiven = cmd.Flags().Changed("profile")
 			return runTrain(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -42,9 +44,9 @@ original. Nothing is committed or recorded.`,
 }
 
 func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
-	p, err := harness.LookupProfile(o.Profile)
+	p, err := lookupProfile(o.Profile, o.profileGiven)
 	if err != nil {
-		return usagef("--profile: %v", err)
+		return err
 	}
 	if err := runner.ValidDevice(o.Device); err != nil {
 		return usagef("--device: %v", err)

@@ -37,3 +37,19 @@ func TestMisuseOfTheCommandLineIsAUsageError(t *testing.T) {
 		t.Errorf("prepare extra: %v", err)
 	}
 }
+
+func TestUnknownProfileFromTheEnvironmentSaysSo(t *testing.T) {
+	repo := toyRepo(t)
+	t.Chdir(repo)
+	t.Setenv("AUTORESEARCH_PROFILE", "laptop")
+	for _, args := range [][]string{{"prepare"}, {"train"}, {"baseline"}, {"run", "--agent", "sweep"}} {
+		_, _, err := execute(t, args...)
+		if err == nil || !strings.HasPrefix(err.Error(), `$AUTORESEARCH_PROFILE: unknown profile "laptop": use one of smoke, cpu, gpu, or unset it`) || exitCode(err) != 2 {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	_, _, err := execute(t, "train", "--profile", "desktop")
+	if err == nil || !strings.HasPrefix(err.Error(), `--profile: unknown profile "desktop"`) {
+		t.Errorf("train --profile desktop: %v", err)
+	}
+}

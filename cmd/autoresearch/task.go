@@ -46,9 +46,24 @@ func repoRoot(dir string) (root, tag string, err error) {
 type setupFlags struct {
 	Tag           string
 	Profile       string
+	profileGiven  bool // --profile was on the command line
 	Device        string
 	Repo          string
 	EvalAllowance time.Duration
+}
+
+// lookupProfile finds a command's profile. The usage error names where an
+// unknown name came from: --profile, or $AUTORESEARCH_PROFILE behind its
+// default when the flag was not given.
+func lookupProfile(name string, flagGiven bool) (harness.Profile, error) {
+	p, err := harness.LookupProfile(name)
+	if err != nil && !flagGiven && os.Getenv(harness.EnvProfile) != "" {
+		return p, usagef("$%s: %v, or unset it", harness.EnvProfile, err)
+	}
+	if err != nil {
+		return p, usagef("--profile: %v", err)
+	}
+	return p, nil
 }
 
 func defaultProfile() string {
@@ -97,9 +112,9 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 	if err := experiment.CheckTag(f.Tag); err != nil {
 		return nil, usagef("--tag: %v", err)
 	}
-	p, err := harness.LookupProfile(f.Profile)
+	p, err := lookupProfile(f.Profile, f.profileGiven)
 	if err != nil {
-		return nil, usagef("--profile: %v", err)
+		return nil, err
 	}
 	if err := runner.ValidDevice(f.Device); err != nil {
 		return nil, usagef("--device: %v", err)

@@ -95,8 +95,9 @@ func Run(ctx context.Context, env Env) []Check {
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
 	}
+	profileFrom := "--profile"
 	if env.Profile == "" {
-		env.Profile = env.Getenv(harness.EnvProfile)
+		env.Profile, profileFrom = env.Getenv(harness.EnvProfile), "$"+harness.EnvProfile
 	}
 	if env.Profile == "" {
 		env.Profile = harness.DefaultProfile
@@ -112,7 +113,7 @@ func Run(ctx context.Context, env Env) []Check {
 	}
 	var checks []Check
 	if _, err := harness.LookupProfile(env.Profile); err != nil {
-		checks = append(checks, Check{"profile", Problem, err.Error()})
+		checks = append(checks, Check{"profile", Problem, profileFrom + ": " + err.Error()})
 	}
 	checks = append(checks, checkGo(ctx, env), checkGPU(ctx, env))
 	checks = append(checks, checkData(env)...)

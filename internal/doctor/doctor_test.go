@@ -176,7 +176,7 @@ func TestData(t *testing.T) {
 	expect(t, checks, "data cpu", OK, "sotu")
 	expect(t, checks, "data smoke", Note, "prepare --profile smoke")
 	m.env["AUTORESEARCH_PROFILE"] = "laptop"
-	expect(t, m.run(t), "profile", Problem, "unknown profile")
+	expect(t, m.run(t), "profile", Problem, "$AUTORESEARCH_PROFILE: unknown profile \"laptop\"")
 }
 
 func TestDisk(t *testing.T) {
