@@ -10,6 +10,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 )
@@ -38,8 +39,8 @@ type cpuBackend[T float] struct {
 }
 
 type poolKey struct {
-	dt DType
-	n  int
+	dt   DType
+	size int // the size class, the capacity of the buffers kept under it
 }
 
 func newCPU[T float](name string) *cpuBackend[T] {
@@ -68,17 +69,30 @@ func (c *cpuBackend[T]) Alloc(dt DType, n int) Buffer {
 	}
 	c.inUse += int64(n) * c.elemBytes(dt)
 	c.peak = max(c.peak, c.inUse)
-	k := poolKey{dt, n}
+	size := poolSize(n)
+	k := poolKey{dt, size}
+	// Without a free buffer of its class, take one of the next classes up
+	// (at most twice the size): freed activations then serve the backward's
+	// smaller temporaries instead of the pool growing a class for each.
+	for try := 0; try < 4 && len(c.pool[k]) == 0; try++ {
+		k.size = poolSize(k.size + 1)
+	}
 	if free := c.pool[k]; len(free) > 0 {
 		b := free[len(free)-1]
 		c.pool[k] = free[:len(free)-1]
+		b.n = n
+		if dt == I32 {
+			b.i = b.i[:n]
+		} else {
+			b.f = b.f[:n]
+		}
 		return b
 	}
 	b := &cpuBuf[T]{dt: dt, n: n}
 	if dt == I32 {
-		b.i = make([]int32, n)
+		b.i = make([]int32, size)[:n]
 	} else {
-		b.f = make([]T, n)
+		b.f = make([]T, size)[:n]
 	}
 	return b
 }
@@ -86,8 +100,24 @@ func (c *cpuBackend[T]) Alloc(dt DType, n int) Buffer {
 func (c *cpuBackend[T]) Free(b Buffer) {
 	cb := c.buf(b)
 	c.inUse -= int64(cb.n) * c.elemBytes(cb.dt)
-	k := poolKey{cb.dt, cb.n}
+	size := cap(cb.f)
+	if cb.dt == I32 {
+		size = cap(cb.i)
+	}
+	k := poolKey{cb.dt, size}
 	c.pool[k] = append(c.pool[k], cb)
+}
+
+// poolSize rounds a request up to a size class: a power of two times 1,
+// 1.25, 1.5 or 1.75 (at most 25 % more than asked). Buffers of nearby sizes
+// then share free lists, so the memory kept for reuse stays close to the
+// step's live peak instead of holding the peak count of every exact size.
+func poolSize(n int) int {
+	if n <= 64 {
+		return n
+	}
+	step := 1 << (bits.Len(uint(n)) - 3) // a quarter of the power of two below n
+	return (n + step - 1) / step * step
 }
 
 // Trim drops the buffers kept for reuse, returning their memory to Go.

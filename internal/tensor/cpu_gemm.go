@@ -174,9 +174,12 @@ func sgemmWith(kr microKernel, g *GemmArgs, a, b, c []float32, parallel func(n, 
 				})
 				nblk := (M + mc - 1) / mc
 				parallel(nblk, mc*kb*nb, func(lo, hi int) {
-					ap := getBuf(&packPool, (mc+mr)*gemmKC)
+					// The packed A panels, then room for one edge tile (a
+					// local array would escape to the heap through the
+					// assembly kernel and be allocated on every call).
+					ap := getBuf(&packPool, (mc+mr)*gemmKC+mr*nr)
 					apack := *ap
-					var tile [32 * 32]float32
+					tile := apack[(mc+mr)*gemmKC:]
 					for blk := lo; blk < hi; blk++ {
 						ic := blk * mc
 						mb := min(mc, M-ic)
