@@ -12,6 +12,12 @@ import (
 // ErrLocked is wrapped when another process holds the run.
 var ErrLocked = errors.New("run is in use")
 
+// lockedError is ErrLocked with the message the user reads.
+type lockedError struct{ msg string }
+
+func (e *lockedError) Error() string        { return e.msg }
+func (e *lockedError) Is(target error) bool { return target == ErrLocked }
+
 // lock is an exclusive flock on a file holding the owner's pid. The kernel
 // drops it when its owner dies, however it dies, so a lock left by a dead
 // process is simply taken.
@@ -31,7 +37,7 @@ func acquire(path, tag string) (*lock, error) {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			pid := strings.TrimSpace(string(b))
-			return nil, fmt.Errorf("%w: run %s is already running in process %s: stop it first (kill -INT %s) or use another --tag", ErrLocked, tag, pid, pid)
+			return nil, &lockedError{fmt.Sprintf("run %s is already running in process %s: stop it first (kill -INT %s) or use another --tag", tag, pid, pid)}
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}

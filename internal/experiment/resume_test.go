@@ -201,7 +201,7 @@ func TestSecondRunOnATagIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(r.Dir, nil)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "already running in process "+strconv.Itoa(os.Getpid())) {
+	if !errors.Is(err, ErrLocked) || !strings.HasPrefix(err.Error(), "run t1 is already running in process "+strconv.Itoa(os.Getpid())+": stop it first") {
 		t.Fatalf("second open: %v", err)
 	}
 	// From another process too.
