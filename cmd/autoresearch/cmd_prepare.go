@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -95,7 +96,12 @@ func runPrepare(ctx context.Context, o prepareOptions, stdout, stderr io.Writer)
 		if m, merr := harness.ReadMeta(o.home, p); merr == nil {
 			return interruptedf("prepare interrupted; profile %s keeps the data it had (dataset %s): run the command again to finish", p.Name, m.Dataset)
 		}
-		return interruptedf("prepare interrupted; profile %s is not prepared: run the command again to finish (finished downloads are kept)", p.Name)
+		kept := ""
+		switch cmp.Or(o.dataset, p.DefaultDataset) {
+		case prepare.Climbmix, prepare.Sotu, prepare.Gutenberg:
+			kept = " (finished downloads are kept)"
+		}
+		return interruptedf("prepare interrupted; profile %s is not prepared: run the command again to finish%s", p.Name, kept)
 	}
 	if err != nil {
 		return err

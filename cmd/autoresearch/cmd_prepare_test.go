@@ -65,7 +65,7 @@ func TestPrepareInterrupted(t *testing.T) {
 	cancel() // Ctrl-C before the first document
 	_, err := runPrepareCtx(ctx, "prepare", "--profile", "smoke", "--home", home)
 	if !errors.Is(err, context.Canceled) || exitCode(err) != 130 ||
-		err.Error() != "prepare interrupted; profile smoke is not prepared: run the command again to finish (finished downloads are kept)" {
+		err.Error() != "prepare interrupted; profile smoke is not prepared: run the command again to finish" {
 		t.Errorf("interrupted prepare: %v (exit %d)", err, exitCode(err))
 	}
 	if _, _, err := execute(t, "prepare", "--profile", "smoke", "--home", home); err != nil {
