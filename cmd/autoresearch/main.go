@@ -26,6 +26,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "autoresearch:", err)
+	}
 	os.Exit(exitCode(err))
 }
 
@@ -35,7 +38,6 @@ func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "autoresearch:", err)
 	var u *usageError
 	switch {
 	case errors.As(err, &u):
