@@ -547,17 +547,17 @@ func muonStep(stackedGrads, stackedParams, momentumBuffer, secondMomentumBuffer 
 		a, b, c := abc[0], abc[1], abc[2]
 		var A *tensor.Tensor
 		if tall {
-			A = tensor.MatMulT(X, X, true, false) // Xᵀ X
+			A = tensor.MatMulTN(X, X) // Xᵀ X
 		} else {
-			A = tensor.MatMulT(X, X, false, true) // X Xᵀ
+			A = tensor.MatMulNT(X, X) // X Xᵀ
 		}
 		B := A.MulScalar(b)
-		tensor.AddMatMul(B, A, A, false, false, c, 1) // B = bA + cA²
+		tensor.AddMatMul(B, A, A, c, 1) // B = bA + cA²
 		Xn := X.MulScalar(a)
 		if tall {
-			tensor.AddMatMul(Xn, X, B, false, false, 1, 1) // aX + XB
+			tensor.AddMatMul(Xn, X, B, 1, 1) // aX + XB
 		} else {
-			tensor.AddMatMul(Xn, B, X, false, false, 1, 1) // aX + BX
+			tensor.AddMatMul(Xn, B, X, 1, 1) // aX + BX
 		}
 		X = Xn
 	}

@@ -49,7 +49,7 @@ func NewDevice(be Backend) *Device {
 //
 //   - Parameters, their gradients, optimizer state and everything made by the
 //     creation functions stay F32 (the master weights).
-//   - MatMul, MatMulT, Linear and AddMatMul multiply BF16 operands (F32 ones
+//   - MatMul (and its NT/TN/TT variants), Linear and AddMatMul multiply BF16 operands (F32 ones
 //     are converted; a parameter once per update) with F32 accumulation;
 //     the product is BF16, a weight's gradient F32.
 //   - Embedding returns rows in BF16 from an F32 table and adds its gradient

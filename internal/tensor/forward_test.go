@@ -477,11 +477,39 @@ func TestAddMatMul(t *testing.T) {
 		c := d.FromFloat32s(c0, 3, tc.rows, tc.cols)
 		var want []float32
 		d.NoGrad(func() {
-			AddMatMul(c, a, tc.b, tc.ta, tc.tb, tc.alpha, tc.beta)
-			want = MatMulT(a, tc.b, tc.ta, tc.tb).MulScalar(tc.alpha).Add(d.FromFloat32s(c0, 3, tc.rows, tc.cols).MulScalar(tc.beta)).Float32s()
+			addMatMul(c, a, tc.b, tc.ta, tc.tb, tc.alpha, tc.beta)
+			want = matMul(a, tc.b, tc.ta, tc.tb).MulScalar(tc.alpha).Add(d.FromFloat32s(c0, 3, tc.rows, tc.cols).MulScalar(tc.beta)).Float32s()
 		})
 		closeTo(t, "AddMatMul", c.Float32s(), to64(want), 1e-5)
 	}
 	sq := d.Ones(2, 5, 5)
-	mustPanic(t, "shares memory", func() { d.NoGrad(func() { AddMatMul(sq, sq, sq, false, false, 1, 0) }) })
+	mustPanic(t, "shares memory", func() { d.NoGrad(func() { AddMatMul(sq, sq, sq, 1, 0) }) })
+}
+
+// TestNamedMatMuls: each named product equals a·b with the operands it
+// names transposed by an explicit copy (Transpose), batched.
+func TestNamedMatMuls(t *testing.T) {
+	d := openCPU(t)
+	r := rand.New(rand.NewPCG(4, 4))
+	a := d.FromFloat32s(rnd(r, 2*3*4), 2, 3, 4)
+	b := d.FromFloat32s(rnd(r, 2*4*5), 2, 4, 5)
+	aT, bT := a.Transpose(1, 2), b.Transpose(1, 2) // [2,4,3], [2,5,4]
+	want := MatMul(a, b).Float64s()
+	closeTo(t, "MatMulNT", MatMulNT(a, bT).Float32s(), want, 1e-6)
+	closeTo(t, "MatMulTN", MatMulTN(aT, b).Float32s(), want, 1e-6)
+	closeTo(t, "MatMulTT", MatMulTT(aT, bT).Float32s(), want, 1e-6)
+	c := d.Zeros(2, 3, 5)
+	for _, f := range []func(){
+		func() { AddMatMul(c, a, b, 1, 1) },
+		func() { AddMatMulNT(c, a, bT, 1, 1) },
+		func() { AddMatMulTN(c, aT, b, 1, 1) },
+		func() { AddMatMulTT(c, aT, bT, 1, 1) },
+	} {
+		d.NoGrad(f)
+	}
+	w4 := make([]float64, len(want))
+	for i, v := range want {
+		w4[i] = 4 * v
+	}
+	closeTo(t, "AddMatMul variants", c.Float32s(), w4, 1e-5)
 }

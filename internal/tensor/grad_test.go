@@ -123,7 +123,7 @@ func gradCases() []gradCase {
 	two("concat", "", normal(2, 3), normal(2, 2), func(d *Device, x, y *Tensor) *Tensor { return Concat(1, x, y, x) })
 	two("concat", "stack", normal(2, 3), normal(2, 3), func(d *Device, x, y *Tensor) *Tensor { return Stack(0, x, y) })
 	mm := func(name string, a, b []int, ta, tb bool) {
-		two("matmul", name, normal(a...), normal(b...), func(d *Device, x, y *Tensor) *Tensor { return MatMulT(x, y, ta, tb) })
+		two("matmul", name, normal(a...), normal(b...), func(d *Device, x, y *Tensor) *Tensor { return matMul(x, y, ta, tb) })
 	}
 	mm("2d", []int{3, 4}, []int{4, 5}, false, false)
 	mm("2d ta", []int{4, 3}, []int{4, 5}, true, false)
@@ -185,7 +185,7 @@ func gradCases() []gradCase {
 		return Concat(2, Linear(h, w), Linear(h, w.Square()), Linear(h.Mul(h), w))
 	})
 	two("matmul", "accumulated shared", normal(2, 4, 3), normal(4, 5), func(d *Device, x, w *Tensor) *Tensor {
-		return MatMulT(x, w, true, false).Add(MatMulT(x, w, true, false).Square())
+		return MatMulTN(x, w).Add(MatMulTN(x, w).Square())
 	})
 	return cs
 }

@@ -70,14 +70,33 @@ func matmulRaw(a *Tensor, ta bool, b *Tensor, tb bool, dt DType) *Tensor {
 	return out
 }
 
-// MatMul returns a·b over the last two axes (batched over the others).
-func MatMul(a, b *Tensor) *Tensor { return MatMulT(a, b, false, false) }
+// The matrix products, named for which operand is transposed (N: as is,
+// T: its last two axes swapped; no transposed copy is made), all batched
+// over the leading axes. In PyTorch terms:
+//
+//	MatMul(a, b)   = a @ b
+//	MatMulNT(a, b) = a @ b.mT     (x·wᵀ, the Linear layer; q·kᵀ)
+//	MatMulTN(a, b) = a.mT @ b     (Xᵀ·X in Muon; weight gradients)
+//	MatMulTT(a, b) = a.mT @ b.mT
+//
+// On a BF16 device (see Device.ActivationDType) the operands are multiplied
+// in BF16 and the product is BF16.
 
-// MatMulT returns op(a)·op(b), where op transposes the last two axes when
-// its flag is set; no transposed copy is made. On a BF16 device (see
-// Device.ActivationDType) the operands are multiplied in BF16 and the
-// product is BF16.
-func MatMulT(a, b *Tensor, ta, tb bool) *Tensor {
+// MatMul returns a·b over the last two axes (batched over the others).
+func MatMul(a, b *Tensor) *Tensor { return matMul(a, b, false, false) }
+
+// MatMulNT returns a·bᵀ over the last two axes (a @ b.mT).
+func MatMulNT(a, b *Tensor) *Tensor { return matMul(a, b, false, true) }
+
+// MatMulTN returns aᵀ·b over the last two axes (a.mT @ b).
+func MatMulTN(a, b *Tensor) *Tensor { return matMul(a, b, true, false) }
+
+// MatMulTT returns aᵀ·bᵀ over the last two axes (a.mT @ b.mT).
+func MatMulTT(a, b *Tensor) *Tensor { return matMul(a, b, true, true) }
+
+// matMul returns op(a)·op(b), where op transposes the last two axes when its
+// flag is set.
+func matMul(a, b *Tensor, ta, tb bool) *Tensor {
 	a.float("matmul")
 	b.float("matmul")
 	dt := a.dev.gemmDType(a.dtype, b.dtype)
@@ -117,9 +136,9 @@ func Linear(x, w *Tensor) *Tensor {
 		panic(fmt.Sprintf("tensor: linear: weight %s is not 2-D", w.desc()))
 	}
 	if len(x.shape) == 1 {
-		return MatMulT(x.Reshape(1, -1), w, false, true).Reshape(w.shape[0])
+		return MatMulNT(x.Reshape(1, -1), w).Reshape(w.shape[0])
 	}
-	return MatMulT(x, w, false, true)
+	return MatMulNT(x, w)
 }
 
 // matmulVJP: C = op(A)·op(B).
@@ -196,11 +215,25 @@ func shrink(x *Tensor, shape []int) *Tensor {
 	return r
 }
 
-// AddMatMul computes c = alpha*op(a)·op(b) + beta*c in place, with no
-// graph: the Newton–Schulz iterations of Muon use it. c must have the
-// product's shape and must not share memory with a or b. On a BF16 device
-// a and b are multiplied in BF16, accumulated in F32 into c's dtype.
-func AddMatMul(c, a, b *Tensor, ta, tb bool, alpha, beta float32) {
+// AddMatMul computes c = alpha*a·b + beta*c in place, with no graph (the
+// Newton–Schulz iterations of Muon use it); PyTorch's
+// c.baddbmm_(a, b, beta=beta, alpha=alpha). AddMatMulNT, AddMatMulTN and
+// AddMatMulTT transpose the operands as MatMulNT, MatMulTN and MatMulTT do.
+// c must have the product's shape and must not share memory with a or b.
+// On a BF16 device a and b are multiplied in BF16, accumulated in F32 into
+// c's dtype.
+func AddMatMul(c, a, b *Tensor, alpha, beta float32) { addMatMul(c, a, b, false, false, alpha, beta) }
+
+// AddMatMulNT computes c = alpha*a·bᵀ + beta*c in place (see AddMatMul).
+func AddMatMulNT(c, a, b *Tensor, alpha, beta float32) { addMatMul(c, a, b, false, true, alpha, beta) }
+
+// AddMatMulTN computes c = alpha*aᵀ·b + beta*c in place (see AddMatMul).
+func AddMatMulTN(c, a, b *Tensor, alpha, beta float32) { addMatMul(c, a, b, true, false, alpha, beta) }
+
+// AddMatMulTT computes c = alpha*aᵀ·bᵀ + beta*c in place (see AddMatMul).
+func AddMatMulTT(c, a, b *Tensor, alpha, beta float32) { addMatMul(c, a, b, true, true, alpha, beta) }
+
+func addMatMul(c, a, b *Tensor, ta, tb bool, alpha, beta float32) {
 	c.inPlace("AddMatMul")
 	a.float("AddMatMul")
 	b.float("AddMatMul")

@@ -309,17 +309,17 @@ func (tr *trainer) muonStep(g *muonGroup, lr, momentum, wd, beta2 float32) {
 	for _, abc := range polarExpress {
 		var A *tensor.Tensor
 		if tall {
-			A = tensor.MatMulT(X, X, true, false)
+			A = tensor.MatMulTN(X, X)
 		} else {
-			A = tensor.MatMulT(X, X, false, true)
+			A = tensor.MatMulNT(X, X)
 		}
 		B := A.MulScalar(abc[1])
-		tensor.AddMatMul(B, A, A, false, false, abc[2], 1)
+		tensor.AddMatMul(B, A, A, abc[2], 1)
 		Xn := X.MulScalar(abc[0])
 		if tall {
-			tensor.AddMatMul(Xn, X, B, false, false, 1, 1)
+			tensor.AddMatMul(Xn, X, B, 1, 1)
 		} else {
-			tensor.AddMatMul(Xn, B, X, false, false, 1, 1)
+			tensor.AddMatMul(Xn, B, X, 1, 1)
 		}
 		X = Xn
 	}
