@@ -7,23 +7,23 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"autoresearch/harness"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/status"
 )
 
-func init() { register(newBaselineCmd) }
-
 func newBaselineCmd() *cobra.Command {
 	var o setupFlags
 	cmd := &cobra.Command{
-		Use:   "baseline",
+		Use:   "baseline [--tag T] [--profile P] [--device D] [--repo DIR]",
 		Short: "Set up a research run and record the unmodified program as its baseline",
 		Long: `baseline sets up a research run in .autoresearch/<tag>/ of your repository: a clone
 of your HEAD on a new branch autoresearch/<tag>, results.tsv, experiments.jsonl,
 logs/ and run.json. It then builds and runs gpt/train.go unmodified and records it
 as the baseline, the first keep. Your checkout is not modified; kept commits
 appear in your repository as branch autoresearch/<tag>.`,
+		Example: `  autoresearch baseline --profile smoke --tag nov26
+  autoresearch baseline --profile cpu --device cpu --tag nov26-cpu
+  autoresearch baseline --repo ../my-gpt --tag nov26`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.profileGiven = cmd.Flags().Changed("profile")
@@ -37,8 +37,8 @@ appear in your repository as branch autoresearch/<tag>.`,
 func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
 	f := cmd.Flags()
 	f.StringVar(&o.Tag, "tag", defaultTag(), "name of the run and of its branch autoresearch/<tag>")
-	f.StringVar(&o.Profile, "profile", defaultProfile(), "harness profile: smoke, cpu or gpu ($"+harness.EnvProfile+")")
-	f.StringVar(&o.Device, "device", "auto", "auto, cpu or cuda (auto picks cuda when nvidia-smi lists a GPU)")
+	addProfileFlag(cmd, &o.Profile)
+	addDeviceFlag(cmd, &o.Device)
 	f.StringVar(&o.Repo, "repo", ".", "the git repository holding gpt/train.go")
 	f.DurationVar(&o.EvalAllowance, "eval-allowance", defaultEvalAllowance, "time beyond 2 × budget before a run is killed as a timeout")
 }

@@ -7,18 +7,16 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"autoresearch/harness"
 	"autoresearch/internal/doctor"
 )
 
-func init() { register(newDoctorCmd) }
-
 // doctorOptions are the flags of the doctor command.
 type doctorOptions struct {
-	Profile string
-	Agent   string
-	Repo    string
-	BaseURL string // as run's --base-url: it wins over $OPENAI_BASE_URL
+	Profile      string
+	profileGiven bool // --profile was on the command line
+	Agent        string
+	Repo         string
+	BaseURL      string // as run's --base-url: it wins over $OPENAI_BASE_URL
 }
 
 func newDoctorCmd() *cobra.Command {
@@ -39,13 +37,17 @@ AUTORESEARCH_PROFILE, else smoke) and agent:
   - the llm agent needs the endpoint, and a key unless the endpoint is on this
     machine; with --agent sweep these are notes;
   - under 1 GiB free disk fails, under 5 GiB is a note.`,
+		Example: `  autoresearch doctor
+  autoresearch doctor --profile gpu
+  autoresearch doctor --agent sweep --profile cpu`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.profileGiven = cmd.Flags().Changed("profile")
 			return runDoctor(cmd.Context(), opts, doctor.System(), cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Profile, "profile", "", "the profile a run will use (default $"+harness.EnvProfile+", else smoke)")
+	addProfileFlag(cmd, &opts.Profile)
 	f.StringVar(&opts.Agent, "agent", "llm", "the agent a run will use: llm or sweep")
 	f.StringVar(&opts.Repo, "repo", ".", "the repository a run will use")
 	f.StringVar(&opts.BaseURL, "base-url", "", "the LLM endpoint a run will use, as run's --base-url (default $OPENAI_BASE_URL, else OpenAI)")
@@ -56,10 +58,8 @@ func runDoctor(ctx context.Context, opts doctorOptions, env doctor.Env, out io.W
 	if opts.Agent != "llm" && opts.Agent != "sweep" {
 		return usagef("--agent %q: use llm or sweep", opts.Agent)
 	}
-	if opts.Profile != "" {
-		if _, err := harness.LookupProfile(opts.Profile); err != nil {
-			return usagef("--profile: %v", err)
-		}
+	if _, err := lookupProfile(opts.Profile, opts.profileGiven); err != nil {
+		return err
 	}
 	env.Profile, env.Agent, env.Dir = opts.Profile, opts.Agent, opts.Repo
 	if opts.BaseURL != "" {

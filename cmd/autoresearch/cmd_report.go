@@ -16,8 +16,6 @@ import (
 	"autoresearch/internal/runs"
 )
 
-func init() { register(newReportCmd) }
-
 // reportOptions are the flags of the report command.
 type reportOptions struct {
 	Tag, File string
@@ -41,6 +39,8 @@ experiments.jsonl is beside its results.tsv, the wall time and LLM tokens.
 Redirect it to keep it: autoresearch report > REPORT.md
 
 Runs are found as for "autoresearch results".`,
+		Example: `  autoresearch report > REPORT.md
+  autoresearch report --tag nov26 -o nov26.png > nov26.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runReport(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())

@@ -12,8 +12,6 @@ import (
 	"autoresearch/internal/runs"
 )
 
-func init() { register(newResultsCmd) }
-
 // resultsOptions are the flags of the results command.
 type resultsOptions struct {
 	Tag    string
@@ -37,6 +35,9 @@ Without --tag or --file it shows the latest run of the repository you are in
 results.tsv in the original's format, one written by the Python tool included.
 --follow keeps printing rows as they arrive, marking each new best, until
 interrupted.`,
+		Example: `  autoresearch results
+  autoresearch results --tag nov26 --follow
+  autoresearch results --file ../autoresearch-py/results.tsv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runResults(cmd.Context(), opts, cmd.OutOrStdout())

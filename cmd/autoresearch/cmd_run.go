@@ -17,8 +17,6 @@ import (
 	"autoresearch/internal/status"
 )
 
-func init() { register(newRunCmd) }
-
 type runOptions struct {
 	setupFlags
 	Program        string
@@ -38,7 +36,7 @@ type runOptions struct {
 func newRunCmd() *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
-		Use:   "run",
+		Use:   "run [--tag T] [--agent llm|sweep] [--model M] [--base-url URL] [--max-experiments N] [--until DURATION]",
 		Short: "Run the research loop: propose, build, train, keep or discard, repeat",
 		Long: `run loops over experiments on the run named by --tag until stopped (Ctrl-C),
 --max-experiments or --until: the agent edits gpt/train.go, autoresearch builds
@@ -46,6 +44,9 @@ and trains it, keeps the change when val_bpb beats the best kept so far by more
 than --min-delta, and discards it otherwise. Crashes go back to the agent for up
 to --fix-attempts fixes. A new tag is set up and its baseline run first; an
 existing tag resumes where it stopped.`,
+		Example: `  autoresearch run --tag nov26 --agent sweep --max-experiments 20
+  OPENAI_API_KEY=... autoresearch run --tag nov26 --model gpt-5 --until 8h
+  autoresearch run --tag nov26 --base-url http://localhost:11434/v1 --model qwen3-coder`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.tagChanged = cmd.Flags().Changed("tag")

@@ -16,8 +16,6 @@ import (
 	"autoresearch/internal/runner"
 )
 
-func init() { register(newTrainCmd) }
-
 type trainOptions struct {
 	Profile      string
 	Device       string
@@ -27,19 +25,21 @@ type trainOptions struct {
 func newTrainCmd() *cobra.Command {
 	var o trainOptions
 	cmd := &cobra.Command{
-		Use:   "train",
+		Use:   "train [--profile P] [--device D]",
 		Short: "Build gpt/train.go of the current repository and run it once, as it is",
 		Long: `train builds ./gpt of the repository you are in and runs it once for the
 profile's time budget, streaming its output: what "uv run train.py" is to the
 original. Nothing is committed or recorded.`,
+		Example: `  autoresearch train --profile smoke
+  autoresearch train --profile gpu --device cuda`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.profileGiven = cmd.Flags().Changed("profile")
 			return runTrain(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&o.Profile, "profile", defaultProfile(), "harness profile: smoke, cpu or gpu ($"+harness.EnvProfile+")")
-	cmd.Flags().StringVar(&o.Device, "device", "auto", "auto, cpu or cuda (auto picks cuda when nvidia-smi lists a GPU)")
+	addProfileFlag(cmd, &o.Profile)
+	addDeviceFlag(cmd, &o.Device)
 	return cmd
 }
 

@@ -4,17 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 )
 
-// commands holds the constructors of the subcommands; each cmd_*.go file adds
-// its own in an init function, so a command lives in exactly one file.
-var commands []func() *cobra.Command
-
-func register(newCmd func() *cobra.Command) { commands = append(commands, newCmd) }
+// commands are the subcommands, in the order a research night uses them.
+// Each lives in its own cmd_<name>.go; adding one means adding it here.
+func commands() []*cobra.Command {
+	return []*cobra.Command{
+		newPrepareCmd(),
+		newTrainCmd(),
+		newBaselineCmd(),
+		newRunCmd(),
+		newResultsCmd(),
+		newReportCmd(),
+		newDoctorCmd(),
+	}
+}
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -23,7 +30,17 @@ func newRootCmd() *cobra.Command {
 		Long: `autoresearch lets an agent do ML research while you sleep. The agent edits one
 training file (gpt/train.go); autoresearch builds it, trains for a fixed time
 budget, reads val_bpb from a locked harness, keeps the change with a git commit
-or throws it away, logs a row in results.tsv, and loops until stopped.`,
+or throws it away, logs a row in results.tsv, and loops until stopped.
+
+Exit status:
+  0    success
+  1    failure: the message says what happened and what to do
+  2    usage error: an unknown command or flag, or a wrong flag value
+  130  interrupted (Ctrl-C or SIGTERM): the message says what was kept`,
+		Example: `  autoresearch prepare --profile smoke
+  autoresearch baseline --profile smoke --tag nov26
+  autoresearch run --tag nov26 --agent sweep --max-experiments 10
+  autoresearch results --tag nov26`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -43,9 +60,8 @@ or throws it away, logs a row in results.tsv, and loops until stopped.`,
 		return usagef("unknown command %q%s", args[0], hint)
 	}
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
-	cmds := make([]*cobra.Command, 0, len(commands))
-	for _, newCmd := range commands {
-		c := newCmd()
+	cmds := commands()
+	for _, c := range cmds {
 		if check := c.Args; check != nil {
 			c.Args = func(cmd *cobra.Command, args []string) error {
 				err := check(cmd, args)
@@ -55,9 +71,7 @@ or throws it away, logs a row in results.tsv, and loops until stopped.`,
 				return err
 			}
 		}
-		cmds = append(cmds, c)
 	}
-	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
 	return root
 }

@@ -54,8 +54,11 @@ type setupFlags struct {
 
 // lookupProfile finds a command's profile. The usage error names where an
 // unknown name came from: --profile, or $AUTORESEARCH_PROFILE behind its
-// default when the flag was not given.
+// default when the flag was not given. An empty name is the default profile.
 func lookupProfile(name string, flagGiven bool) (harness.Profile, error) {
+	if name == "" {
+		name = defaultProfile()
+	}
 	p, err := harness.LookupProfile(name)
 	if err != nil && !flagGiven && os.Getenv(harness.EnvProfile) != "" {
 		return p, usagef("$%s: %v, or unset it", harness.EnvProfile, err)

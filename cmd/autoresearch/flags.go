@@ -1,0 +1,23 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"autoresearch/harness"
+)
+
+// The flags several commands share are declared here, once, so that their
+// names, defaults and help read the same everywhere.
+
+// addProfileFlag declares --profile, the harness profile a command uses.
+// Its default comes from $AUTORESEARCH_PROFILE; lookupProfile names which of
+// the two an unknown name came from.
+func addProfileFlag(cmd *cobra.Command, profile *string) {
+	cmd.Flags().StringVar(profile, "profile", defaultProfile(),
+		"harness profile: smoke, cpu or gpu (default $"+harness.EnvProfile+", else "+harness.DefaultProfile+")")
+}
+
+// addDeviceFlag declares --device, where the training program runs.
+func addDeviceFlag(cmd *cobra.Command, device *string) {
+	cmd.Flags().StringVar(device, "device", "auto", "auto, cpu or cuda (auto picks cuda when nvidia-smi lists a GPU)")
+}
