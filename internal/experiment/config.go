@@ -56,6 +56,10 @@ type Config struct {
 	EvalAllowanceSeconds float64   `json:"eval_allowance_seconds"`
 	HardLimitSeconds     float64   `json:"hard_limit_seconds"`
 	Created              time.Time `json:"created"`
+	// BaselineRepeats is how often the baseline is measured (0 or 1: once);
+	// Noise is what those runs measured, set once the baseline is recorded.
+	BaselineRepeats int    `json:"baseline_repeats,omitempty"`
+	Noise           *Noise `json:"noise,omitempty"`
 }
 
 // Command is a program and the settings it gets beyond the basics.

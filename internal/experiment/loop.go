@@ -30,8 +30,23 @@ type Options struct {
 	// FixAttempts is how often a build or runtime crash goes back to the
 	// proposer's Repair.
 	FixAttempts int
-	// MinDelta is how much an experiment must beat the best by to be kept.
-	MinDelta float64
+	// MinDelta is how much an experiment must beat the best by to be kept,
+	// at least; with the run's noise known, NoiseMultiplier × sigma when
+	// that is more. Remeasure is the most extra runs a candidate that beats
+	// the best gets before the decision (see KeepRule).
+	MinDelta        float64
+	NoiseMultiplier float64
+	Remeasure       int
+}
+
+// KeepRule is the rule that decides the run's experiments under o.
+func (r *Run) KeepRule(o Options) KeepRule {
+	k := KeepRule{LowerIsBetter: r.Config.Metric.LowerIsBetter, Multiplier: o.NoiseMultiplier,
+		MinDelta: o.MinDelta, Remeasure: o.Remeasure}
+	if r.Config.Noise != nil {
+		k.Sigma = r.Config.Noise.Sigma
+	}
+	return k
 }
 
 // StopReason says why Loop ended without an error.
@@ -93,8 +108,12 @@ func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
 }
 
 // Baseline runs the program as it is and records it as experiment 0, the
-// first keep. A baseline that crashes is an error (nothing is recorded):
-// there is nothing to compare experiments with.
+// first keep. With Config.BaselineRepeats above one it runs it that many
+// times: run.json gets the values and their spread as Config.Noise, the row
+// the mean (the estimate of the program's value that every later experiment
+// is compared with; one run of it is as noisy as any experiment), and the
+// record every value. A baseline that crashes is an error (nothing is
+// recorded): there is nothing to compare experiments with.
 func (r *Run) Baseline(ctx context.Context) error {
 	if len(r.rows) > 0 {
 		return nil
@@ -117,6 +136,31 @@ func (r *Run) Baseline(ctx context.Context) error {
 		return fmt.Errorf("the baseline crashed (%s: %s); nothing was recorded. The last lines of %s:\n%s\nFix the program in your repository and commit it, then remove %s and set up again",
 			a.crash, a.reason, r.path(a.log), a.output, r.Dir)
 	}
+	k := max(r.Config.BaselineRepeats, 1)
+	for i := 2; i <= k; i++ {
+		rep.Logf("baseline: %s %.6f; run %d of %d", r.Config.Metric.Name, a.values[len(a.values)-1], i, k)
+		b, err := r.train(ctx, rec, fmt.Sprintf("-run%d", i))
+		if err != nil {
+			if ctx.Err() != nil {
+				r.interrupted(rec)
+			}
+			return err
+		}
+		if b.crash != "" {
+			return fmt.Errorf("run %d of the baseline crashed (%s: %s) though run 1 did not; nothing was recorded. The last lines of %s:\n%s\nRemove %s and set up again (with --repeat 1 to measure it once)",
+				i, b.crash, b.reason, r.path(b.log), b.output, r.Dir)
+		}
+		a.values = append(a.values, b.value)
+		a.memory = max(a.memory, b.memory)
+	}
+	a.value = mean(a.values)
+	if noise := NewNoise(a.values); noise != nil {
+		r.Config.Noise = noise
+		if err := r.Config.save(r.path(ConfigFile)); err != nil {
+			return err
+		}
+		rep.Logf("baseline: %d runs, mean %s %.6f, sigma %.6f", k, r.Config.Metric.Name, a.value, noise.Sigma)
+	}
 	row := results.Row{Commit: r.Config.BaseCommit, Value: a.value, MemoryGB: a.memory, Status: results.Keep, Description: "baseline"}
 	r.best = a.value
 	if err := r.record(row, rec, a); err != nil {
@@ -132,7 +176,9 @@ type attemptResult struct {
 	reason string
 	output string // compiler output or the log's last lines
 	log    string // relative to the run folder
+	suffix string // of the attempt's log name: "" or "-fixN"
 	value  float64
+	values []float64 // every measurement of the change; value is their mean
 	memory float64
 	res    *runner.Result
 }
@@ -237,7 +283,46 @@ func (r *Run) experiment(ctx context.Context, o Options) (bool, error) {
 			break
 		}
 	}
+	if err := r.remeasure(ctx, rec, a, r.KeepRule(o)); err != nil {
+		if rerr := r.rollback(); rerr != nil {
+			return false, rerr
+		}
+		if ctx.Err() != nil {
+			r.interrupted(rec)
+		}
+		return false, err
+	}
 	return true, r.decide(rec, a, o)
+}
+
+// remeasure runs a change that ran as often as the keep rule asks for (see
+// KeepRule) and leaves its mean in a.value. A run that fails on the way ends
+// the measurement; the change is then discarded with the reason.
+func (r *Run) remeasure(ctx context.Context, rec *Record, a *attemptResult, rule KeepRule) error {
+	if a.crash != "" {
+		return nil
+	}
+	for {
+		v, m := rule.Judge(r.best, a.values)
+		a.value = m
+		if v != VerdictRemeasure {
+			return nil
+		}
+		n := len(a.values) + 1
+		r.reporter().Logf("experiment %d: %s %.6f against the best %.6f (threshold %.6f): measuring again, run %d of at most %d",
+			rec.N, r.Config.Metric.Name, m, r.best, rule.Threshold(), n, 1+rule.Remeasure)
+		b, err := r.train(ctx, rec, fmt.Sprintf("%s-run%d", a.suffix, n))
+		if err != nil {
+			return err
+		}
+		if b.crash != "" {
+			a.reason = fmt.Sprintf("discarded: run %d of the change failed (%s: %s), see %s", n, b.crash, b.reason, b.log)
+			a.output = b.output
+			return nil
+		}
+		a.values = append(a.values, b.value)
+		a.memory = max(a.memory, b.memory)
+	}
 }
 
 // decide keeps, discards or records the crash, then records the experiment.
@@ -250,14 +335,20 @@ func (r *Run) decide(rec *Record, a *attemptResult, o Options) error {
 		rec.Diff = d
 	}
 	keep := false
+	rule := r.KeepRule(o)
+	rec.Threshold, rec.Sigma = rule.Threshold(), rule.Sigma
 	switch {
 	case a.crash != "":
 		row.Status = results.Crash
-	case r.Config.Metric.Better(a.value, r.best, o.MinDelta):
-		row.Status, row.Value, row.MemoryGB = results.Keep, a.value, a.memory
-		keep = true
 	default:
-		row.Status, row.Value, row.MemoryGB = results.Discard, a.value, a.memory
+		// The verdict on all the runs remeasure made; one it cut short by
+		// a failed run reads "remeasure" here and is discarded.
+		v, m := rule.Judge(r.best, a.values)
+		row.Status, row.Value, row.MemoryGB = results.Discard, m, a.memory
+		if v == VerdictKeep {
+			row.Status, keep = results.Keep, true
+		}
+		a.value = m
 	}
 	if keep {
 		r.kept, r.best = rec.Commit, a.value
@@ -280,6 +371,9 @@ func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
 	rec.Status, rec.Value, rec.MemoryGB, rec.Best = string(row.Status), row.Value, row.MemoryGB, r.best
 	if a != nil {
 		rec.Crash, rec.Reason = string(a.crash), a.reason
+		if a.crash == "" {
+			rec.Measurements = a.values
+		}
 		if a.res != nil {
 			rec.Figures, rec.Source = a.res.Figures, a.res.Source
 		}
@@ -301,7 +395,7 @@ func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
 // attempt builds the committed change and runs it once.
 func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attemptResult, error) {
 	rep := r.reporter()
-	a := &attemptResult{log: fmt.Sprintf("%s/%d%s.log", LogsDir, rec.N, suffix)}
+	a := &attemptResult{log: fmt.Sprintf("%s/%d%s.log", LogsDir, rec.N, suffix), suffix: suffix}
 	rec.Logs = append(rec.Logs, a.log)
 	logf, err := os.Create(r.path(a.log))
 	if err != nil {
@@ -325,7 +419,25 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 	if err != nil {
 		return nil, err
 	}
+	return a, r.run(ctx, rec, a, logf, vars)
+}
 
+// train runs the program built last once more, logging under suffix: a
+// repeated measurement of the same change.
+func (r *Run) train(ctx context.Context, rec *Record, suffix string) (*attemptResult, error) {
+	a := &attemptResult{log: fmt.Sprintf("%s/%d%s.log", LogsDir, rec.N, suffix), suffix: suffix}
+	rec.Logs = append(rec.Logs, a.log)
+	logf, err := os.Create(r.path(a.log))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	return a, r.run(ctx, rec, a, logf, r.vars(filepath.Join(r.Dir, binDir, "train")))
+}
+
+// run runs the built program into a, its output to logf.
+func (r *Run) run(ctx context.Context, rec *Record, a *attemptResult, logf *os.File, vars map[string]string) error {
+	rep := r.reporter()
 	rep.Phase(status.Training)
 	evaluating := false
 	progress := func(f float64) {
@@ -339,7 +451,7 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 		Dir:             r.Worktree(),
 		Command:         runner.Expand(r.Config.Run.Argv, vars),
 		Env:             runner.Expand(r.Config.Run.Env, vars),
-		ResultPath:      r.path(fmt.Sprintf("%s/%d%s.json", LogsDir, rec.N, suffix)),
+		ResultPath:      r.path(strings.TrimSuffix(a.log, ".log") + ".json"),
 		Output:          logf,
 		HardLimit:       r.Config.HardLimit(),
 		Progress:        progress,
@@ -351,11 +463,12 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 		rec.Seconds["startup"] += res.FirstOutput.Seconds()
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.res, a.crash, a.reason, a.output = res, res.Crash, res.Reason, res.Tail
 	if a.crash == "" {
 		a.value = res.Metric(r.Config.Metric.Name)
+		a.values = []float64{a.value}
 		for _, k := range r.Config.MemoryKeys {
 			if mb := res.Figures[k]; mb > 0 {
 				a.memory = mb / 1024
@@ -363,7 +476,7 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 			}
 		}
 	}
-	return a, nil
+	return nil
 }
 
 func (r *Run) vars(bin string) map[string]string {

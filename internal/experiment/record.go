@@ -24,12 +24,19 @@ type Record struct {
 	Parent      string `json:"parent"`           // the kept commit it started from
 	Description string `json:"description"`
 
-	Metric   string             `json:"metric"`
-	Value    float64            `json:"value"`
-	Best     float64            `json:"best"` // the best after this experiment
-	MemoryGB float64            `json:"memory_gb"`
-	Figures  map[string]float64 `json:"figures,omitempty"` // the whole summary: tokens, mfu, memory...
-	Source   string             `json:"figures_from,omitempty"`
+	Metric string  `json:"metric"`
+	Value  float64 `json:"value"`
+	Best   float64 `json:"best"` // the best after this experiment
+	// Threshold is how much Value had to beat the best before it by to be
+	// kept (max(--min-delta, multiplier × Sigma)), Sigma the run's noise
+	// then, and Measurements every run of the change (the baseline's
+	// repeats; a candidate's re-measurements), Value being their mean.
+	Threshold    float64            `json:"threshold"`
+	Sigma        float64            `json:"sigma,omitempty"`
+	Measurements []float64          `json:"measurements,omitempty"`
+	MemoryGB     float64            `json:"memory_gb"`
+	Figures      map[string]float64 `json:"figures,omitempty"` // the whole summary: tokens, mfu, memory...
+	Source       string             `json:"figures_from,omitempty"`
 
 	Start   time.Time          `json:"start"`
 	End     time.Time          `json:"end"`

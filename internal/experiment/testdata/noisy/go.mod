@@ -1,0 +1,3 @@
+module noisy
+
+go 1.22
