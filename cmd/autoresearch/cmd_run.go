@@ -136,16 +136,21 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		return fmt.Errorf("reading the research program: %w (pass --program FILE)", err)
 	}
 
+	rep := status.New(out)
+	defer status.Finish(rep)
 	// The LLM agent tries its endpoint now, so that a wrong key or URL stops
-	// the command before any setup or experiment.
-	if p, ok := proposer.(interface{ Preflight(context.Context) error }); ok {
-		if err := p.Preflight(ctx); err != nil {
+	// the command before any setup or experiment; a busy endpoint is waited
+	// for, each retry shown.
+	if p, ok := proposer.(interface {
+		Preflight(context.Context, func(string, ...any)) error
+	}); ok {
+		if err := p.Preflight(ctx, rep.Logf); err != nil {
+			if ctx.Err() != nil {
+				return interruptedf("interrupted while checking the LLM endpoint; nothing was set up or run")
+			}
 			return err
 		}
 	}
-
-	rep := status.New(out)
-	defer status.Finish(rep)
 	var r *experiment.Run
 	if dir := experiment.Dir(root, o.Tag); experiment.Exists(dir) {
 		if r, err = experiment.Open(dir, rep); err != nil {

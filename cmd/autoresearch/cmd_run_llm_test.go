@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"autoresearch/internal/agent/llmtest"
 	"autoresearch/internal/experiment"
@@ -196,4 +197,41 @@ func TestRunLLMPreflightFailsBeforeSetup(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(repo, ".autoresearch", "llm2")); !os.IsNotExist(err) {
 		t.Errorf("a failed preflight left a run behind (stat: %v)", err)
 	}
+}
+
+// TestRunLLMPreflightWaitsForABusyEndpoint: an endpoint that answers the
+// first requests with a 503 and a 429 (Retry-After: 1) is waited for, each
+// retry shown, and the run goes on once it answers.
+func TestRunLLMPreflightWaitsForABusyEndpoint(t *testing.T) {
+	repo := toyRepo(t)
+	srv := llmtest.NewServer(t,
+		llmtest.Fail(http.StatusServiceUnavailable, "The server is overloaded", ""),
+		llmtest.Fail(http.StatusTooManyRequests, "Rate limit reached", "rate_limit_exceeded", "Retry-After", "1"))
+	srv.Append(
+		srv.Text("ready"),
+		srv.Calls(llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", "VALUE = 1.0", "new_string", "VALUE = 0.9"))),
+		srv.Calls(llmtest.Tool("submit", llmtest.Args("description", "lower VALUE to 0.9"))),
+	)
+	t.Setenv("OPENAI_BASE_URL", srv.URL())
+	t.Setenv("OPENAI_API_KEY", llmtest.Key)
+	program := filepath.Join(t.TempDir(), "program.md")
+	if err := os.WriteFile(program, []byte("lower val_bpb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := runCLI(t, "run", "--repo", repo, "--tag", "busy", "--device", "cpu", "--model", "test-model",
+		"--program", program, "--max-experiments", "1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"LLM endpoint " + srv.URL() + " is busy (503 Service Unavailable): retry 1 in 1s (the check waits up to 5m0s in all)",
+		"is busy (429 Too Many Requests): retry 2 in 1s",
+		"stopped: max-experiments reached. 2 experiments, best val_bpb 0.900000",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run does not say %q:\n%s", want, out)
+		}
+	}
+	t.Logf("the run took %s in all; it said:\n%s", time.Since(start).Round(10*time.Millisecond), out)
 }

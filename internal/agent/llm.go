@@ -75,9 +75,12 @@ func (l *LLM) Repair(ctx context.Context, req Request, f Failure) (Proposal, err
 }
 
 func (l *LLM) client(onRetry func(retryEvent), maxRetries int) *openai.Client {
-	cc := openai.DefaultConfig(l.cfg.APIKey)
-	cc.BaseURL = l.cfg.BaseURL
-	cc.HTTPClient = &llmTransport{
+	return openai.NewClientWithConfig(l.clientConfig(l.transport(onRetry, maxRetries)))
+}
+
+// transport is the retrying HTTP client of l's requests.
+func (l *LLM) transport(onRetry func(retryEvent), maxRetries int) *llmTransport {
+	return &llmTransport{
 		client:          l.cfg.HTTPClient,
 		temperature:     l.cfg.Temperature,
 		reasoningEffort: l.cfg.ReasoningEffort,
@@ -86,7 +89,13 @@ func (l *LLM) client(onRetry func(retryEvent), maxRetries int) *openai.Client {
 		sleep:           l.cfg.Sleep,
 		onRetry:         onRetry,
 	}
-	return openai.NewClientWithConfig(cc)
+}
+
+func (l *LLM) clientConfig(t *llmTransport) openai.ClientConfig {
+	cc := openai.DefaultConfig(l.cfg.APIKey)
+	cc.BaseURL = l.cfg.BaseURL
+	cc.HTTPClient = t
+	return cc
 }
 
 // conversation is the state of one step.

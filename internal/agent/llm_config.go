@@ -32,7 +32,6 @@ const (
 	defaultMaxRetryWait    = 10 * time.Minute // longest Retry-After honoured
 	defaultBackoffBase     = time.Second
 	defaultBackoffCeiling  = time.Minute
-	preflightMaxRetries    = 1
 	maxDescriptionRunes    = 200
 	maxToolOutputBytes     = 24_000 // compiler output and logs sent back to the model
 	maxReadFileBytes       = 100_000

@@ -25,9 +25,12 @@ type llmTransport struct {
 	temperature     *float64
 	reasoningEffort string
 	maxRetries      int
-	timeout         time.Duration // per attempt
-	sleep           func(context.Context, time.Duration) error
-	onRetry         func(retryEvent) // may be nil
+	// patience, when set, bounds retries by time instead of maxRetries: no
+	// retry starts once the time spent and the next wait would pass it.
+	patience time.Duration
+	timeout  time.Duration // per attempt
+	sleep    func(context.Context, time.Duration) error
+	onRetry  func(retryEvent) // may be nil
 }
 
 // retryEvent describes one retried attempt, for the transcript.
@@ -54,6 +57,7 @@ func (t *llmTransport) Do(req *http.Request) (*http.Response, error) {
 		}
 	}
 	ctx := req.Context()
+	start, waited := time.Now(), time.Duration(0)
 	for attempt := 0; ; attempt++ {
 		resp, err := t.attempt(ctx, req, body)
 		if ctx.Err() != nil {
@@ -63,7 +67,7 @@ func (t *llmTransport) Do(req *http.Request) (*http.Response, error) {
 			return nil, ctx.Err()
 		}
 		reason, wait, retry := t.classify(resp, err, attempt)
-		if !retry || attempt >= t.maxRetries {
+		if !retry || t.spent(attempt, max(time.Since(start), waited)+wait) {
 			return resp, err
 		}
 		if resp != nil {
@@ -76,7 +80,19 @@ func (t *llmTransport) Do(req *http.Request) (*http.Response, error) {
 		if err := t.sleep(ctx, wait); err != nil {
 			return nil, err
 		}
+		waited += wait
 	}
+}
+
+// spent reports whether the retries are used up after attempt (0 for the
+// first), when the next retry would start after elapsed. The time is the
+// larger of the wall clock and the sum of the waits, so that a test's
+// instant sleep counts as the wait it stands for.
+func (t *llmTransport) spent(attempt int, elapsed time.Duration) bool {
+	if t.patience > 0 {
+		return elapsed > t.patience
+	}
+	return attempt >= t.maxRetries
 }
 
 // attempt sends one copy of req with body under the per-attempt timeout. The

@@ -687,7 +687,7 @@ func TestPreflight(t *testing.T) {
 		srv := llmtest.NewServer(t)
 		srv.SetScript(srv.Text("ready"))
 		l, _ := newAgent(t, srv, nil)
-		if err := l.Preflight(context.Background()); err != nil {
+		if err := l.Preflight(context.Background(), nil); err != nil {
 			t.Fatalf("Preflight: %v", err)
 		}
 		if r := srv.Requests()[0]; len(r.Tools) != 6 || r.Model != "test-model" {
@@ -698,7 +698,7 @@ func TestPreflight(t *testing.T) {
 		srv := llmtest.NewServer(t)
 		srv.Close()
 		l, _ := newAgent(t, srv, nil)
-		err := l.Preflight(context.Background())
+		err := l.Preflight(context.Background(), nil)
 		if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "cannot reach the LLM endpoint "+srv.URL()) || !strings.Contains(err.Error(), "--base-url") {
 			t.Fatalf("err = %v", err)
 		}
@@ -707,7 +707,7 @@ func TestPreflight(t *testing.T) {
 		srv := llmtest.NewServer(t, llmtest.Fail(http.StatusNotFound, "The model `test-model` does not exist", "model_not_found"))
 		srv.SetModels("qwen3-coder", "llama3.3")
 		l, _ := newAgent(t, srv, nil)
-		err := l.Preflight(context.Background())
+		err := l.Preflight(context.Background(), nil)
 		if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "the server offers: llama3.3, qwen3-coder") || !strings.Contains(err.Error(), "--model") {
 			t.Fatalf("err = %v", err)
 		}
@@ -715,16 +715,93 @@ func TestPreflight(t *testing.T) {
 	t.Run("bad key", func(t *testing.T) {
 		srv := llmtest.NewServer(t, llmtest.Fail(http.StatusUnauthorized, "invalid key", "invalid_api_key"))
 		l, _ := newAgent(t, srv, nil)
-		if err := l.Preflight(context.Background()); !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "OPENAI_API_KEY") {
+		if err := l.Preflight(context.Background(), nil); !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "OPENAI_API_KEY") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("bad parameter", func(t *testing.T) {
 		srv := llmtest.NewServer(t, llmtest.Fail(http.StatusBadRequest, "Unsupported value: 'temperature' does not support 0 with this model.", "unsupported_value"))
 		l, _ := newAgent(t, srv, func(c *agent.LLMConfig) { z := 0.0; c.Temperature = &z })
-		err := l.Preflight(context.Background())
+		err := l.Preflight(context.Background(), nil)
 		if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "does not support 0") || !strings.Contains(err.Error(), "--temperature") {
 			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// TestPreflightWaitsForABusyEndpoint: transient answers at start are retried
+// with the loop's backoff and Retry-After, each retry noted; an endpoint that
+// stays busy is reported as overloaded or rate-limited, not misconfigured.
+func TestPreflightWaitsForABusyEndpoint(t *testing.T) {
+	t.Parallel()
+	t.Run("busy, then ready", func(t *testing.T) {
+		t.Parallel()
+		srv := llmtest.NewServer(t,
+			llmtest.Fail(http.StatusServiceUnavailable, "overloaded", ""),
+			llmtest.Fail(http.StatusTooManyRequests, "slow down", "rate_limit_exceeded", "Retry-After", "7"))
+		srv.Append(srv.Text("ready"))
+		l, sl := newAgent(t, srv, nil)
+		var notes []string
+		err := l.Preflight(context.Background(), func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) })
+		if err != nil {
+			t.Fatalf("Preflight: %v", err)
+		}
+		if got, want := sl.all(), []time.Duration{time.Second, 7 * time.Second}; !slices.Equal(got, want) {
+			t.Errorf("waits %v, want %v (the backoff, then Retry-After)", got, want)
+		}
+		if len(notes) != 2 || !strings.Contains(notes[0], "503 Service Unavailable): retry 1 in 1s") ||
+			!strings.Contains(notes[1], "429 Too Many Requests): retry 2 in 7s") || !strings.Contains(notes[1], "up to 5m0s") {
+			t.Errorf("notes:\n%s", strings.Join(notes, "\n"))
+		}
+	})
+	busy := func(t *testing.T, step llmtest.Step) ([]time.Duration, int, error) {
+		srv := llmtest.NewServer(t)
+		for range 30 {
+			srv.Append(step)
+		}
+		l, sl := newAgent(t, srv, nil)
+		err := l.Preflight(context.Background(), nil)
+		waits := sl.all()
+		var total time.Duration
+		for _, d := range waits {
+			total += d
+		}
+		if total > agent.PreflightPatience || total < agent.PreflightPatience-time.Minute {
+			t.Errorf("waited %s in all, want a little under %s: %v", total, agent.PreflightPatience, waits)
+		}
+		if n := len(srv.Requests()); n != len(waits)+1 {
+			t.Errorf("%d requests for %d waits", n, len(waits))
+		}
+		if errors.Is(err, agent.ErrLLMConfig) || strings.Contains(err.Error(), "check --model") {
+			t.Errorf("a busy endpoint reads as a configuration error: %v", err)
+		}
+		return waits, len(srv.Requests()), err
+	}
+	t.Run("overloaded", func(t *testing.T) {
+		t.Parallel()
+		waits, n, err := busy(t, llmtest.Fail(http.StatusServiceUnavailable, "The engine is currently overloaded", ""))
+		if err == nil || !strings.Contains(err.Error(), "is overloaded ("+fmt.Sprint(n)+" attempts over") ||
+			!strings.Contains(err.Error(), "503: The engine is currently overloaded") || !strings.Contains(err.Error(), "run again later") {
+			t.Errorf("err = %v", err)
+		}
+		if want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}; !slices.Equal(waits[:3], want) {
+			t.Errorf("waits %v do not follow the backoff", waits)
+		}
+	})
+	t.Run("rate-limited", func(t *testing.T) {
+		t.Parallel()
+		_, _, err := busy(t, llmtest.Fail(http.StatusTooManyRequests, "Rate limit reached", "rate_limit_exceeded", "Retry-After", "20"))
+		if err == nil || !strings.Contains(err.Error(), "is rate-limiting requests") || !strings.Contains(err.Error(), "wait and run again") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("no quota is not retried", func(t *testing.T) {
+		t.Parallel()
+		srv := llmtest.NewServer(t, llmtest.Fail(http.StatusTooManyRequests, "You exceeded your current quota", "insufficient_quota"))
+		l, sl := newAgent(t, srv, nil)
+		err := l.Preflight(context.Background(), nil)
+		if !errors.Is(err, agent.ErrLLMConfig) || !strings.Contains(err.Error(), "quota") || len(sl.all()) != 0 {
+			t.Errorf("err = %v after %d waits", err, len(sl.all()))
 		}
 	})
 }
