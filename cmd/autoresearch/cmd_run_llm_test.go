@@ -225,8 +225,8 @@ func TestRunLLMPreflightWaitsForABusyEndpoint(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"LLM endpoint " + srv.URL() + " is busy (503 Service Unavailable): retry 1 in 1s (the check waits up to 5m0s in all)",
-		"is busy (429 Too Many Requests): retry 2 in 1s",
+		"LLM endpoint " + srv.URL() + " did not take the test request (503 Service Unavailable): retry 1 in 1s (it is given up to 5m0s; Ctrl-C stops)",
+		"did not take the test request (429 Too Many Requests): retry 2 in 1s",
 		"stopped: max-experiments reached. 2 experiments, best val_bpb 0.900000",
 	} {
 		if !strings.Contains(out, want) {

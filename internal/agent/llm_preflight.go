@@ -30,7 +30,7 @@ func (l *LLM) Preflight(ctx context.Context, note func(format string, args ...an
 	onRetry := func(e retryEvent) {
 		retries, waited = e.Attempt, waited+e.Wait
 		if note != nil {
-			note("LLM endpoint %s is busy (%s): retry %d in %s (the check waits up to %s in all)",
+			note("LLM endpoint %s did not take the test request (%s): retry %d in %s (it is given up to %s; Ctrl-C stops)",
 				l.cfg.BaseURL, e.Reason, e.Attempt, e.Wait.Round(100*time.Millisecond), PreflightPatience)
 		}
 	}

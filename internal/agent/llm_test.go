@@ -750,7 +750,7 @@ func TestPreflightWaitsForABusyEndpoint(t *testing.T) {
 			t.Errorf("waits %v, want %v (the backoff, then Retry-After)", got, want)
 		}
 		if len(notes) != 2 || !strings.Contains(notes[0], "503 Service Unavailable): retry 1 in 1s") ||
-			!strings.Contains(notes[1], "429 Too Many Requests): retry 2 in 7s") || !strings.Contains(notes[1], "up to 5m0s") {
+			!strings.Contains(notes[1], "429 Too Many Requests): retry 2 in 7s") || !strings.Contains(notes[1], "up to 5m0s; Ctrl-C stops") {
 			t.Errorf("notes:\n%s", strings.Join(notes, "\n"))
 		}
 	})
