@@ -39,6 +39,12 @@ type Request struct {
 	Program       string   // the human's instructions (program.md)
 	Worktree      string   // absolute path of the run's worktree; edits go here
 	EditablePaths []string // slash-separated paths relative to Worktree that may change
+	// Task is the task file the run came from (autoresearch.toml); empty
+	// for the built-in GPT task, whose program is gpt/train.go.
+	Task string
+	// HasBuild says whether the task builds its program before each run
+	// (the GPT task always does).
+	HasBuild bool
 	Metric        string   // e.g. "val_bpb"
 	LowerIsBetter bool
 	Profile       string // e.g. "smoke", "cpu", "gpu"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"autoresearch/internal/atomicfile"
@@ -32,6 +33,9 @@ type Config struct {
 	Profile      string `json:"profile"`
 	Device       string `json:"device"`
 	DeviceDetail string `json:"device_detail,omitempty"`
+	// Task is the task file the configuration came from (autoresearch.toml,
+	// relative to Repo); empty for the built-in GPT task.
+	Task string `json:"task,omitempty"`
 	// Editable lists the slash-separated paths the proposer may change.
 	Editable []string `json:"editable"`
 	// Shared lists untracked, git-ignored paths of the user's repository that
@@ -39,7 +43,8 @@ type Config struct {
 	// linked into the worktree, never copied or committed.
 	Shared []string `json:"shared,omitempty"`
 	// Build and Run are commands in the worktree. The placeholders {bin}
-	// and {worktree} are replaced before each use.
+	// and {worktree} are replaced before each use. A task may have no build
+	// (an empty Build.Argv): its program runs as it is.
 	Build Command `json:"build"`
 	Run   Command `json:"run"`
 	// Metric names the figure to improve and its direction.
@@ -47,6 +52,9 @@ type Config struct {
 	// MemoryKeys are figures in MB; the first non-zero one becomes
 	// results.tsv's memory_gb.
 	MemoryKeys []string `json:"memory_keys"`
+	// MemoryPattern is a regular expression whose first group, on the last
+	// log line it matches, is the memory in MB (figure MemoryFigure).
+	MemoryPattern string `json:"memory_pattern,omitempty"`
 	// ProgressPattern is a regular expression whose first group is the
 	// training progress in percent; empty means the trainer's step line.
 	ProgressPattern string `json:"progress_pattern,omitempty"`
@@ -72,6 +80,21 @@ type Command struct {
 type Metric struct {
 	Name          string `json:"name"`
 	LowerIsBetter bool   `json:"lower_is_better"`
+	// Pattern is a regular expression whose first group is the metric; the
+	// last log line that matches counts. Empty: the metric comes from the
+	// summary block or the JSON file.
+	Pattern string `json:"pattern,omitempty"`
+}
+
+// MemoryFigure names the figure MemoryPattern reads.
+const MemoryFigure = "memory_mb"
+
+// Direction is "lower is better" or "higher is better".
+func (m Metric) Direction() string {
+	if m.LowerIsBetter {
+		return "lower is better"
+	}
+	return "higher is better"
 }
 
 // Better reports whether v beats best by more than delta.
@@ -99,9 +122,6 @@ func (c *Config) validate() error {
 	if len(c.Editable) == 0 {
 		missing = append(missing, "editable")
 	}
-	if len(c.Build.Argv) == 0 {
-		missing = append(missing, "build.argv")
-	}
 	if len(c.Run.Argv) == 0 {
 		missing = append(missing, "run.argv")
 	}
@@ -110,6 +130,11 @@ func (c *Config) validate() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("run configuration lacks %v", missing)
+	}
+	for key, p := range map[string]string{"metric.pattern": c.Metric.Pattern, "memory_pattern": c.MemoryPattern} {
+		if _, err := patternOf(p); err != nil {
+			return fmt.Errorf("%s of run.json: %v", key, err)
+		}
 	}
 	if c.HardLimit() <= 0 {
 		return errors.New("run configuration has no hard limit: set budget_seconds or hard_limit_seconds")
@@ -121,6 +146,41 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// patternOf compiles a pattern of run.json: a regular expression with a
+// group for the number. Empty gives nil.
+func patternOf(p string) (*regexp.Regexp, error) {
+	if p == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, err
+	}
+	if re.NumSubexp() < 1 {
+		return nil, fmt.Errorf("%s has no group: put the number in parentheses", p)
+	}
+	return re, nil
+}
+
+// Patterns returns the figures the runner reads from the log by pattern:
+// the metric's and the memory's, when set.
+func (c *Config) Patterns() map[string]*regexp.Regexp {
+	pats := map[string]*regexp.Regexp{}
+	if re, _ := patternOf(c.Metric.Pattern); re != nil {
+		pats[c.Metric.Name] = re
+	}
+	if re, _ := patternOf(c.MemoryPattern); re != nil {
+		pats[MemoryFigure] = re
+	}
+	if len(pats) == 0 {
+		return nil
+	}
+	return pats
+}
+
+// LoadConfig reads the run.json of the run folder dir.
+func LoadConfig(dir string) (*Config, error) { return loadConfig(filepath.Join(dir, ConfigFile)) }
 
 func loadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)

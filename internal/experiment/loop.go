@@ -404,20 +404,25 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 	defer logf.Close()
 	vars := r.vars(filepath.Join(r.Dir, binDir, "train"))
 
-	rep.Phase(status.Building)
-	var out string
-	err = r.timed(rec, "build", func() (err error) {
-		out, err = runner.Build(ctx, r.Worktree(), runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
-		return
-	})
-	logf.WriteString(out)
-	var be *runner.BuildError
-	if errors.As(err, &be) {
-		a.crash, a.reason, a.output = runner.BuildCrash, "compile error", be.Output
-		return a, nil
-	}
-	if err != nil {
-		return nil, err
+	if len(r.Config.Build.Argv) > 0 {
+		rep.Phase(status.Building)
+		var out string
+		err = r.timed(rec, "build", func() (err error) {
+			out, err = runner.Build(ctx, r.Worktree(), runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
+			return
+		})
+		logf.WriteString(out)
+		var be *runner.BuildError
+		if errors.As(err, &be) {
+			a.crash, a.reason, a.output = runner.BuildCrash, "compile error", be.Output
+			if r.Config.Task != "" {
+				a.reason = "the build failed"
+			}
+			return a, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return a, r.run(ctx, rec, a, logf, vars)
 }
@@ -457,6 +462,7 @@ func (r *Run) run(ctx context.Context, rec *Record, a *attemptResult, logf *os.F
 		Progress:        progress,
 		ProgressPattern: r.progressPattern(),
 		Metric:          r.Config.Metric.Name,
+		Patterns:        r.Config.Patterns(),
 	})
 	if res != nil {
 		rec.Seconds["run"] += res.Wall.Seconds()
@@ -506,6 +512,8 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 		Program:        o.Program,
 		Worktree:       r.Worktree(),
 		EditablePaths:  append([]string(nil), r.Config.Editable...),
+		Task:           r.Config.Task,
+		HasBuild:       len(r.Config.Build.Argv) > 0,
 		Metric:         r.Config.Metric.Name,
 		LowerIsBetter:  r.Config.Metric.LowerIsBetter,
 		Profile:        r.Config.Profile,
@@ -524,6 +532,9 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 // check builds the worktree as it is now, for proposers that want to see
 // compile errors before submitting.
 func (r *Run) check(ctx context.Context) (string, bool) {
+	if len(r.Config.Build.Argv) == 0 {
+		return "this task has no build step, so there is nothing to check: submit, and a failing run comes back to you", true
+	}
 	vars := r.vars(filepath.Join(r.Dir, binDir, "check"))
 	out, err := runner.Build(ctx, r.Worktree(), runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
 	if err != nil && out == "" {

@@ -24,6 +24,10 @@ const (
 type output struct {
 	progress *regexp.Regexp
 	onProg   func(float64)
+	patterns map[string]*regexp.Regexp
+
+	matched  map[string]float64 // the last number each pattern matched
+	unparsed map[string]string  // a last match that was not a number
 
 	seg     []byte
 	lastCR  string // the latest \r-terminated segment: what a terminal shows
@@ -87,6 +91,7 @@ func (o *output) line(s string, full bool) {
 	if full {
 		o.pushTail(s)
 	}
+	o.match(s)
 	t := strings.TrimSpace(s)
 	if m := o.progress.FindStringSubmatch(t); m != nil {
 		if f, err := strconv.ParseFloat(m[1], 64); err == nil && o.onProg != nil {
@@ -107,6 +112,28 @@ func (o *output) line(s string, full bool) {
 				o.figures[m[1]] = v
 			}
 		}
+	}
+}
+
+// match records the first group of each pattern that matches the line; a
+// later match replaces an earlier one, so the last counts.
+func (o *output) match(s string) {
+	for name, re := range o.patterns {
+		m := re.FindStringSubmatch(s)
+		if len(m) < 2 {
+			continue
+		}
+		if o.matched == nil {
+			o.matched, o.unparsed = map[string]float64{}, map[string]string{}
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(m[1]), 64)
+		if err != nil {
+			delete(o.matched, name)
+			o.unparsed[name] = m[1]
+			continue
+		}
+		o.matched[name] = v
+		delete(o.unparsed, name)
 	}
 }
 

@@ -83,6 +83,12 @@ type Spec struct {
 	ProgressPattern *regexp.Regexp
 	// Metric is the figure a successful run must report, e.g. val_bpb.
 	Metric string
+	// Patterns name figures read from the log by regular expression: the
+	// first group of the last line that matches, e.g. a task's metric. They
+	// win over the summary block and the JSON file. When Metric has a
+	// pattern, a log without a match is a crash that says so, and a line
+	// FAIL is no sign of a NaN loss (test tools print it).
+	Patterns map[string]*regexp.Regexp
 }
 
 // Result is how a run ended.
@@ -141,7 +147,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	if pat == nil {
 		pat = DefaultProgress
 	}
-	out := &output{progress: pat, onProg: s.Progress}
+	out := &output{progress: pat, onProg: s.Progress, patterns: s.Patterns}
 	res := &Result{Started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		pr.Close()
@@ -219,6 +225,16 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 			res.Figures, res.Source = figs, "json"
 		}
 	}
+	if len(out.matched) > 0 {
+		figs := map[string]float64{}
+		for k, v := range res.Figures {
+			figs[k] = v
+		}
+		for k, v := range out.matched {
+			figs[k] = v
+		}
+		res.Figures, res.Source = figs, "log"
+	}
 	if len(res.Figures) == 0 {
 		res.Figures, res.Source = nil, ""
 	}
@@ -227,10 +243,11 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 }
 
 func classify(res *Result, out *output, werr error, timedOut bool, s Spec) (Crash, string) {
+	pattern := s.Patterns[s.Metric]
 	switch {
 	case timedOut:
 		return Timeout, fmt.Sprintf("killed at the hard limit of %s", s.HardLimit.Round(time.Second))
-	case out.failed:
+	case out.failed && pattern == nil:
 		return RuntimeCrash, "the program printed FAIL (a NaN or exploding loss)"
 	case out.panic != "":
 		return RuntimeCrash, out.panic
@@ -242,6 +259,10 @@ func classify(res *Result, out *output, werr error, timedOut bool, s Spec) (Cras
 	}
 	v, ok := res.Figures[s.Metric]
 	switch {
+	case pattern != nil && !ok && out.unparsed[s.Metric] != "":
+		return RuntimeCrash, fmt.Sprintf("the log's last match of the %s pattern %s is %q, not a number", s.Metric, pattern, out.unparsed[s.Metric])
+	case pattern != nil && !ok:
+		return RuntimeCrash, fmt.Sprintf("no line of the log matches the %s pattern %s: the program must print its %s in that form", s.Metric, pattern, s.Metric)
 	case !ok && res.Figures == nil:
 		return RuntimeCrash, "no summary: the program exited 0 without reporting " + s.Metric
 	case !ok:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,18 @@ func helper(mode string) int {
 			fmt.Println("ENV", kv)
 		}
 		helperSummary.Print(os.Stdout)
+	case "task":
+		// A task's program: its own lines, the metric printed twice (the
+		// last counts), a FAIL line that is no NaN here, no summary block.
+		fmt.Println("FAIL")
+		fmt.Println("sharpe: 0.25")
+		fmt.Println("peak_mb: 300")
+		fmt.Println("  sharpe: 9 (indented: no match for ^sharpe)")
+		fmt.Println("sharpe: -1.5e-1")
+	case "tasknomatch":
+		fmt.Println("Sharpe ratio 0.3")
+	case "tasknotanumber":
+		fmt.Println("sharpe: .")
 	case "hang":
 		child := exec.Command("sleep", "1000")
 		child.Start()
@@ -154,6 +167,48 @@ func TestRunCrashKinds(t *testing.T) {
 	res, _, _ := run(t, "panic", time.Minute)
 	if !strings.Contains(res.Tail, "some context") || !strings.Contains(res.Tail, "goroutine") {
 		t.Errorf("panic tail lacks the trace:\n%s", res.Tail)
+	}
+}
+
+func runTask(t *testing.T, mode string) (*Result, string) {
+	t.Helper()
+	var log bytes.Buffer
+	res, err := Run(context.Background(), Spec{
+		Dir:       t.TempDir(),
+		Command:   []string{os.Args[0]},
+		Env:       []string{"RUNNER_HELPER=" + mode},
+		Output:    &log,
+		HardLimit: time.Minute,
+		Metric:    "sharpe",
+		Patterns: map[string]*regexp.Regexp{
+			"sharpe":    regexp.MustCompile(`^sharpe:\s*([-+0-9.eE]+)`),
+			"memory_mb": regexp.MustCompile(`^peak_mb:\s*([0-9.]+)`),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, log.String()
+}
+
+func TestRunReadsATaskMetricByItsPattern(t *testing.T) {
+	res, log := runTask(t, "task")
+	if res.Crash != "" {
+		t.Fatalf("crash %s: %s\n%s", res.Crash, res.Reason, log)
+	}
+	if res.Metric("sharpe") != -0.15 || res.Figures["memory_mb"] != 300 || res.Source != "log" {
+		t.Errorf("figures %v from %q, want sharpe -0.15 (the last match) and memory_mb 300", res.Figures, res.Source)
+	}
+}
+
+func TestRunWithoutAMatchIsACrashSayingSo(t *testing.T) {
+	res, log := runTask(t, "tasknomatch")
+	if res.Crash != RuntimeCrash || !strings.Contains(res.Reason, "no line of the log matches the sharpe pattern ^sharpe:") {
+		t.Errorf("crash %q reason %q\n%s", res.Crash, res.Reason, log)
+	}
+	res, log = runTask(t, "tasknotanumber")
+	if res.Crash != RuntimeCrash || !strings.Contains(res.Reason, `is ".", not a number`) {
+		t.Errorf("crash %q reason %q\n%s", res.Crash, res.Reason, log)
 	}
 }
 
