@@ -44,8 +44,8 @@ type Request struct {
 	Task string
 	// HasBuild says whether the task builds its program before each run
 	// (the GPT task always does).
-	HasBuild bool
-	Metric        string   // e.g. "val_bpb"
+	HasBuild      bool
+	Metric        string // e.g. "val_bpb"
 	LowerIsBetter bool
 	Profile       string // e.g. "smoke", "cpu", "gpu"
 	Device        string // "cpu" or "cuda", plus hardware details when known
