@@ -21,7 +21,9 @@ import (
 var ErrExhausted = errors.New("every neighbouring value of every constant has been tried")
 
 // Sweep is the offline proposer: each proposal changes one top-level constant
-// of the editable Go file to a neighbouring value (a float rate halved or
+// of an editable Go file, or one numeric assignment of an upper-case name in
+// any other editable text file (`LR = 0.5`, `DEPTH: 3`, `STEPS=4`), to a
+// neighbouring value (a float rate halved or
 // doubled, a decay factor such as a beta moved halfway to 1 or twice as far
 // from it, a fraction such as a ratio halved or doubled up to 1, an int size
 // ±1 or ×2 or ÷2, a 1<<n size shifted by one, a bool flipped, an S/L window
@@ -51,21 +53,35 @@ var sweepDesc = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*) (.+) -> (.+)$`)
 
 // Propose implements Proposer.
 func (s *Sweep) Propose(ctx context.Context, req Request) (Proposal, error) {
-	rel, err := goFile(req.EditablePaths)
-	if err != nil {
-		return Proposal{}, err
+	srcs := map[string][]byte{}
+	var consts []Constant
+	named := map[string]bool{}
+	for _, rel := range req.EditablePaths {
+		src, err := os.ReadFile(filepath.Join(req.Worktree, filepath.FromSlash(rel)))
+		if err != nil {
+			return Proposal{}, fmt.Errorf("sweep: %w", err)
+		}
+		var cs []Constant
+		if strings.HasSuffix(rel, ".go") {
+			if cs, err = Constants(src); err != nil {
+				return Proposal{}, fmt.Errorf("sweep: %s: %w", rel, err)
+			}
+		} else {
+			cs = TextConstants(src)
+		}
+		srcs[rel] = src
+		for _, c := range cs {
+			// A name is one knob: the first file that sets it owns it.
+			if !named[c.Name] {
+				named[c.Name] = true
+				c.file = rel
+				consts = append(consts, c)
+			}
+		}
 	}
-	path := filepath.Join(req.Worktree, filepath.FromSlash(rel))
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return Proposal{}, fmt.Errorf("sweep: %w", err)
-	}
-	consts, err := Constants(src)
-	if err != nil {
-		return Proposal{}, fmt.Errorf("sweep: %s: %w", rel, err)
-	}
+	files := strings.Join(req.EditablePaths, ", ")
 	if len(consts) == 0 {
-		return Proposal{}, fmt.Errorf("sweep: %s has no top-level constant with a literal value to change", rel)
+		return Proposal{}, fmt.Errorf("sweep: %s has no value the sweep can change: a top-level Go constant with a literal value, or an upper-case name set to a number (LR = 0.01, DEPTH: 4, STEPS=100)", files)
 	}
 	tried := map[string]bool{}
 	for _, r := range req.Results {
@@ -89,15 +105,19 @@ func (s *Sweep) Propose(ctx context.Context, req Request) (Proposal, error) {
 		}
 	}
 	if len(moves) == 0 {
-		return Proposal{}, fmt.Errorf("sweep of %s: %w", rel, ErrExhausted)
+		return Proposal{}, fmt.Errorf("sweep of %s: %w", files, ErrExhausted)
 	}
 	rng := rand.New(rand.NewPCG(s.seed, uint64(req.N)))
 	m := moves[rng.IntN(len(moves))]
+	src := srcs[m.c.file]
 	out := append(append(append([]byte(nil), src[:m.c.start]...), m.new...), src[m.c.end:]...)
-	if out, err = format.Source(out); err != nil {
-		return Proposal{}, fmt.Errorf("sweep: the edit of %s does not parse: %w", m.c.Name, err)
+	if strings.HasSuffix(m.c.file, ".go") {
+		var err error
+		if out, err = format.Source(out); err != nil {
+			return Proposal{}, fmt.Errorf("sweep: the edit of %s does not parse: %w", m.c.Name, err)
+		}
 	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(req.Worktree, filepath.FromSlash(m.c.file)), out, 0o644); err != nil {
 		return Proposal{}, fmt.Errorf("sweep: %w", err)
 	}
 	return Proposal{Description: fmt.Sprintf("%s %s -> %s", m.c.Name, m.c.Value, m.new)}, nil
@@ -115,22 +135,14 @@ func key(name, value string) string {
 	return name + "=" + v
 }
 
-func goFile(paths []string) (string, error) {
-	for _, p := range paths {
-		if strings.HasSuffix(p, ".go") {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("sweep: no Go file among the editable paths %v", paths)
-}
-
 // Constant is a top-level constant whose value the sweep can change.
 type Constant struct {
 	Name  string
 	Value string // its source text, e.g. 0.04, 8, "SSSL", 1 << 19, true
 	Kind  string // float, int, shift, string, bool
 
-	start, end int // byte offsets of Value in the file
+	start, end int    // byte offsets of Value in the file
+	file       string // the editable path it is in
 }
 
 // Constants lists the top-level constants of a Go file whose value is a
@@ -186,6 +198,31 @@ func Constants(src []byte) ([]Constant, error) {
 		}
 	}
 	return out, nil
+}
+
+// textAssign is a numeric assignment of an upper-case name on a line of its
+// own, as Python, shell, TOML, YAML, INI, Makefiles and JavaScript write it:
+// `LR = 0.5`, `DEPTH: 3`, `STEPS=4`, `export N=2`, `LR: float = 0.5`,
+// `const K = 8;`, with an optional comment after it. The second group is the
+// number.
+var textAssign = regexp.MustCompile(`(?m)^[ \t]*(?:(?:export|const|let|var|readonly|local)[ \t]+)*` +
+	`([A-Z][A-Z0-9_]*)(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.]*)?[ \t]*(?::=|[:=])[ \t]*` +
+	`([-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?)` +
+	`[ \t]*;?[ \t]*,?[ \t]*(?:(?:#|//|--).*)?\r?$`)
+
+// TextConstants lists the numeric assignments of upper-case names in a text
+// file (see textAssign), in file order. A float is a number written with a
+// point or an exponent; the rest are ints.
+func TextConstants(src []byte) []Constant {
+	var out []Constant
+	for _, m := range textAssign.FindAllSubmatchIndex(src, -1) {
+		c := Constant{Name: string(src[m[2]:m[3]]), Value: string(src[m[4]:m[5]]), Kind: "int", start: m[4], end: m[5]}
+		if strings.ContainsAny(c.Value, ".eE") {
+			c.Kind = "float"
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // windowPattern is a per-layer attention pattern: S (short window) and L (long).

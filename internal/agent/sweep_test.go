@@ -241,3 +241,123 @@ func TestSweepTreatsEqualNumbersAsTheSameTry(t *testing.T) {
 		t.Errorf("proposed %q: 0.0003 was tried as 3e-4 already", p.Description)
 	}
 }
+
+// textFiles hold numeric assignments of upper-case names as Python, shell,
+// TOML and YAML write them, among lines the sweep must leave alone.
+var textFiles = map[string]string{
+	"strategy.py": `"""A strategy."""
+FAST_WINDOW = 10  # days
+SLOW_WINDOW: int = 40
+THRESHOLD = 0.5
+lower_case = 3
+NAME = "text"
+SCALE = 2 * FAST_WINDOW
+    INNER = 7
+
+def f():
+    return 1
+`,
+	"run.sh": "#!/bin/sh\nexport THREADS=4\nSTEPS=100\necho $STEPS\n",
+	"conf.toml": "LR = 3e-4\n[model]\nDEPTH = 6\nname = \"x\"\n",
+	"conf.yaml": "model:\n  WIDTH: 256\n  dropout: 0.1\nDECAY: .95\n",
+}
+
+func TestTextConstants(t *testing.T) {
+	want := map[string][]string{
+		"strategy.py": {"FAST_WINDOW=10 int", "SLOW_WINDOW=40 int", "THRESHOLD=0.5 float", "INNER=7 int"},
+		"run.sh":      {"THREADS=4 int", "STEPS=100 int"},
+		"conf.toml":   {"LR=3e-4 float", "DEPTH=6 int"},
+		"conf.yaml":   {"WIDTH=256 int", "DECAY=.95 float"},
+	}
+	for name, src := range textFiles {
+		var got []string
+		for _, c := range TextConstants([]byte(src)) {
+			got = append(got, c.Name+"="+c.Value+" "+c.Kind)
+			if src[c.start:c.end] != c.Value {
+				t.Errorf("%s: %s's offsets hold %q", name, c.Name, src[c.start:c.end])
+			}
+		}
+		if !reflect.DeepEqual(got, want[name]) {
+			t.Errorf("%s: %v, want %v", name, got, want[name])
+		}
+	}
+}
+
+// The sweep on text files follows the Go rules: one value changed per
+// proposal, described NAME old -> new, deterministic, never repeated, and it
+// ends when every neighbour was tried.
+func TestSweepOnTextFiles(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for name, src := range textFiles {
+		os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644)
+		paths = append(paths, name)
+	}
+	total := 0
+	for _, src := range textFiles {
+		for _, c := range TextConstants([]byte(src)) {
+			total += len(c.Neighbours())
+		}
+	}
+	var rows []results.Row
+	seen := map[string]bool{}
+	for n := 1; ; n++ {
+		req := Request{N: n, Worktree: dir, EditablePaths: paths, Results: rows}
+		p, err := NewSweep(5).Propose(context.Background(), req)
+		if errors.Is(err, ErrExhausted) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := descRE.FindStringSubmatch(p.Description)
+		if m == nil || seen[m[1]+"="+m[3]] {
+			t.Fatalf("experiment %d repeats or is malformed: %q", n, p.Description)
+		}
+		seen[m[1]+"="+m[3]] = true
+		// Exactly one line of one file changed, to the described value.
+		changed := 0
+		for name, src := range textFiles {
+			b, _ := os.ReadFile(filepath.Join(dir, name))
+			if string(b) == src {
+				continue
+			}
+			changed++
+			after := TextConstants(b)
+			for i, c := range TextConstants([]byte(src)) {
+				if c.Value != after[i].Value && (c.Name != m[1] || c.Value != m[2] || after[i].Value != m[3]) {
+					t.Errorf("%s: %s %s -> %s, described %q", name, c.Name, c.Value, after[i].Value, p.Description)
+				}
+			}
+			os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644) // discarded
+		}
+		if changed != 1 {
+			t.Fatalf("%q changed %d files", p.Description, changed)
+		}
+		rows = append(rows, results.Row{Commit: fmt.Sprintf("%07d", n), Value: 1, Status: results.Discard, Description: p.Description})
+		if n > total {
+			t.Fatalf("more than %d proposals", total)
+		}
+	}
+	if len(seen) != total {
+		t.Errorf("tried %d changes before the end, want all %d", len(seen), total)
+	}
+	// The same seed and number give the same change.
+	a, _ := NewSweep(9).Propose(context.Background(), Request{N: 3, Worktree: dir, EditablePaths: paths})
+	for name, src := range textFiles {
+		os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644)
+	}
+	b, _ := NewSweep(9).Propose(context.Background(), Request{N: 3, Worktree: dir, EditablePaths: paths})
+	if a.Description != b.Description {
+		t.Errorf("seed 9, experiment 3: %q then %q", a.Description, b.Description)
+	}
+}
+
+func TestSweepSaysWhatItCanChange(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "prompt.txt"), []byte("Answer briefly.\n"), 0o644)
+	_, err := NewSweep(1).Propose(context.Background(), Request{Worktree: dir, EditablePaths: []string{"prompt.txt"}})
+	if err == nil || !regexp.MustCompile(`prompt.txt has no value the sweep can change: .*LR = 0.01`).MatchString(err.Error()) {
+		t.Errorf("error %v", err)
+	}
+}
