@@ -257,7 +257,7 @@ SCALE = 2 * FAST_WINDOW
 def f():
     return 1
 `,
-	"run.sh": "#!/bin/sh\nexport THREADS=4\nSTEPS=100\necho $STEPS\n",
+	"run.sh":    "#!/bin/sh\nexport THREADS=4\nSTEPS=100\necho $STEPS\n",
 	"conf.toml": "LR = 3e-4\n[model]\nDEPTH = 6\nname = \"x\"\n",
 	"conf.yaml": "model:\n  WIDTH: 256\n  dropout: 0.1\nDECAY: .95\n",
 }
