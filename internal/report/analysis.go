@@ -9,7 +9,10 @@ import (
 // Analysis is a results file with the figures derived from it.
 type Analysis struct {
 	Metric string
-	Rows   []results.Row
+	// LowerIsBetter is the metric's direction: a val_bpb or a time falls, a
+	// Sharpe ratio or an accuracy rises.
+	LowerIsBetter bool
+	Rows          []results.Row
 
 	// Per row, parallel to Rows: the running best before the row (NaN while
 	// there is none) and the row's delta against it (NaN without one).
@@ -23,12 +26,44 @@ type Analysis struct {
 	Keeps, Discards, Crashes int
 }
 
-// Measured reports whether a row holds a measurement (see the package doc).
+// Measured reports whether a row of a lower-is-better metric holds a
+// measurement (see the package doc).
 func Measured(r results.Row) bool { return r.Value > 0 && r.Status != results.Crash }
 
-// Analyze derives the figures of f.
-func Analyze(f *results.File) *Analysis {
-	a := &Analysis{Metric: f.Metric, Rows: f.Rows, Baseline: -1, Best: -1}
+// Measured reports whether a row holds a measurement. A higher-is-better
+// metric may be 0 or negative (a losing strategy's Sharpe ratio): there only
+// crashes have none.
+func (a *Analysis) Measured(r results.Row) bool {
+	if a.LowerIsBetter {
+		return Measured(r)
+	}
+	return r.Status != results.Crash
+}
+
+// Better reports whether value x beats y in the metric's direction.
+func (a *Analysis) Better(x, y float64) bool {
+	if a.LowerIsBetter {
+		return x < y
+	}
+	return x > y
+}
+
+// gain is how much row i improved on the best before it: its delta with
+// the sign that makes an improvement positive.
+func (a *Analysis) gain(i int) float64 {
+	if a.LowerIsBetter {
+		return -a.Delta[i]
+	}
+	return a.Delta[i]
+}
+
+// Analyze derives the figures of f for a metric where lower is better, such
+// as val_bpb.
+func Analyze(f *results.File) *Analysis { return AnalyzeMetric(f, true) }
+
+// AnalyzeMetric derives the figures of f for a metric of the given direction.
+func AnalyzeMetric(f *results.File, lowerIsBetter bool) *Analysis {
+	a := &Analysis{Metric: f.Metric, LowerIsBetter: lowerIsBetter, Rows: f.Rows, Baseline: -1, Best: -1}
 	if a.Metric == "" {
 		a.Metric = results.DefaultMetric
 	}
@@ -36,7 +71,7 @@ func Analyze(f *results.File) *Analysis {
 	for i, r := range f.Rows {
 		a.BestBefore = append(a.BestBefore, best)
 		d := math.NaN()
-		if Measured(r) && !math.IsNaN(best) {
+		if a.Measured(r) && !math.IsNaN(best) {
 			d = r.Value - best
 		}
 		a.Delta = append(a.Delta, d)
@@ -47,7 +82,7 @@ func Analyze(f *results.File) *Analysis {
 			if a.Baseline < 0 {
 				a.Baseline = i
 			}
-			if Measured(r) && (math.IsNaN(best) || r.Value < best) {
+			if a.Measured(r) && (math.IsNaN(best) || a.Better(r.Value, best)) {
 				best, a.Best = r.Value, i
 			}
 		case results.Discard:
@@ -67,14 +102,27 @@ func (a *Analysis) BestValue() float64 {
 	return a.Rows[a.Best].Value
 }
 
-// Improvement is the baseline's value minus the best value, and that as a
-// fraction of the baseline; NaN when either is missing.
+// Improvement is how far the best value beat the baseline's (positive for
+// a better best, in either direction), and that as a fraction of the
+// baseline's size; NaN when either is missing.
 func (a *Analysis) Improvement() (abs, frac float64) {
-	if a.Baseline < 0 || a.Best < 0 || !Measured(a.Rows[a.Baseline]) {
+	if a.Baseline < 0 || a.Best < 0 || !a.Measured(a.Rows[a.Baseline]) {
 		return math.NaN(), math.NaN()
 	}
 	base := a.Rows[a.Baseline].Value
-	return base - a.BestValue(), (base - a.BestValue()) / base
+	abs = base - a.BestValue()
+	if !a.LowerIsBetter {
+		abs = -abs
+	}
+	return abs, abs / math.Abs(base)
+}
+
+// Direction is "lower is better" or "higher is better".
+func (a *Analysis) Direction() string {
+	if a.LowerIsBetter {
+		return "lower is better"
+	}
+	return "higher is better"
 }
 
 // KeepRate is keeps / (keeps + discards), NaN when both are zero.
@@ -85,8 +133,8 @@ func (a *Analysis) KeepRate() float64 {
 	return float64(a.Keeps) / float64(a.Keeps+a.Discards)
 }
 
-// setsBest reports whether row i lowered the running best.
+// setsBest reports whether row i improved the running best.
 func (a *Analysis) setsBest(i int) bool {
 	r := a.Rows[i]
-	return r.Status == results.Keep && Measured(r) && (math.IsNaN(a.BestBefore[i]) || r.Value < a.BestBefore[i])
+	return r.Status == results.Keep && a.Measured(r) && (math.IsNaN(a.BestBefore[i]) || a.Better(r.Value, a.BestBefore[i]))
 }

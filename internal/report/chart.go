@@ -74,7 +74,7 @@ func labelled(a *Analysis) map[int]bool {
 			wins = append(wins, i)
 		}
 	}
-	sort.SliceStable(wins, func(x, y int) bool { return a.Delta[wins[x]] < a.Delta[wins[y]] })
+	sort.SliceStable(wins, func(x, y int) bool { return a.gain(wins[x]) > a.gain(wins[y]) })
 	for _, i := range wins[:min(len(wins), maxLabels-2)] {
 		show[i] = true
 	}
@@ -82,39 +82,62 @@ func labelled(a *Analysis) map[int]bool {
 }
 
 // yRange picks the part of the metric's axis worth reading: from just below
-// the lowest measured value to just above the highest kept one (usually the
+// the best measured value to just beyond the worst kept one (usually the
 // baseline). Worse discards and rows without a measurement are drawn at the
 // edges instead of stretching the axis. While nothing has beaten the
-// baseline, that range is empty: it reaches up to the median measured value
-// instead, so that half the experiments show how far they missed.
+// baseline, that range is empty: it reaches to the median measured value
+// instead, so that half the experiments show how far they missed. For a
+// higher-is-better metric all of this is mirrored.
 func yRange(a *Analysis) (lo, hi float64) {
-	lo, hi = math.Inf(1), math.Inf(-1)
-	keptLo := math.Inf(1)
+	// worse is the side away from the best: up for a lower-is-better metric.
+	worse := func(x, y float64) bool { return a.Better(y, x) }
+	var bestV, worstKept, bestKept float64
 	var measured []float64
+	kept := false
 	for _, r := range a.Rows {
-		if !Measured(r) {
+		if !a.Measured(r) {
 			continue
 		}
+		if len(measured) == 0 || a.Better(r.Value, bestV) {
+			bestV = r.Value
+		}
 		measured = append(measured, r.Value)
-		lo = min(lo, r.Value)
 		if r.Status == results.Keep {
-			hi = max(hi, r.Value)
-			keptLo = min(keptLo, r.Value)
+			if !kept || worse(r.Value, worstKept) {
+				worstKept = r.Value
+			}
+			if !kept || a.Better(r.Value, bestKept) {
+				bestKept = r.Value
+			}
+			kept = true
 		}
 	}
 	if len(measured) == 0 {
 		return 0, 1 // nothing measured
 	}
+	far := worstKept
 	switch {
-	case math.IsInf(hi, -1): // nothing kept: show the measured spread
-		hi = slices.Max(measured)
-	case keptLo == hi && lo == hi: // no improvement yet
+	case !kept: // nothing kept: show the measured spread
+		far = measured[0]
+		for _, v := range measured {
+			if worse(v, far) {
+				far = v
+			}
+		}
+	case bestKept == worstKept && bestV == worstKept: // no improvement yet
 		slices.Sort(measured)
-		hi = measured[len(measured)/2]
+		far = measured[len(measured)/2]
+		if !a.LowerIsBetter {
+			far = measured[(len(measured)-1)/2]
+		}
 	}
+	lo, hi = min(bestV, far), max(bestV, far)
 	margin := 0.15 * (hi - lo)
-	if floor := 0.001 * math.Abs(hi); margin < floor {
+	if floor := 0.001 * max(math.Abs(hi), math.Abs(lo)); margin < floor {
 		margin = floor
+	}
+	if margin == 0 {
+		margin = 0.5 // every value 0
 	}
 	return lo - margin, hi + margin
 }
@@ -130,7 +153,7 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 		p.Title.Text = fmt.Sprintf("autoresearch progress: %s, %d kept", plural(len(a.Rows), "experiment"), a.Keeps)
 	}
 	p.X.Label.Text = "experiment #"
-	p.Y.Label.Text = a.Metric + " (lower is better)"
+	p.Y.Label.Text = a.Metric + " (" + a.Direction() + ")"
 	for _, f := range []*font.Font{&p.Title.TextStyle.Font, &p.X.Label.TextStyle.Font, &p.Y.Label.TextStyle.Font,
 		&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &p.Legend.TextStyle.Font} {
 		f.Variant = "Sans"
@@ -147,8 +170,14 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 	lo, hi := yRange(a)
 	p.Y.Min, p.Y.Max = lo, hi
 	p.X.Min, p.X.Max = -1, float64(max(len(a.Rows), 5))
-	// Edge markers sit just inside the plotting area.
+	// Edge markers sit just inside the plotting area: crashes on the side
+	// of the best values, worse discards on the other (the top when lower
+	// is better).
 	edge := 0.015 * (hi - lo)
+	crashY, worseY, worseName, worseGlyph := lo+edge, hi-edge, "discarded, above the range", draw.GlyphDrawer(draw.PyramidGlyph{})
+	if !a.LowerIsBetter {
+		crashY, worseY, worseName, worseGlyph = hi-edge, lo+edge, "discarded, below the range", invertedPyramid{}
+	}
 
 	grid := plotter.NewGrid()
 	grid.Horizontal.Color, grid.Vertical.Color = gridColor, gridColor
@@ -160,10 +189,10 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 	for i, r := range a.Rows {
 		x := float64(i)
 		switch {
-		case !Measured(r):
-			crashed = append(crashed, plotter.XY{X: x, Y: lo + edge})
-		case r.Value > hi:
-			above = append(above, plotter.XY{X: x, Y: hi - edge})
+		case !a.Measured(r):
+			crashed = append(crashed, plotter.XY{X: x, Y: crashY})
+		case r.Value > hi || r.Value < lo:
+			above = append(above, plotter.XY{X: x, Y: worseY})
 		case r.Status == results.Keep:
 			kept = append(kept, plotter.XY{X: x, Y: r.Value})
 			if show[i] {
@@ -191,7 +220,7 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 	if err := scatter("discarded", discarded, draw.GlyphStyle{Color: discardDot, Radius: vg.Points(2.2), Shape: draw.CircleGlyph{}}); err != nil {
 		return nil, err
 	}
-	if err := scatter("discarded, above the range", above, draw.GlyphStyle{Color: discardDot, Radius: vg.Points(3.5), Shape: draw.PyramidGlyph{}}); err != nil {
+	if err := scatter(worseName, above, draw.GlyphStyle{Color: discardDot, Radius: vg.Points(3.5), Shape: worseGlyph}); err != nil {
 		return nil, err
 	}
 	if err := scatter("crashed (no value)", crashed, draw.GlyphStyle{Color: crashMark, Radius: vg.Points(4), Shape: boldCross{}}); err != nil {
@@ -283,6 +312,21 @@ func (outlinedCircle) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point
 	ring.Color = color.Black
 	c.SetLineStyle(draw.LineStyle{Color: color.Black, Width: vg.Points(0.5)})
 	draw.RingGlyph{}.DrawGlyph(c, ring, pt)
+}
+
+// invertedPyramid is a triangle pointing down: a discard below the range of
+// a higher-is-better chart.
+type invertedPyramid struct{}
+
+func (invertedPyramid) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: vg.Points(0.5)})
+	r := sty.Radius
+	var p vg.Path
+	p.Move(vg.Point{X: pt.X, Y: pt.Y - r})
+	p.Line(vg.Point{X: pt.X - r*vg.Length(math.Cos(math.Pi/6)), Y: pt.Y + r*vg.Length(math.Sin(math.Pi/6))})
+	p.Line(vg.Point{X: pt.X + r*vg.Length(math.Cos(math.Pi/6)), Y: pt.Y + r*vg.Length(math.Sin(math.Pi/6))})
+	p.Close()
+	c.Fill(p)
 }
 
 // boldCross is an x drawn with a line wide enough to see at print size.

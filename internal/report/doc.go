@@ -2,10 +2,13 @@
 // morning: an aligned table (Table, Follow), a progress chart (Chart,
 // WritePNG) and a Markdown summary (WriteMarkdown).
 //
-// Terms, for a metric where lower is better:
+// Terms, for a metric where lower is better (val_bpb); for one where higher
+// is better (a Sharpe ratio), AnalyzeMetric mirrors them:
 //
 //   - measured: a row with a value above 0. Crashes record 0.000000, and so do
-//     runs aborted before evaluation; such rows have no measurement.
+//     runs aborted before evaluation; such rows have no measurement. A
+//     higher-is-better metric may be 0 or negative: only its crashes have
+//     no measurement.
 //   - baseline: the first kept row, the unmodified training program.
 //   - running best: after each row, the lowest value among the kept rows so far.
 //   - best: the row where the running best was reached; among rows with equal

@@ -17,6 +17,11 @@ import (
 // next poll. A row that becomes the best as it arrives is marked "*". If the
 // file shrinks (replaced by a new run), the table starts over.
 func Follow(ctx context.Context, path string, w io.Writer, interval time.Duration) error {
+	return FollowMetric(ctx, path, w, interval, true)
+}
+
+// FollowMetric is Follow for a metric of the given direction.
+func FollowMetric(ctx context.Context, path string, w io.Writer, interval time.Duration, lowerIsBetter bool) error {
 	ew := &errWriter{w: w}
 	var (
 		l       layout
@@ -39,7 +44,7 @@ func Follow(ctx context.Context, path string, w io.Writer, interval time.Duratio
 			if err != nil {
 				return err
 			}
-			a := Analyze(f)
+			a := AnalyzeMetric(f, lowerIsBetter)
 			initial := printed < 0
 			if initial {
 				l = newLayout(a)

@@ -36,11 +36,12 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 	}
 	fmt.Fprintf(ew, "| | |\n|---|---|\n")
 	row := func(k, v string) { fmt.Fprintf(ew, "| %s | %s |\n", k, v) }
+	row("metric", fmt.Sprintf("%s (%s)", mdEscape(a.Metric), a.Direction()))
 	row("experiments", fmt.Sprintf("%d: %d kept, %d discarded, %d crashed", len(a.Rows), a.Keeps, a.Discards, a.Crashes))
 	if rate := a.KeepRate(); !math.IsNaN(rate) {
 		row("keep rate", fmt.Sprintf("%.1f %% (%d of %d kept or discarded)", 100*rate, a.Keeps, a.Keeps+a.Discards))
 	}
-	if a.Baseline >= 0 && Measured(a.Rows[a.Baseline]) {
+	if a.Baseline >= 0 && a.Measured(a.Rows[a.Baseline]) {
 		row("baseline", fmt.Sprintf("%.6f", a.Rows[a.Baseline].Value))
 	}
 	if a.Best >= 0 {
@@ -70,11 +71,11 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 		for _, i := range a.Kept {
 			r := a.Rows[i]
 			value, delta := "-", "-"
-			if Measured(r) {
+			if a.Measured(r) {
 				value = fmt.Sprintf("%.6f", r.Value)
 			}
 			switch {
-			case i == a.Baseline && Measured(r):
+			case i == a.Baseline && a.Measured(r):
 				delta = "baseline"
 			case !math.IsNaN(a.Delta[i]):
 				delta = fmt.Sprintf("%+.6f", a.Delta[i])
@@ -92,7 +93,7 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 	return ew.err
 }
 
-// biggestWins are the kept rows that lowered the best the most, largest first.
+// biggestWins are the kept rows that improved the best the most, largest first.
 func biggestWins(a *Analysis) []int {
 	var wins []int
 	for _, i := range a.Kept {
@@ -100,7 +101,7 @@ func biggestWins(a *Analysis) []int {
 			wins = append(wins, i)
 		}
 	}
-	sort.SliceStable(wins, func(x, y int) bool { return a.Delta[wins[x]] < a.Delta[wins[y]] })
+	sort.SliceStable(wins, func(x, y int) bool { return a.gain(wins[x]) > a.gain(wins[y]) })
 	return wins[:min(len(wins), topWins)]
 }
 

@@ -268,3 +268,57 @@ func TestYRangeWithoutImprovementShowsTheDiscards(t *testing.T) {
 		t.Errorf("y-range [%v, %v], want 1.0 to 1.02 inside and 1.5 outside", lo, hi)
 	}
 }
+
+// A higher-is-better metric (a Sharpe ratio) keeps rising values: its best
+// is the highest kept one, its zero and negative values are measurements,
+// its wins are the largest rises, and every view says so.
+func TestHigherIsBetter(t *testing.T) {
+	f, err := results.ReadFile(filepath.Join("testdata", "higher.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := AnalyzeMetric(f, false)
+	if a.Metric != "sharpe" || a.Best != 7 || a.BestValue() != 0.95 || a.Baseline != 0 {
+		t.Fatalf("best #%d %v, baseline #%d", a.Best, a.BestValue(), a.Baseline)
+	}
+	if !a.Measured(a.Rows[4]) || !a.Measured(a.Rows[0]) || a.Measured(a.Rows[3]) {
+		t.Error("0 and negative values are measurements of a higher-is-better metric; crashes are not")
+	}
+	if d := a.Delta[1]; math.Abs(d-0.47) > 1e-9 {
+		t.Errorf("delta of #1 %v, want +0.47 against the baseline -0.12", d)
+	}
+	if abs, frac := a.Improvement(); math.Abs(abs-1.07) > 1e-9 || math.Abs(frac-1.07/0.12) > 1e-9 {
+		t.Errorf("improvement %v (%v), want 1.07 (%v)", abs, frac, 1.07/0.12)
+	}
+	if w := biggestWins(a); len(w) != 3 || w[0] != 5 || w[1] != 1 || w[2] != 7 {
+		t.Errorf("biggest wins %v, want #5 (+0.56), #1 (+0.47), #7 (+0.04)", w)
+	}
+	lo, hi := yRange(a)
+	if lo > -0.12 || hi < 0.95 || lo < -0.12-0.3*1.07 || hi > 0.95+0.3*1.07 {
+		t.Errorf("y-range [%v, %v]: the -2.5 discard should sit at the bottom edge", lo, hi)
+	}
+	p, err := Chart(a, ChartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Y.Label.Text != "sharpe (higher is better)" {
+		t.Errorf("axis label %q", p.Y.Label.Text)
+	}
+	if p, _ := Chart(load(t, "progress"), ChartOptions{}); p.Y.Label.Text != "val_bpb (lower is better)" {
+		t.Errorf("axis label %q", p.Y.Label.Text)
+	}
+	var b bytes.Buffer
+	if err := Table(&b, a, "higher.tsv"); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "higher.table", b.Bytes())
+	b.Reset()
+	if err := WriteMarkdown(&b, a, nil, MarkdownOptions{Title: "higher"}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "higher.md", b.Bytes())
+	b.Reset()
+	if err := WritePNG(&b, a, ChartOptions{Width: 600, Height: 300, DPI: 75}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -35,7 +35,7 @@ func newLayout(a *Analysis) layout {
 func (l layout) cells(a *Analysis, i int) [5]string {
 	r := a.Rows[i]
 	value, delta, memory := "-", "", "-"
-	if Measured(r) {
+	if a.Measured(r) {
 		value = strconv.FormatFloat(r.Value, 'f', 6, 64)
 		memory = strconv.FormatFloat(r.MemoryGB, 'f', 1, 64)
 	}
@@ -81,7 +81,7 @@ func Table(w io.Writer, a *Analysis, name string) error {
 		l.row(ew, a, i, mark)
 	}
 	if a.Best >= 0 {
-		fmt.Fprintf(ew, "\n* best: #%d %s %s %.6f\n", a.Best, a.Rows[a.Best].Commit, a.Metric, a.BestValue())
+		fmt.Fprintf(ew, "\n* best: #%d %s %s %.6f (%s)\n", a.Best, a.Rows[a.Best].Commit, a.Metric, a.BestValue(), a.Direction())
 	}
 	keptChanges(ew, a)
 	return ew.err
@@ -101,28 +101,32 @@ func keptChanges(w io.Writer, a *Analysis) {
 		return
 	}
 	fmt.Fprintf(w, "\nkept changes (delta against the previous best):\n")
-	idx, commit := 3, 7
+	idx, commit, valW := 3, 7, 8
 	for _, i := range a.Kept {
 		idx = max(idx, len(strconv.Itoa(i)))
 		commit = max(commit, len(a.Rows[i].Commit))
+		valW = max(valW, len(strconv.FormatFloat(a.Rows[i].Value, 'f', 6, 64)))
 	}
 	for _, i := range a.Kept {
 		r := a.Rows[i]
 		value, delta := "-", "-"
 		switch {
-		case !Measured(r):
+		case !a.Measured(r):
 		case i == a.Baseline:
 			delta = "baseline"
 		case !math.IsNaN(a.Delta[i]):
 			delta = fmt.Sprintf("%+.6f", a.Delta[i])
 		}
-		if Measured(r) {
+		if a.Measured(r) {
 			value = strconv.FormatFloat(r.Value, 'f', 6, 64)
 		}
-		fmt.Fprintf(w, "  %*d  %-*s  %8s  %9s  %s\n", idx, i, commit, r.Commit, value, delta, results.CleanDescription(r.Description))
+		fmt.Fprintf(w, "  %*d  %-*s  %*s  %9s  %s\n", idx, i, commit, r.Commit, valW, value, delta, results.CleanDescription(r.Description))
 	}
 	if abs, frac := a.Improvement(); !math.IsNaN(abs) && a.Best != a.Baseline {
-		fmt.Fprintf(w, "total: %+.6f (%+.2f %%) from the baseline in %s\n", -abs, -100*frac, plural(a.Keeps-1, "kept change"))
+		if a.LowerIsBetter {
+			abs, frac = -abs, -frac // the change of the value: down
+		}
+		fmt.Fprintf(w, "total: %+.6f (%+.2f %%) from the baseline in %s\n", abs, 100*frac, plural(a.Keeps-1, "kept change"))
 	}
 }
 
