@@ -124,6 +124,7 @@ func (l *LLM) step(ctx context.Context, req Request, failure *Failure) (prop Pro
 	if err != nil {
 		return Proposal{}, err
 	}
+	ws.task = req.Task != ""
 	defer ws.Close()
 	c := &conversation{l: l, req: req, failure: failure, ws: ws, tr: newTranscript(req.TranscriptPath, req.N, phase), files: map[string]string{}}
 	for p, b := range ws.base {

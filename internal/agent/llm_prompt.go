@@ -35,24 +35,73 @@ func systemPrompt(req Request, cfg LLMConfig, repair bool) string {
 		b.WriteString("\n\n")
 	}
 	editable := strings.Join(req.EditablePaths, ", ")
+	locked := "Everything else in the worktree (harness/, internal/, go.mod, go.sum) is locked: read it, never edit it. Use only the Go standard library and the packages the module already has; no new dependencies."
+	check := "After editing, call check and fix any compiler error before you submit; submit refuses a program that does not build."
+	run := "trained for the fixed budget"
+	if req.Task != "" {
+		locked = fmt.Sprintf("Everything else in the worktree, %s and the evaluation included, is locked: read it, never edit it. Add no new dependencies.", req.Task)
+		run = "run with its fixed budget"
+		if !req.HasBuild {
+			check = "This task has no build step: check has nothing to run, and a mistake shows only when the program runs. Read your edit back before you submit."
+		} else {
+			check = "After editing, call check (it runs the task's build) and fix what it reports before you submit; submit refuses a change that does not build."
+		}
+	}
 	fmt.Fprintf(&b, `# Protocol
 
 This conversation is one step of an autonomous research loop run by autoresearch. You act only through the tools; there is no human to answer questions.
 
 - Every reply must call at least one tool. A reply without a tool call is wasted.
-- Only %[1]s may change. Everything else in the worktree (harness/, internal/, go.mod, go.sum) is locked: read it, never edit it. Use only the Go standard library and the packages the module already has; no new dependencies.
-- Make one focused change per proposal, so that its effect on %[2]s can be measured on its own.
-- After editing, call check and fix any compiler error before you submit; submit refuses a program that does not build.
-- submit(description) ends the step: the program is then trained for the fixed budget and kept only if %[2]s improves. The description is one short line saying what changed, e.g. "raise the matrix learning rate from 0.04 to 0.05".
+- Only %[1]s may change. %[5]s
+- Make one focused change per proposal, so that its effect on %[2]s (%[6]s) can be measured on its own.
+- %[7]s
+- submit(description) ends the step: the program is then %[8]s and kept only if %[2]s improves. The description is one short line saying what changed, e.g. "raise the matrix learning rate from 0.04 to 0.05".
 - Do not repeat an idea already tried (the list comes with the results) unless you change it in a way you name in the description.
 - You have at most %[3]d tool calls and %[4]d tokens for this step.
-`, editable, metricName(req), cfg.MaxToolCalls, cfg.MaxTokens)
+`, editable, metricName(req), cfg.MaxToolCalls, cfg.MaxTokens, locked, direction(req), check, run)
 	if repair {
 		b.WriteString("- This step is a repair: the change you made failed. Fix it and submit, or call give_up(reason) if the idea itself cannot work; the change is then thrown away and the loop moves on.\n")
 	} else {
 		b.WriteString("- give_up(reason) abandons the step without an experiment; use it only when no change is worth trying.\n")
 	}
 	return b.String()
+}
+
+// direction is "lower is better" or "higher is better".
+func direction(req Request) string {
+	if req.LowerIsBetter {
+		return "lower is better"
+	}
+	return "higher is better"
+}
+
+// fenceLanguage names a file's language for a Markdown code fence, from its
+// name; "" (a plain fence) when unknown.
+func fenceLanguage(path string) string {
+	base := strings.ToLower(path[strings.LastIndexByte(path, '/')+1:])
+	switch base {
+	case "makefile", "gnumakefile":
+		return "make"
+	case "dockerfile":
+		return "dockerfile"
+	}
+	ext := base[strings.LastIndexByte(base, '.')+1:]
+	if !strings.Contains(base, ".") {
+		return ""
+	}
+	if lang, ok := fenceLanguages[ext]; ok {
+		return lang
+	}
+	return ""
+}
+
+var fenceLanguages = map[string]string{
+	"go": "go", "py": "python", "sh": "bash", "bash": "bash", "zsh": "zsh", "toml": "toml",
+	"yaml": "yaml", "yml": "yaml", "json": "json", "js": "javascript", "mjs": "javascript",
+	"ts": "typescript", "rs": "rust", "c": "c", "h": "c", "cc": "cpp", "cpp": "cpp", "hpp": "cpp",
+	"java": "java", "kt": "kotlin", "rb": "ruby", "jl": "julia", "r": "r", "sql": "sql",
+	"md": "markdown", "txt": "text", "ini": "ini", "cfg": "ini", "lua": "lua", "cu": "cuda",
+	"swift": "swift", "scala": "scala", "hs": "haskell", "ml": "ocaml", "php": "php", "pl": "perl",
 }
 
 func metricName(req Request) string {
@@ -68,13 +117,14 @@ func metricName(req Request) string {
 func userPrompt(req Request, files map[string]string, level int, failure *Failure, proposed string) string {
 	d := detailLevels[min(level, len(detailLevels)-1)]
 	metric := metricName(req)
-	direction := "lower is better"
-	if !req.LowerIsBetter {
-		direction = "higher is better"
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Run\n\nExperiment %d. Profile %s: every run trains for a fixed budget of %g s of wall-clock time. Device: %s. Metric: %s (%s).\n",
-		req.N, orUnknown(req.Profile), req.Budget, orUnknown(req.Device), metric, direction)
+	if req.Task != "" {
+		fmt.Fprintf(&b, "# Run\n\nExperiment %d of the task in %s. Every run of the program has a fixed budget of %g s (it gets it in $AUTORESEARCH_BUDGET_SECONDS). Metric: %s (%s). Files you may change: %s.\n",
+			req.N, req.Task, req.Budget, metric, direction(req), strings.Join(req.EditablePaths, ", "))
+	} else {
+		fmt.Fprintf(&b, "# Run\n\nExperiment %d. Profile %s: every run trains for a fixed budget of %g s of wall-clock time. Device: %s. Metric: %s (%s).\n",
+			req.N, orUnknown(req.Profile), req.Budget, orUnknown(req.Device), metric, direction(req))
+	}
 
 	writeResults(&b, req, d, metric)
 
@@ -96,7 +146,7 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 
 	for _, p := range req.EditablePaths {
 		if d.inlineFile {
-			fmt.Fprintf(&b, "\n# Current %s\n\n```go\n%s\n```\n", p, strings.TrimRight(files[p], "\n"))
+			fmt.Fprintf(&b, "\n# Current %s\n\n```%s\n%s\n```\n", p, fenceLanguage(p), strings.TrimRight(files[p], "\n"))
 		} else {
 			fmt.Fprintf(&b, "\n# Current %s\n\n(%d lines, left out to fit the context window: read it with read_file)\n", p, strings.Count(files[p], "\n"))
 		}
@@ -114,6 +164,9 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 		what = "does not build"
 	case "runtime":
 		what = "crashed while training"
+		if req.Task != "" {
+			what = "crashed while running"
+		}
 	}
 	if proposed != "" {
 		fmt.Fprintf(&b, "Your change %q %s (repair attempt %d).", proposed, what, failure.Attempt)
@@ -125,6 +178,9 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 		label = "Compiler output"
 	} else if failure.Kind == "runtime" {
 		label = "The training log ends with"
+		if req.Task != "" {
+			label = "The log ends with"
+		}
 	}
 	fmt.Fprintf(&b, " %s:\n```\n%s\n```\n", label, lastLines(failure.Output, d.failLines))
 	fmt.Fprintf(&b, "The files above hold the failing change. Fix it (edit, check, then submit with a description of the fixed change), or call give_up with the reason if the idea itself cannot work.\n")

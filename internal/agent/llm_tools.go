@@ -86,6 +86,7 @@ type workspace struct {
 	editable []string // cleaned, slash-separated
 	base     map[string][]byte
 	check    func(ctx context.Context) (string, bool)
+	task     bool // a task of autoresearch.toml, not the GPT: check runs its build, if any
 	built    string // the editable files as of the last check that passed
 }
 
@@ -327,10 +328,17 @@ func (w *workspace) write(p string, b []byte) error {
 }
 
 func (w *workspace) runCheck(ctx context.Context) toolOutcome {
+	if w.check == nil && w.task {
+		return toolOutcome{content: "this task has no build step, so there is nothing to check: submit, and a failing run comes back to you"}
+	}
 	if w.check == nil {
 		return toolOutcome{content: "check is not available in this run: submit, and a build error will come back to you"}
 	}
 	out, ok := w.check(ctx)
+	if ok && w.task {
+		w.built = w.snapshot()
+		return toolOutcome{content: "ok: the task's build passes"}
+	}
 	if ok {
 		w.built = w.snapshot()
 		return toolOutcome{content: "ok: the training program builds"}

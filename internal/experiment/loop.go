@@ -521,7 +521,7 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 		Budget:         r.Config.BudgetSeconds,
 		Results:        r.Rows(),
 		Last:           r.last,
-		Check:          r.check,
+		Check:          r.checker(),
 		TranscriptPath: r.path(transcript),
 		Note: func(format string, args ...any) {
 			r.reporter().Logf("experiment %d: %s", n, fmt.Sprintf(format, args...))
@@ -529,12 +529,17 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 	}
 }
 
+// checker is the check of a proposal: nil for a task without a build.
+func (r *Run) checker() func(context.Context) (string, bool) {
+	if len(r.Config.Build.Argv) == 0 {
+		return nil
+	}
+	return r.check
+}
+
 // check builds the worktree as it is now, for proposers that want to see
 // compile errors before submitting.
 func (r *Run) check(ctx context.Context) (string, bool) {
-	if len(r.Config.Build.Argv) == 0 {
-		return "this task has no build step, so there is nothing to check: submit, and a failing run comes back to you", true
-	}
 	vars := r.vars(filepath.Join(r.Dir, binDir, "check"))
 	out, err := runner.Build(ctx, r.Worktree(), runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
 	if err != nil && out == "" {
