@@ -86,7 +86,7 @@ type workspace struct {
 	editable []string // cleaned, slash-separated
 	base     map[string][]byte
 	check    func(ctx context.Context) (string, bool)
-	task     bool // a task of autoresearch.toml, not the GPT: check runs its build, if any
+	task     bool   // a task of autoresearch.toml, not the GPT: check runs its build, if any
 	built    string // the editable files as of the last check that passed
 }
 
