@@ -152,7 +152,9 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		}
 	}
 	var r *experiment.Run
-	if dir := experiment.Dir(root, o.Tag); experiment.Exists(dir) {
+	// A run that never recorded its baseline is set up again from HEAD, so
+	// that a fix committed after a crashed baseline is what runs.
+	if dir := experiment.Dir(root, o.Tag); experiment.Exists(dir) && experiment.HasBaseline(dir) {
 		if r, err = experiment.Open(dir, rep); err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ func commands() []*cobra.Command {
 		newRunCmd(),
 		newResultsCmd(),
 		newReportCmd(),
+		newShowCmd(),
 		newDoctorCmd(),
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/runs"
 	"autoresearch/internal/status"
 )
 
@@ -125,6 +126,9 @@ func (r *Run) Baseline(ctx context.Context) error {
 		return fmt.Errorf("the run's worktree differs from its base commit: %w", err)
 	}
 	rec.Commit = r.Config.BaseCommit
+	if err := r.repo.SetRef(runs.ExperimentRef(r.Config.Tag, 0), rec.Commit); err != nil {
+		return err
+	}
 	a, err := r.attempt(ctx, rec, "")
 	if err != nil {
 		if ctx.Err() != nil {
@@ -133,8 +137,8 @@ func (r *Run) Baseline(ctx context.Context) error {
 		return err
 	}
 	if a.crash != "" {
-		return fmt.Errorf("the baseline crashed (%s: %s); nothing was recorded. The last lines of %s:\n%s\nFix the program in your repository and commit it, then remove %s and set up again",
-			a.crash, a.reason, r.path(a.log), a.output, r.Dir)
+		return fmt.Errorf("the baseline crashed (%s: %s); nothing was recorded. The last lines of %s:\n%s\nFix the program in your repository and commit it, then set up run %s again: a run without a baseline starts afresh",
+			a.crash, a.reason, r.path(a.log), a.output, r.Config.Tag)
 	}
 	k := max(r.Config.BaselineRepeats, 1)
 	for i := 2; i <= k; i++ {
@@ -265,6 +269,9 @@ func (r *Run) experiment(ctx context.Context, o Options) (bool, error) {
 			return false, err
 		}
 		rec.Commit = h
+		if err := r.repo.SetRef(runs.ExperimentRef(r.Config.Tag, n), h); err != nil {
+			return false, err
+		}
 		suffix := ""
 		if fix > 0 {
 			suffix = fmt.Sprintf("-fix%d", fix)

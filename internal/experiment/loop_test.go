@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -182,9 +183,35 @@ func TestBaselineCrashRecordsNothing(t *testing.T) {
 		!strings.Contains(err.Error(), "logs/0.log") {
 		t.Fatalf("baseline error: %v", err)
 	}
-	f, _ := results.ReadFile(filepath.Join(r.Dir, ResultsFile))
-	if len(f.Rows) != 0 {
-		t.Errorf("rows %v after a crashed baseline", f.Rows)
+	f, rerr := results.ReadFile(filepath.Join(r.Dir, ResultsFile))
+	if rerr != nil || len(f.Rows) != 0 {
+		t.Errorf("rows %v (%v) after a crashed baseline", f.Rows, rerr)
+	}
+	if !strings.Contains(err.Error(), "set up run t1 again") {
+		t.Errorf("the error does not say how to go on: %v", err)
+	}
+	r.Close()
+
+	// The fix committed, the same tag is set up afresh from the new HEAD.
+	setConst(t, user, "MODE", `"ok"`)
+	wt.Add("gpt/train.go")
+	if _, err := wt.Commit("fixed", &git.CommitOptions{Author: sigAt(epoch.Add(time.Minute))}); err != nil {
+		t.Fatal(err)
+	}
+	rep := &recorder{}
+	r2, err := Setup(toyConfig(user, "t1"), rep)
+	if err != nil {
+		t.Fatalf("setting the tag up again: %v", err)
+	}
+	defer r2.Close()
+	if !rep.logged("run t1 never recorded a baseline; setting it up again") {
+		t.Errorf("no message about the reuse: %v", rep.logs)
+	}
+	if err := r2.Baseline(context.Background()); err != nil {
+		t.Fatalf("the fixed baseline: %v", err)
+	}
+	if _, err := Setup(toyConfig(user, "t1"), nil); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("a run with a baseline was set up again: %v", err)
 	}
 }
 

@@ -92,7 +92,7 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 		cfg.Created = time.Now().UTC().Truncate(time.Second)
 	}
 	dir := Dir(root, cfg.Tag)
-	if Exists(dir) {
+	if Exists(dir) && HasBaseline(dir) {
 		return nil, fmt.Errorf("run %s already exists in %s: continue it with \"autoresearch run --tag %s\" or choose another --tag", cfg.Tag, dir, cfg.Tag)
 	}
 	if ok, err := gitops.BranchExists(root, cfg.Branch); err != nil {
@@ -122,7 +122,11 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 			r.Close()
 		}
 	}()
-	if Exists(dir) {
+	if Exists(dir) && !HasBaseline(dir) {
+		// Nobody holds it and it never recorded a baseline (the baseline
+		// crashed or was stopped): set it up again from the current HEAD.
+		rep.Logf("run %s never recorded a baseline; setting it up again (its old logs are removed)", cfg.Tag)
+	} else if Exists(dir) {
 		// Another process finished setting up this tag meanwhile.
 		ok = true
 		r.Close()
@@ -167,6 +171,13 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 	r.Config, r.kept = cfg, cfg.BaseCommit
 	ok = true
 	return r, nil
+}
+
+// HasBaseline reports whether the run in dir has recorded its baseline (a
+// row of results.tsv); one without is set up afresh by Setup.
+func HasBaseline(dir string) bool {
+	f, err := results.ReadFile(filepath.Join(dir, ResultsFile))
+	return err != nil || len(f.Rows) > 0
 }
 
 // Open opens the run in dir, takes its lock and resumes it: the worktree is

@@ -344,3 +344,65 @@ func TestOutsideARepositoryTheErrorNamesTheFolder(t *testing.T) {
 		t.Errorf("Root(\".\") outside a repository: %v", err)
 	}
 }
+
+// TestSetRefKeepsADiscardedCommitThroughGC: a discarded experiment's commit
+// named by a reference survives git gc with its diff; one that nothing names
+// does not (the reason for the reference).
+func TestSetRefKeepsADiscardedCommitThroughGC(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git binary to run gc")
+	}
+	user := newUserRepo(t, project)
+	r := clone(t, user)
+	base, err := r.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	discard := func(lr string) string {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(r.Dir(), "gpt", "train.go"), []byte("package main\n\nconst LR = "+lr+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h, err := r.Commit("LR "+lr, base, []string{"gpt/train.go"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.ResetHard(base); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	kept := discard("0.02")
+	if err := r.SetRef("refs/autoresearch/t1/1", kept); err != nil {
+		t.Fatal(err)
+	}
+	lost := discard("0.08")
+	// The reflog would keep both; expire it as time would.
+	for _, args := range [][]string{{"reflog", "expire", "--expire=now", "--all"}, {"gc", "--prune=now", "--quiet"}} {
+		if out, err := exec.Command("git", append([]string{"-C", r.Dir()}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	r2, err := Open(r.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r2.Ref("refs/autoresearch/t1/1"); err != nil || got != kept {
+		t.Fatalf("Ref = %s, %v; want %s", got, err, kept)
+	}
+	patch, err := r2.Patch(base, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"diff --git a/gpt/train.go b/gpt/train.go", "-const LR = 0.04", "+const LR = 0.02"} {
+		if !strings.Contains(patch, want) {
+			t.Errorf("the patch lacks %q:\n%s", want, patch)
+		}
+	}
+	if r2.HasCommit(lost) {
+		t.Errorf("gc kept the unnamed commit %s: the test does not show what the reference is for", lost)
+	}
+	if p, err := r2.Patch(base, base); p != "" || err != nil {
+		t.Errorf("Patch of a commit against itself = %q, %v", p, err)
+	}
+}

@@ -40,6 +40,11 @@ func FindRoot(dir string) (string, error) {
 	}
 }
 
+// ExperimentRef is the reference that keeps experiment n's commit of the run
+// called tag reachable in the run's clone, kept or not: git gc never loses a
+// discarded diff, and "autoresearch show" finds it there.
+func ExperimentRef(tag string, n int) string { return fmt.Sprintf("refs/autoresearch/%s/%d", tag, n) }
+
 // ResultsPath is the results file of the run called tag under root.
 func ResultsPath(root, tag string) string { return filepath.Join(root, Dir, tag, ResultsFile) }
 
