@@ -20,10 +20,18 @@ func newBaselineCmd() *cobra.Command {
 of your HEAD on a new branch autoresearch/<tag>, results.tsv, experiments.jsonl,
 logs/ and run.json. It then builds and runs gpt/train.go unmodified and records it
 as the baseline, the first keep. Your checkout is not modified; kept commits
-appear in your repository as branch autoresearch/<tag>.`,
+appear in your repository as branch autoresearch/<tag>.
+
+The baseline is trained --repeat times (by default 8 when the budget is a
+minute or less, as on smoke, and 5 otherwise): results.tsv records the mean,
+run.json the values and their standard deviation as "noise", and "run" keeps
+only changes that beat the best by more than --noise-multiplier of it.
+--repeat 1 measures it once and keeps every strict improvement, as the
+original does.`,
 		Example: `  autoresearch baseline --profile smoke --tag nov26
   autoresearch baseline --profile cpu --device cpu --tag nov26-cpu
-  autoresearch baseline --repo ../my-gpt --tag nov26`,
+  autoresearch baseline --repo ../my-gpt --tag nov26
+  autoresearch baseline --profile cpu --repeat 3 --tag nov26`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.profileGiven = cmd.Flags().Changed("profile")
@@ -41,6 +49,7 @@ func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
 	addDeviceFlag(cmd, &o.Device)
 	f.StringVar(&o.Repo, "repo", ".", "the git repository holding gpt/train.go")
 	f.DurationVar(&o.EvalAllowance, "eval-allowance", defaultEvalAllowance, "time beyond 2 × budget before a run is killed as a timeout")
+	f.IntVar(&o.Repeat, "repeat", 0, "train the baseline this many times to measure the noise (0: 8 for budgets up to a minute, 5 otherwise)")
 }
 
 func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
@@ -59,7 +68,11 @@ func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
 	}
 	best, _ := r.Best()
 	status.Finish(rep)
-	fmt.Fprintf(out, "baseline %s %.6f recorded in %s\nnext: autoresearch run --tag %s\n",
-		r.Config.Metric.Name, best, r.Dir+"/"+experiment.ResultsFile, o.Tag)
+	noise := ""
+	if n := r.Config.Noise; n != nil {
+		noise = fmt.Sprintf(" (mean of %d runs, sigma %.6f)", len(n.Values), n.Sigma)
+	}
+	fmt.Fprintf(out, "baseline %s %.6f%s recorded in %s\nnext: autoresearch run --tag %s\n",
+		r.Config.Metric.Name, best, noise, r.Dir+"/"+experiment.ResultsFile, o.Tag)
 	return nil
 }

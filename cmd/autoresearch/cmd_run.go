@@ -27,6 +27,8 @@ type runOptions struct {
 	FixAttempts    int
 	Seed           int64
 	MinDelta       float64
+	NoiseMult      float64
+	Remeasure      int
 	// setupChanged lists the setup flags given explicitly; they only apply
 	// to a new run.
 	setupChanged []string
@@ -41,7 +43,10 @@ func newRunCmd() *cobra.Command {
 		Long: `run loops over experiments on the run named by --tag until stopped (Ctrl-C),
 --max-experiments or --until: the agent edits gpt/train.go, autoresearch builds
 and trains it, keeps the change when val_bpb beats the best kept so far by more
-than --min-delta, and discards it otherwise. Crashes go back to the agent for up
+than the threshold, and discards it otherwise. The threshold is the larger of
+--min-delta and --noise-multiplier times the baseline's noise (sigma, measured
+by its repeated runs); a change that beats the best at all is trained again, up
+to --remeasure more times, and decided on the mean of its runs. Crashes go back to the agent for up
 to --fix-attempts fixes. A new tag is set up and its baseline run first; an
 existing tag resumes where it stopped.`,
 		Example: `  autoresearch run --tag nov26 --agent sweep --max-experiments 20
@@ -51,7 +56,7 @@ existing tag resumes where it stopped.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.tagChanged = cmd.Flags().Changed("tag")
 			o.profileGiven = cmd.Flags().Changed("profile")
-			for _, name := range []string{"profile", "device", "eval-allowance"} {
+			for _, name := range []string{"profile", "device", "eval-allowance", "repeat"} {
 				if cmd.Flags().Changed(name) {
 					o.setupChanged = append(o.setupChanged, "--"+name)
 				}
@@ -69,6 +74,8 @@ existing tag resumes where it stopped.`,
 	f.IntVar(&o.FixAttempts, "fix-attempts", 3, "fixes the agent may try on a build or runtime crash")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of the sweep agent")
 	f.Float64Var(&o.MinDelta, "min-delta", 0, "keep only improvements larger than this")
+	f.Float64Var(&o.NoiseMult, "noise-multiplier", experiment.DefaultNoiseMultiplier, "keep only improvements larger than this many sigmas of the baseline's noise")
+	f.IntVar(&o.Remeasure, "remeasure", experiment.DefaultRemeasure, "extra runs a change that beats the best gets before the decision (0: decide on one run)")
 	return cmd
 }
 
@@ -84,10 +91,12 @@ func sameSetup(o runOptions, cfg experiment.Config) error {
 			differs = o.Device != "auto" && o.Device != cfg.Device
 		case "--eval-allowance":
 			differs = o.EvalAllowance.Seconds() != cfg.EvalAllowanceSeconds
+		case "--repeat":
+			differs = o.Repeat != max(cfg.BaselineRepeats, 1) && o.Repeat != 0
 		}
 		if differs {
-			return usagef("run %s exists already with profile %s, device %s and an evaluation allowance of %gs; %s only applies to a new run",
-				o.Tag, cfg.Profile, cfg.Device, cfg.EvalAllowanceSeconds, name)
+			return usagef("run %s exists already with profile %s, device %s, an evaluation allowance of %gs and %d baseline runs; %s only applies to a new run",
+				o.Tag, cfg.Profile, cfg.Device, cfg.EvalAllowanceSeconds, max(cfg.BaselineRepeats, 1), name)
 		}
 	}
 	return nil
@@ -107,6 +116,9 @@ func newProposer(o runOptions) (agent.Proposer, error) {
 func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	if o.MaxExperiments < 0 || o.FixAttempts < 0 || o.Until < 0 || o.MinDelta < 0 {
 		return usagef("--max-experiments, --fix-attempts, --until and --min-delta cannot be negative")
+	}
+	if o.Repeat < 0 || o.NoiseMult < 0 || o.Remeasure < 0 {
+		return usagef("--repeat, --noise-multiplier and --remeasure cannot be negative")
 	}
 	if err := runner.ValidDevice(o.Device); err != nil {
 		return usagef("--device: %v", err)
@@ -173,7 +185,7 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	defer r.Close()
 
 	opts := experiment.Options{Proposer: proposer, Program: program, MaxExperiments: o.MaxExperiments,
-		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta}
+		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure}
 	if o.Until > 0 {
 		opts.Until = time.Now().Add(o.Until)
 	}

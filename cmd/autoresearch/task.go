@@ -50,6 +50,7 @@ type setupFlags struct {
 	Device        string
 	Repo          string
 	EvalAllowance time.Duration
+	Repeat        int // baseline runs; 0: experiment.DefaultRepeats of the budget
 }
 
 // lookupProfile finds a command's profile. The usage error names where an
@@ -115,6 +116,9 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 	if err := experiment.CheckTag(f.Tag); err != nil {
 		return nil, usagef("--tag: %v", err)
 	}
+	if f.Repeat < 0 {
+		return nil, usagef("--repeat %d: give the number of baseline runs, 1 or more (0: the profile's default)", f.Repeat)
+	}
 	p, err := lookupProfile(f.Profile, f.profileGiven)
 	if err != nil {
 		return nil, err
@@ -141,6 +145,10 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 		return nil, err
 	}
 	cfg := gptConfig(root, f.Tag, p, home, device, detail, f.EvalAllowance)
+	cfg.BaselineRepeats = f.Repeat
+	if f.Repeat == 0 {
+		cfg.BaselineRepeats = experiment.DefaultRepeats(cfg.BudgetSeconds)
+	}
 	r, err := experiment.Setup(cfg, rep)
 	if err != nil {
 		return nil, err

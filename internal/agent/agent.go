@@ -50,8 +50,14 @@ type Request struct {
 	Profile       string // e.g. "smoke", "cpu", "gpu"
 	Device        string // "cpu" or "cuda", plus hardware details when known
 	Budget        float64
-	Results       []results.Row // every row so far, oldest first
-	Last          *Outcome      // the previous experiment's outcome; nil before the first
+	// Noise is the metric's spread over NoiseRuns runs of the baseline (a
+	// standard deviation; 0 when measured once) and Threshold how much a
+	// change must beat the best by to be kept.
+	Noise     float64
+	NoiseRuns int
+	Threshold float64
+	Results   []results.Row // every row so far, oldest first
+	Last      *Outcome      // the previous experiment's outcome; nil before the first
 	// Check builds the program in the worktree as it is now and returns the
 	// compiler's output and whether it built. Proposers use it to catch
 	// compile errors before a training run is spent.

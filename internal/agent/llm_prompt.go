@@ -126,6 +126,7 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 			req.N, orUnknown(req.Profile), req.Budget, orUnknown(req.Device), metric, direction(req))
 	}
 
+	writeNoise(&b, req, metric)
 	writeResults(&b, req, d, metric)
 
 	if o := req.Last; o != nil && failure == nil {
@@ -185,6 +186,18 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 	fmt.Fprintf(&b, " %s:\n```\n%s\n```\n", label, lastLines(failure.Output, d.failLines))
 	fmt.Fprintf(&b, "The files above hold the failing change. Fix it (edit, check, then submit with a description of the fixed change), or call give_up with the reason if the idea itself cannot work.\n")
 	return b.String()
+}
+
+// writeNoise says what a real gain looks like: the run-to-run noise and the
+// threshold a change must beat the best by.
+func writeNoise(b *strings.Builder, req Request, metric string) {
+	switch {
+	case req.Noise > 0:
+		fmt.Fprintf(b, "Noise: %d runs of the unchanged baseline measured %s with a standard deviation of %.6f. A change is kept only when it beats the best by more than %.6f; one that beats the best at all is trained again and judged on the mean of its runs. Smaller differences are noise: prefer changes that can win by more than that.\n",
+			req.NoiseRuns, metric, req.Noise, req.Threshold)
+	case req.Threshold > 0:
+		fmt.Fprintf(b, "A change is kept only when it beats the best by more than %.6f.\n", req.Threshold)
+	}
 }
 
 // shortCommit cuts a hash to the 7 characters results.tsv shows.

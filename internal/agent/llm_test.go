@@ -682,6 +682,38 @@ func TestContextCarriesTheHistory(t *testing.T) {
 	}
 }
 
+// The agent learns what a real gain looks like: the baseline's noise and the
+// threshold a change must beat the best by.
+func TestContextShowsTheNoise(t *testing.T) {
+	wt, _ := worktree(t)
+	for _, c := range []struct {
+		noise     float64
+		runs      int
+		threshold float64
+		want      string
+	}{
+		{0.0056, 8, 0.0112, "Noise: 8 runs of the unchanged baseline measured val_bpb with a standard deviation of 0.005600. A change is kept only when it beats the best by more than 0.011200;"},
+		{0, 1, 0.002, "A change is kept only when it beats the best by more than 0.002000."},
+		{0, 1, 0, ""},
+	} {
+		srv := llmtest.NewServer(t)
+		srv.SetScript(srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "x"))))
+		l, _ := newAgent(t, srv, nil)
+		req := request(t, wt)
+		req.Noise, req.NoiseRuns, req.Threshold = c.noise, c.runs, c.threshold
+		req.Results = []results.Row{{Commit: "aaaaaaa", Value: 1.0, Status: results.Keep, Description: "baseline"}}
+		l.Propose(context.Background(), req)
+		u := srv.Requests()[0].Messages[1].Content
+		if c.want == "" {
+			if strings.Contains(u, "A change is kept only") {
+				t.Errorf("without noise or threshold the context speaks of one:\n%s", u)
+			}
+		} else if !strings.Contains(u, c.want) {
+			t.Errorf("the context lacks %q:\n%s", c.want, u)
+		}
+	}
+}
+
 func TestPreflight(t *testing.T) {
 	t.Run("ok", func(t *testing.T) {
 		srv := llmtest.NewServer(t)

@@ -514,6 +514,10 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 	if r.Config.DeviceDetail != "" {
 		device += " (" + r.Config.DeviceDetail + ")"
 	}
+	noise, runs := 0.0, 0
+	if nz := r.Config.Noise; nz != nil {
+		noise, runs = nz.Sigma, len(nz.Values)
+	}
 	return agent.Request{
 		N:              n,
 		Program:        o.Program,
@@ -526,6 +530,9 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 		Profile:        r.Config.Profile,
 		Device:         device,
 		Budget:         r.Config.BudgetSeconds,
+		Noise:          noise,
+		NoiseRuns:      runs,
+		Threshold:      r.KeepRule(o).Threshold(),
 		Results:        r.Rows(),
 		Last:           r.last,
 		Check:          r.checker(),
