@@ -69,6 +69,9 @@ func runReport(_ context.Context, opts reportOptions, out, errOut io.Writer) err
 		return err
 	}
 	a := report.Analyze(f)
+	if a.Noise, err = report.ReadNoise(path); err != nil {
+		return err
+	}
 	usage, err := report.ReadUsage(filepath.Join(filepath.Dir(path), runs.ExperimentsFile))
 	if err != nil {
 		return err

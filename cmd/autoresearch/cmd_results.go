@@ -65,5 +65,9 @@ func runResults(ctx context.Context, opts resultsOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return report.Table(out, report.Analyze(f), path)
+	a := report.Analyze(f)
+	if a.Noise, err = report.ReadNoise(path); err != nil {
+		return err
+	}
+	return report.Table(out, a, path)
 }

@@ -52,7 +52,8 @@ func TestBaselineThenSweepRunThenResume(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(out, "baseline val_bpb 1.000000 recorded") || !strings.Contains(out, "next: autoresearch run --tag t1") {
+	// Smoke's short budget: the baseline is measured 8 times by default.
+	if !strings.Contains(out, "baseline val_bpb 1.000000 (mean of 8 runs, sigma 0.000000) recorded") || !strings.Contains(out, "next: autoresearch run --tag t1") {
 		t.Errorf("baseline said:\n%s", out)
 	}
 	if _, err := runCLI(t, "baseline", "--repo", repo, "--tag", "t1", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "already exists") {
@@ -98,6 +99,10 @@ func TestBaselineThenSweepRunThenResume(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--profile only applies to a new run") || exitCode(err) != 2 {
 		t.Errorf("--profile on an existing run: %v", err)
 	}
+	_, err = runCLI(t, "run", "--repo", repo, "--tag", "t1", "--agent", "sweep", "--repeat", "3")
+	if err == nil || !strings.Contains(err.Error(), "and 8 baseline runs; --repeat only applies to a new run") || exitCode(err) != 2 {
+		t.Errorf("--repeat on an existing run: %v", err)
+	}
 }
 
 func TestRunFlagErrors(t *testing.T) {
@@ -115,6 +120,8 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"run", "--repo", repo, "--temperature", "warm"}, `invalid argument "warm" for "--temperature" flag: not a number`, 2},
 		{[]string{"run", "--repo", repo, "--agent", "sweep", "--tag", "a b"}, "--tag: tag \"a b\" cannot name a branch", 2},
 		{[]string{"run", "--repo", repo, "--max-experiments", "-1"}, "cannot be negative", 2},
+		{[]string{"run", "--repo", repo, "--agent", "sweep", "--noise-multiplier", "-2"}, "--repeat, --noise-multiplier and --remeasure cannot be negative", 2},
+		{[]string{"baseline", "--repo", repo, "--repeat", "-1"}, "--repeat -1: give the number of baseline runs", 2},
 		{[]string{"baseline", "--repo", repo, "--profile", "laptop"}, `--profile: unknown profile "laptop"`, 2},
 		{[]string{"baseline", "--repo", repo, "--profile", "cpu", "--device", "cpu"}, `data not prepared for profile cpu`, 1},
 		{[]string{"baseline", "--repo", t.TempDir()}, "not inside a git repository", 1},

@@ -20,7 +20,7 @@ import (
 // The run folder's layout, below <repo>/.autoresearch/<tag>/.
 const (
 	Workspace       = runs.Dir
-	ConfigFile      = "run.json"
+	ConfigFile      = runs.ConfigFile
 	ResultsFile     = runs.ResultsFile
 	RecordsFile     = runs.ExperimentsFile
 	WorktreeDir     = runs.WorktreeDir

@@ -24,6 +24,10 @@ type Analysis struct {
 	Kept     []int
 
 	Keeps, Discards, Crashes int
+
+	// Noise is the run's measured noise when known (see ReadNoise); the
+	// table and the summary then show it, and kept deltas in sigmas.
+	Noise *Noise
 }
 
 // Measured reports whether a row of a lower-is-better metric holds a

@@ -51,6 +51,9 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 	if abs, frac := a.Improvement(); !math.IsNaN(abs) {
 		row("total improvement", fmt.Sprintf("%.6f (%.2f %%)", abs, 100*frac))
 	}
+	if a.Noise != nil {
+		row("noise", strings.TrimPrefix(a.Noise.Line(), "noise: "))
+	}
 	if u != nil {
 		if wall := u.Wall(); wall > 0 {
 			per := ""
@@ -78,7 +81,7 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 			case i == a.Baseline && a.Measured(r):
 				delta = "baseline"
 			case !math.IsNaN(a.Delta[i]):
-				delta = fmt.Sprintf("%+.6f", a.Delta[i])
+				delta = fmt.Sprintf("%+.6f", a.Delta[i]) + a.Noise.inSigmas(a.Delta[i])
 			}
 			fmt.Fprintf(ew, "| %d | `%s` | %s | %s | %s |\n", i, r.Commit, value, delta, mdEscape(r.Description))
 		}

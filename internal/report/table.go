@@ -67,6 +67,9 @@ func (l layout) line(w io.Writer, mark, index, commit, value, delta, memory, sta
 func Table(w io.Writer, a *Analysis, name string) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "%s (%s)\n", name, Headline(a))
+	if a.Noise != nil {
+		fmt.Fprintln(ew, a.Noise.Line())
+	}
 	if len(a.Rows) == 0 {
 		return ew.err
 	}
@@ -120,7 +123,11 @@ func keptChanges(w io.Writer, a *Analysis) {
 		if a.Measured(r) {
 			value = strconv.FormatFloat(r.Value, 'f', 6, 64)
 		}
-		fmt.Fprintf(w, "  %*d  %-*s  %*s  %9s  %s\n", idx, i, commit, r.Commit, valW, value, delta, results.CleanDescription(r.Description))
+		descr := results.CleanDescription(r.Description)
+		if i != a.Baseline {
+			descr += a.Noise.inSigmas(a.Delta[i])
+		}
+		fmt.Fprintf(w, "  %*d  %-*s  %*s  %9s  %s\n", idx, i, commit, r.Commit, valW, value, delta, descr)
 	}
 	if abs, frac := a.Improvement(); !math.IsNaN(abs) && a.Best != a.Baseline {
 		if a.LowerIsBetter {

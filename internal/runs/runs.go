@@ -18,6 +18,7 @@ const (
 	Dir             = ".autoresearch"
 	ResultsFile     = "results.tsv"
 	ExperimentsFile = "experiments.jsonl"
+	ConfigFile      = "run.json"
 	WorktreeDir     = "worktree"
 )
 
