@@ -402,7 +402,7 @@ func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
 // attempt builds the committed change and runs it once.
 func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attemptResult, error) {
 	rep := r.reporter()
-	a := &attemptResult{log: fmt.Sprintf("%s/%d%s.log", LogsDir, rec.N, suffix), suffix: suffix}
+	a := &attemptResult{log: r.logName(rec.N, suffix), suffix: suffix}
 	rec.Logs = append(rec.Logs, a.log)
 	logf, err := os.Create(r.path(a.log))
 	if err != nil {
@@ -437,7 +437,7 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 // train runs the program built last once more, logging under suffix: a
 // repeated measurement of the same change.
 func (r *Run) train(ctx context.Context, rec *Record, suffix string) (*attemptResult, error) {
-	a := &attemptResult{log: fmt.Sprintf("%s/%d%s.log", LogsDir, rec.N, suffix), suffix: suffix}
+	a := &attemptResult{log: r.logName(rec.N, suffix), suffix: suffix}
 	rec.Logs = append(rec.Logs, a.log)
 	logf, err := os.Create(r.path(a.log))
 	if err != nil {
@@ -445,6 +445,20 @@ func (r *Run) train(ctx context.Context, rec *Record, suffix string) (*attemptRe
 	}
 	defer logf.Close()
 	return a, r.run(ctx, rec, a, logf, r.vars(filepath.Join(r.Dir, binDir, "train")))
+}
+
+// logName is the log of experiment n's attempt with suffix ("", "-fix1",
+// "-run2"), relative to the run folder: logs/<n><suffix>.log, or, when an
+// attempt of the same number cut short by a stop left that file,
+// logs/<n><suffix>-take<k>.log with the first free k from 2, so both stay.
+func (r *Run) logName(n int, suffix string) string {
+	name := fmt.Sprintf("%s/%d%s.log", LogsDir, n, suffix)
+	for k := 2; ; k++ {
+		if _, err := os.Lstat(r.path(name)); errors.Is(err, os.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s/%d%s-take%d.log", LogsDir, n, suffix, k)
+	}
 }
 
 // run runs the built program into a, its output to logf.

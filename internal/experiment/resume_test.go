@@ -141,9 +141,26 @@ func resumeAndCheck(t *testing.T, dir string, rep *recorder) {
 	if best, ok := r.Best(); !ok || best != 1 {
 		t.Errorf("best after resume %v, %v", best, ok)
 	}
+	cut, err := os.ReadFile(filepath.Join(dir, LogsDir, "1.log"))
+	if err != nil {
+		t.Fatalf("the stopped attempt's log: %v", err)
+	}
 	p := newScripted(t, idea{desc: "VALUE 1.0 -> 0.5", edit: set(t, "VALUE", "0.5")})
 	if _, err := r.Loop(context.Background(), Options{Proposer: p, MaxExperiments: 1}); err != nil {
 		t.Fatal(err)
+	}
+	// The experiment ran again under its number; both attempts' logs stay.
+	if b, err := os.ReadFile(filepath.Join(dir, LogsDir, "1.log")); err != nil || string(b) != string(cut) {
+		t.Errorf("the stopped attempt's log was overwritten (%v)", err)
+	}
+	recs, err := ReadRecords(filepath.Join(dir, RecordsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := recs[len(recs)-1]; last.N != 1 || len(last.Logs) != 1 || last.Logs[0] != "logs/1-take2.log" {
+		t.Errorf("the re-run's record %+v, want its log in logs/1-take2.log", last)
+	} else if b, err := os.ReadFile(filepath.Join(dir, last.Logs[0])); err != nil || !strings.Contains(string(b), "val_bpb") {
+		t.Errorf("the re-run's log: %v\n%s", err, b)
 	}
 	f, _ := results.ReadFile(filepath.Join(dir, ResultsFile))
 	if len(f.Rows) != 2 || f.Rows[1].Status != results.Keep || f.Rows[1].Value != 0.5 {
