@@ -70,8 +70,28 @@ func (c *LLMConfig) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.BaseURL, "base-url", "", "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama (default $"+EnvOpenAIBaseURL+", else OpenAI)")
 	fs.Var(&optionalFloat{&c.Temperature}, "temperature", "sampling temperature, 0 included (default: the server's)")
 	fs.StringVar(&c.ReasoningEffort, "reasoning-effort", "", "reasoning effort for models that take one: minimal, low, medium or high")
-	fs.IntVar(&c.MaxToolCalls, "max-tool-calls", DefaultMaxToolCalls, "tool calls allowed per proposal before it is abandoned")
-	fs.IntVar(&c.MaxTokens, "max-tokens", DefaultMaxTokens, "LLM tokens (prompt + completion) allowed per proposal before it is abandoned")
+	c.MaxToolCalls, c.MaxTokens = DefaultMaxToolCalls, DefaultMaxTokens
+	fs.Var((*positiveInt)(&c.MaxToolCalls), "max-tool-calls", "tool calls allowed per proposal before it is abandoned")
+	fs.Var((*positiveInt)(&c.MaxTokens), "max-tokens", "LLM tokens (prompt + completion) allowed per proposal before it is abandoned")
+}
+
+// positiveInt is an int flag that must be at least 1: in LLMConfig a zero
+// means the default, which a user who types 0 does not mean.
+type positiveInt int
+
+func (p *positiveInt) String() string { return strconv.Itoa(int(*p)) }
+func (p *positiveInt) Type() string   { return "int" }
+
+func (p *positiveInt) Set(s string) error {
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("not a whole number: %q", s)
+	}
+	if v < 1 {
+		return fmt.Errorf("%d is not allowed: give at least 1", v)
+	}
+	*p = positiveInt(v)
+	return nil
 }
 
 // optionalFloat is a float flag that remembers whether it was given, so that

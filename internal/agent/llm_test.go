@@ -897,6 +897,15 @@ func TestAddFlags(t *testing.T) {
 	if _, err := parse("--temperature", "warm"); err == nil || !strings.Contains(err.Error(), `not a number: "warm"`) {
 		t.Errorf("--temperature warm: err = %v", err)
 	}
+	if c.MaxToolCalls != agent.DefaultMaxToolCalls || c.MaxTokens != agent.DefaultMaxTokens {
+		t.Errorf("defaults: %d tool calls, %d tokens", c.MaxToolCalls, c.MaxTokens)
+	}
+	// 0 would silently mean the default: it is refused, as are negatives.
+	for _, args := range [][]string{{"--max-tool-calls", "0"}, {"--max-tokens", "0"}, {"--max-tool-calls", "-3"}} {
+		if _, err := parse(args...); err == nil || !strings.Contains(err.Error(), "give at least 1") {
+			t.Errorf("%v: err = %v", args, err)
+		}
+	}
 }
 
 func TestProgramNamesEveryTool(t *testing.T) {
