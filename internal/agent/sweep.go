@@ -25,7 +25,8 @@ var ErrExhausted = errors.New("every neighbouring value of every constant has be
 // any other editable text file (`LR = 0.5`, `DEPTH: 3`, `STEPS=4`), to a
 // neighbouring value (a float rate halved or
 // doubled, a decay factor such as a beta moved halfway to 1 or twice as far
-// from it, a fraction such as a ratio halved or doubled up to 1, an int size
+// from it, a fraction such as a ratio halved or doubled up to 1, a float at 0
+// stepped out to 0.05 or 0.1 for a fraction and 0.01 or 0.1 otherwise, an int size
 // ±1 or ×2 or ÷2, a 1<<n size shifted by one, a bool flipped, an S/L window
 // pattern with one letter changed or the pattern lengthened or shortened)
 // and describes it as `NAME old -> new`. It never tries a (constant, value)
@@ -233,11 +234,20 @@ func (c Constant) Neighbours() []string {
 	switch c.Kind {
 	case "float":
 		v, err := strconv.ParseFloat(strings.ReplaceAll(c.Value, "_", ""), 64)
-		if err != nil || v == 0 {
+		if err != nil {
 			return nil
 		}
 		name := strings.ToUpper(c.Name)
+		fraction := strings.Contains(name, "RATIO") || strings.Contains(name, "FRAC")
 		switch {
+		case v == 0 && fraction:
+			// Halving or doubling 0 goes nowhere: step out to a small
+			// fraction (a warm-up of 5 % of the budget, a final LR of 5 %).
+			return []string{"0.05", "0.1"}
+		case v == 0:
+			// A switched-off term (weight decay, dropout, smoothing): try a
+			// small amount of it.
+			return []string{"0.01", "0.1"}
 		case v > 0 && v < 1 && (strings.Contains(name, "BETA") || strings.Contains(name, "MOMENTUM")):
 			// A decay factor lives below 1, and what matters is its
 			// distance to 1 (the averaging horizon 1/(1-β)): halve or
@@ -247,7 +257,7 @@ func (c Constant) Neighbours() []string {
 				out = append(out, floatLit(tidy(1-d)))
 			}
 			return out
-		case v > 0 && v <= 1 && (strings.Contains(name, "RATIO") || strings.Contains(name, "FRAC")):
+		case v > 0 && v <= 1 && fraction:
 			// A fraction (of the time budget, of the learning rate) stays
 			// at most 1.
 			out := []string{floatLit(v / 2)}

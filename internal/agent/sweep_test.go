@@ -87,7 +87,9 @@ func TestNeighboursKeepDecayFactorsAndFractionsInRange(t *testing.T) {
 		{"WARMDOWN_RATIO", "0.5", []string{"0.25", "1.0"}},
 		{"WARMDOWN_RATIO", "0.75", []string{"0.375"}},
 		{"FINAL_LR_FRAC", "0.1", []string{"0.05", "0.2"}},
-		{"WARMUP_RATIO", "0.0", nil},
+		{"WARMUP_RATIO", "0.0", []string{"0.05", "0.1"}}, // 0 halved or doubled stays 0
+		{"FINAL_LR_FRAC", "0.0", []string{"0.05", "0.1"}},
+		{"WEIGHT_DECAY", "0.0", []string{"0.01", "0.1"}},
 		{"ASPECT_RATIO", "64.0", []string{"32.0", "128.0"}}, // not a fraction: an ordinary float
 		{"WEIGHT_DECAY", "0.8", []string{"0.4", "1.6"}},
 	} {
