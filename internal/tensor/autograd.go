@@ -212,6 +212,12 @@ func rules() map[string]vjpRule {
 
 func init() {
 	vjps = rules()
+	for op, r := range layerRules() {
+		if _, dup := vjps[op]; dup {
+			panic("tensor: two backward rules for " + op)
+		}
+		vjps[op] = r
+	}
 	// F = f(x) elementwise -> g * f'(x); one kernel serves every unary op.
 	for op := UnaryOp(0); op < numUnaryOps; op++ {
 		if op == StepGE {

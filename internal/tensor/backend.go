@@ -96,11 +96,17 @@ const (
 	ClampMax                  // y = min(x, a);         dy/dx = 1 if x <= a else 0
 	StepGE                    // y = 1 if x >= a else 0; dy/dx = 0
 	PowScalar                 // y = x^a (x > 0);       dy/dx = a*x^(a-1)
+	GELU                      // y = x*Φ(x), Φ(x) = (1+erf(x/√2))/2; dy/dx = Φ(x) + x*e^(-x²/2)/√(2π)
+	GELUTanh                  // y = x/2*(1+tanh u), u = √(2/π)*(x+0.044715x³) (see geluTanhGrad)
+	SiLU                      // y = x*σ(x);            dy/dx = σ(x)*(1+x*(1-σ(x)))
+	Softplus                  // y = ln(1+e^x) (x above 20); dy/dx = σ(x)
+	Mish                      // y = x*tanh(softplus(x)); dy/dx = tanh(sp) + x*(1-tanh²(sp))*σ(x)
 	numUnaryOps
 )
 
 var unaryNames = [...]string{"affine", "exp", "log", "sqrt", "rsqrt", "recip", "square", "abs", "relu",
-	"relu_square", "sigmoid", "tanh", "softcap", "clamp_min", "clamp_max", "step_ge", "pow_scalar"}
+	"relu_square", "sigmoid", "tanh", "softcap", "clamp_min", "clamp_max", "step_ge", "pow_scalar",
+	"gelu", "gelu_tanh", "silu", "softplus", "mish"}
 
 func (o UnaryOp) String() string {
 	if int(o) < len(unaryNames) {
@@ -364,6 +370,58 @@ type Backend interface {
 	// recomputed and the result is the gradient with respect to x, the
 	// expression above times 1 - (y/c)², in one pass. dlogits may be logits.
 	CrossEntropyBackward(dlogits, dlosses, logits, lse, targets Buffer, n, v int, softcap float32)
+
+	// LayerNorm normalises each row of x [N, C] and applies an optional
+	// elementwise affine map (F.layer_norm; with center false, F.rms_norm
+	// with a weight):
+	//
+	//	mean[i] = center ? mean_j x[i,j] : 0
+	//	rstd[i] = 1/sqrt(mean_j (x[i,j]-mean[i])² + eps)
+	//	dst[i,j] = (x[i,j]-mean[i])*rstd[i]*w[j] + b[j]
+	//
+	// w and b [C] may be nil (1 and 0). mean, rstd [N], w and b are F32;
+	// dst and x share a float dtype.
+	LayerNorm(dst, mean, rstd, x, w, b Buffer, n, c int, eps float32, center bool)
+	// LayerNormBackward overwrites dx [N, C] (x's dtype) and, where not nil,
+	// dw and db [C] (F32). With xh = (x-mean)*rstd and gh = dy*w (dy where w
+	// is nil), per row:
+	//
+	//	dx = rstd*(gh - mean_j gh - xh*mean_j(gh*xh))   (center)
+	//	dx = rstd*(gh - xh*mean_j(gh*xh))               (not center)
+	//	dw[j] = Σ_i dy[i,j]*xh[i,j];   db[j] = Σ_i dy[i,j]
+	LayerNormBackward(dx, dw, db, dy, x, mean, rstd, w Buffer, n, c int, center bool)
+
+	// Dropout sets dst[i] = x[i]/(1-p) where DropoutKeep(seed, i, p), else 0,
+	// for i < n. The mask is a hash of (seed, i), so the backward is the
+	// same call on dy, and every device draws the same mask. dst may be x.
+	Dropout(dst, x Buffer, n int, p float32, seed uint64)
+
+	// CrossEntropyOpts is CrossEntropy with label smoothing ε and a z-loss
+	// weight z (F.cross_entropy(label_smoothing=ε) plus z*lse², PaLM's
+	// z-loss). With y the logits of row i and t its target:
+	//
+	//	losses[i] = lse[i] - (1-ε)*y[t] - ε*mean_v y[v] + z*lse[i]²
+	//
+	// (0 for an ignored row); lse as CrossEntropy's.
+	CrossEntropyOpts(losses, lse, logits, targets Buffer, n, v int, smoothing, zloss float32)
+	// CrossEntropyOptsBackward overwrites dlogits as CrossEntropyBackward
+	// does (softcap included), for the loss above:
+	//
+	//	dlogits[i, v] = dlosses[i] * ((1+2z*lse[i])*exp(y[v]-lse[i]) - (1-ε)[v == t] - ε/V)
+	CrossEntropyOptsBackward(dlogits, dlosses, logits, lse, targets Buffer, n, v int, softcap, smoothing, zloss float32)
+
+	// ---- gather and scatter along the last axis (top-k routing) ----
+
+	// TopK writes into idx I32 [N, K] the columns of the K largest values of
+	// each row of x [N, C], largest first (K <= C). Ties go to the lower
+	// column; NaN ranks below every number.
+	TopK(idx, x Buffer, n, c, k int)
+	// Gather sets dst[i, j] = x[i, idx[i, j]]: x [N, C], idx I32 [N, K] with
+	// every index in [0, C), dst [N, K] of x's dtype (torch.gather(x, -1, idx)).
+	Gather(dst, x, idx Buffer, n, c, k int)
+	// ScatterAdd accumulates dst[i, idx[i, j]] += src[i, j]: dst [N, C], src
+	// [N, K] of dst's dtype (indices may repeat: a GPU needs atomics).
+	ScatterAdd(dst, src, idx Buffer, n, c, k int)
 
 	// ---- optimizer updates (in place, no autograd) ----
 

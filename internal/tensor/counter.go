@@ -258,3 +258,37 @@ func (c *Counter) MuonUpdate(p, g, s Buffer, np, r, cols int, perRow bool, lr, w
 }
 
 var _ Backend = (*Counter)(nil)
+
+func (c *Counter) LayerNorm(dst, mean, rstd, x, w, b Buffer, n, ch int, eps float32, center bool) {
+	c.count("layer_norm", func() { c.be.LayerNorm(dst, mean, rstd, x, w, b, n, ch, eps, center) })
+}
+
+func (c *Counter) LayerNormBackward(dx, dw, db, dy, x, mean, rstd, w Buffer, n, ch int, center bool) {
+	c.count("layer_norm_backward", func() { c.be.LayerNormBackward(dx, dw, db, dy, x, mean, rstd, w, n, ch, center) })
+}
+
+func (c *Counter) Dropout(dst, x Buffer, n int, p float32, seed uint64) {
+	c.count("dropout", func() { c.be.Dropout(dst, x, n, p, seed) })
+}
+
+func (c *Counter) CrossEntropyOpts(losses, lse, logits, targets Buffer, n, v int, smoothing, zloss float32) {
+	c.count("cross_entropy_opts", func() { c.be.CrossEntropyOpts(losses, lse, logits, targets, n, v, smoothing, zloss) })
+}
+
+func (c *Counter) CrossEntropyOptsBackward(dlogits, dlosses, logits, lse, targets Buffer, n, v int, softcap, smoothing, zloss float32) {
+	c.count("cross_entropy_opts_backward", func() {
+		c.be.CrossEntropyOptsBackward(dlogits, dlosses, logits, lse, targets, n, v, softcap, smoothing, zloss)
+	})
+}
+
+func (c *Counter) TopK(idx, x Buffer, n, ch, k int) {
+	c.count("topk", func() { c.be.TopK(idx, x, n, ch, k) })
+}
+
+func (c *Counter) Gather(dst, x, idx Buffer, n, ch, k int) {
+	c.count("gather", func() { c.be.Gather(dst, x, idx, n, ch, k) })
+}
+
+func (c *Counter) ScatterAdd(dst, src, idx Buffer, n, ch, k int) {
+	c.count("scatter_add", func() { c.be.ScatterAdd(dst, src, idx, n, ch, k) })
+}

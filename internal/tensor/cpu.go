@@ -146,6 +146,12 @@ func (c *cpuBackend[T]) WriteInt32(dst Buffer, off int, src []int32) {
 }
 
 func (c *cpuBackend[T]) Read(src Buffer, off int, dst []float32) {
+	if c.buf(src).dt == I32 { // indices (TopK's), exact below 2²⁴
+		for i, v := range c.ints(src)[off : off+len(dst)] {
+			dst[i] = float32(v)
+		}
+		return
+	}
 	s := c.f(src)[off : off+len(dst)]
 	for i, v := range s {
 		dst[i] = float32(v)
@@ -394,6 +400,8 @@ func unaryKernel[T float](op UnaryOp, d, s []T, a, b T) {
 		for i, v := range s {
 			d[i] = T(math.Pow(float64(v), float64(a)))
 		}
+	case GELU, GELUTanh, SiLU, Softplus, Mish:
+		activation(op, d, s)
 	default:
 		panic(fmt.Sprintf("tensor: cpu Unary: unknown op %v", op))
 	}
@@ -493,6 +501,8 @@ func (c *cpuBackend[T]) UnaryBackward(op UnaryOp, dx, dy, x, y Buffer, n int, a,
 			for i := range d {
 				d[i] = g[i] * ta * T(math.Pow(float64(xv[i]), float64(a)-1))
 			}
+		case GELU, GELUTanh, SiLU, Softplus, Mish:
+			activationGrad(op, d, g, xv)
 		default:
 			panic(fmt.Sprintf("tensor: cpu UnaryBackward: unknown op %v", op))
 		}

@@ -187,7 +187,7 @@ func gradCases() []gradCase {
 	two("matmul", "accumulated shared", normal(2, 4, 3), normal(4, 5), func(d *Device, x, w *Tensor) *Tensor {
 		return MatMulTN(x, w).Add(MatMulTN(x, w).Square())
 	})
-	return cs
+	return append(cs, layerGradCases()...)
 }
 
 // needBF16 lists the ops whose backward rules only a backend that stores

@@ -101,6 +101,22 @@ func (t *Tensor) ClampMax(hi float32) *Tensor { return t.unary(ClampMax, hi, 0) 
 // Pow returns t^e for positive t.
 func (t *Tensor) Pow(e float32) *Tensor { return t.unary(PowScalar, e, 0) }
 
+// GELU returns x*Φ(x), the exact (erf) GELU (F.gelu(x)), in one pass.
+func (t *Tensor) GELU() *Tensor { return t.unary(GELU, 0, 0) }
+
+// GELUTanh returns the tanh approximation of GELU (F.gelu(x,
+// approximate='tanh'), GPT-2's), in one pass.
+func (t *Tensor) GELUTanh() *Tensor { return t.unary(GELUTanh, 0, 0) }
+
+// SiLU returns x*σ(x) (F.silu, swish; SwiGLU is SiLU(a).Mul(b)), in one pass.
+func (t *Tensor) SiLU() *Tensor { return t.unary(SiLU, 0, 0) }
+
+// Softplus returns ln(1+e^x) (F.softplus, x itself above 20), in one pass.
+func (t *Tensor) Softplus() *Tensor { return t.unary(Softplus, 0, 0) }
+
+// Mish returns x*tanh(softplus(x)) (F.mish), in one pass.
+func (t *Tensor) Mish() *Tensor { return t.unary(Mish, 0, 0) }
+
 // StepGE returns 1 where t >= v, else 0 (a mask; no gradient).
 func (t *Tensor) StepGE(v float32) *Tensor { return t.unary(StepGE, v, 0) }
 
