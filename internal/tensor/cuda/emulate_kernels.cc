@@ -5,6 +5,7 @@
 #include "kernels/elementwise.cu"
 #include "kernels/reduce.cu"
 #include "kernels/nn.cu"
+#include "kernels/layers.cu"
 #include "kernels/optim.cu"
 #include "kernels/attention.cu"
 #include "kernels/flash.cu"

@@ -76,8 +76,14 @@ AR_KERNEL(copy_bf16_f32)
 // The op numbers are tensor.UnaryOp's, in its order.
 enum {
     U_AFFINE, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_RECIP, U_SQUARE, U_ABS, U_RELU, U_RELU_SQUARE,
-    U_SIGMOID, U_TANH, U_SOFTCAP, U_CLAMP_MIN, U_CLAMP_MAX, U_STEP_GE, U_POW_SCALAR
+    U_SIGMOID, U_TANH, U_SOFTCAP, U_CLAMP_MIN, U_CLAMP_MAX, U_STEP_GE, U_POW_SCALAR,
+    U_GELU, U_GELU_TANH, U_SILU, U_SOFTPLUS, U_MISH
 };
+
+// The smooth activations' pieces: softplus (x itself above 20, as PyTorch) and the tanh
+// GELU's inner u = sqrt(2/pi)*(x + 0.044715x^3).
+__device__ __forceinline__ float softplus_f(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+__device__ __forceinline__ float gelu_u(float x) { return 0.7978845608f * (x + 0.044715f * x * x * x); }
 
 __device__ __forceinline__ float unary_f(i64 op, float x, float a, float b) {
     switch (op) {
@@ -98,6 +104,11 @@ __device__ __forceinline__ float unary_f(i64 op, float x, float a, float b) {
     case U_CLAMP_MAX: return x < a ? x : a;
     case U_STEP_GE: return x >= a ? 1.0f : 0.0f;
     case U_POW_SCALAR: return powf(x, a);
+    case U_GELU: return 0.5f * x * (1.0f + erff(x * 0.7071067812f));
+    case U_GELU_TANH: return 0.5f * x * (1.0f + tanhf(gelu_u(x)));
+    case U_SILU: return x / (1.0f + expf(-x));
+    case U_SOFTPLUS: return softplus_f(x);
+    case U_MISH: return x * tanhf(softplus_f(x));
     }
     return __int_as_float(0x7fc00000);  // NaN: an op number the backend never sends
 }
@@ -129,6 +140,17 @@ __device__ __forceinline__ float unary_df(i64 op, float x, float y, float a, flo
     case U_CLAMP_MAX: return x <= a ? 1.0f : 0.0f;
     case U_STEP_GE: return 0.0f;
     case U_POW_SCALAR: return a * powf(x, a - 1.0f);
+    case U_GELU: return 0.5f * (1.0f + erff(x * 0.7071067812f)) + x * 0.3989422804f * expf(-0.5f * x * x);
+    case U_GELU_TANH: {
+        float t = tanhf(gelu_u(x));
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * 0.7978845608f * (1.0f + 3.0f * 0.044715f * x * x);
+    }
+    case U_SILU: { float s = 1.0f / (1.0f + expf(-x)); return s * (1.0f + x * (1.0f - s)); }
+    case U_SOFTPLUS: return 1.0f / (1.0f + expf(-x));
+    case U_MISH: {
+        float t = tanhf(softplus_f(x));
+        return t + x * (1.0f - t * t) / (1.0f + expf(-x));
+    }
     }
     return __int_as_float(0x7fc00000);
 }
