@@ -11,6 +11,7 @@ import (
 
 	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/gitops"
+	"autoresearch/internal/sandbox"
 )
 
 // ConfigVersion is the run.json format this package writes.
@@ -47,6 +48,11 @@ type Config struct {
 	// (an empty Build.Argv): its program runs as it is.
 	Build Command `json:"build"`
 	Run   Command `json:"run"`
+	// Readable lists what the program reads outside the worktree (the data
+	// home): in the sandbox it may read these and nothing else of the user's.
+	Readable []string `json:"readable,omitempty"`
+	// Limits are the program's resource limits in the sandbox.
+	Limits sandbox.Limits `json:"limits"`
 	// Metric names the figure to improve and its direction.
 	Metric Metric `json:"metric"`
 	// MemoryKeys are figures in MB; the first non-zero one becomes

@@ -15,6 +15,7 @@ import (
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/runs"
+	"autoresearch/internal/sandbox"
 	"autoresearch/internal/status"
 )
 
@@ -411,6 +412,15 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 	defer logf.Close()
 	vars := r.vars(filepath.Join(r.Dir, binDir, "train"))
 
+	if err := r.checkImports(); err != nil {
+		var ie *sandbox.ImportError
+		if !errors.As(err, &ie) {
+			return nil, err
+		}
+		logf.WriteString(ie.Error() + "\n")
+		a.crash, a.reason, a.output = runner.BuildCrash, "import not allowed: "+strings.Join(ie.Imports, ", "), ie.Error()
+		return a, nil
+	}
 	if len(r.Config.Build.Argv) > 0 {
 		rep.Phase(status.Building)
 		var out string
@@ -484,7 +494,12 @@ func (r *Run) run(ctx context.Context, rec *Record, a *attemptResult, logf *os.F
 		ProgressPattern: r.progressPattern(),
 		Metric:          r.Config.Metric.Name,
 		Patterns:        r.Config.Patterns(),
+		Sandbox:         r.policy(),
+		Scratch:         r.path(scratchDir),
 	})
+	if err == nil {
+		err = r.checkUnchanged(res, rec.Commit)
+	}
 	if res != nil {
 		rec.Seconds["run"] += res.Wall.Seconds()
 		rec.Seconds["startup"] += res.FirstOutput.Seconds()
@@ -566,8 +581,11 @@ func (r *Run) checker() func(context.Context) (string, bool) {
 }
 
 // check builds the worktree as it is now, for proposers that want to see
-// compile errors before submitting.
+// compile errors (and imports the sandbox refuses) before submitting.
 func (r *Run) check(ctx context.Context) (string, bool) {
+	if err := r.checkImports(); err != nil {
+		return err.Error(), false
+	}
 	vars := r.vars(filepath.Join(r.Dir, binDir, "check"))
 	out, err := runner.Build(ctx, r.Worktree(), runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
 	if err != nil && out == "" {

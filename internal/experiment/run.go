@@ -14,6 +14,7 @@ import (
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runs"
+	"autoresearch/internal/sandbox"
 	"autoresearch/internal/status"
 )
 
@@ -27,6 +28,7 @@ const (
 	LogsDir         = "logs"
 	TranscriptsDir  = "transcripts"
 	binDir          = "bin"
+	scratchDir      = "scratch" // the program's own folder, emptied before each run
 	lockFile        = "lock"
 	noCommit        = "0000000" // results.tsv's commit for a change rejected before commit
 	maxAbandonments = 5
@@ -57,6 +59,9 @@ type Run struct {
 	Config Config
 	// Reporter shows progress; status.Nop{} when nil.
 	Reporter status.Reporter
+	// Sandbox is how each run of the program is confined; empty means
+	// sandbox.Auto.
+	Sandbox sandbox.Mode
 
 	repo *gitops.Repo
 	lock *lock

@@ -115,6 +115,24 @@ func FileAtHead(dir, path string) ([]byte, error) {
 	return []byte(s), err
 }
 
+// FileAt returns the content of path (slash-separated) in commit, or nil
+// when the commit has no such file.
+func (r *Repo) FileAt(commit, path string) ([]byte, error) {
+	c, err := r.repo.CommitObject(plumbing.NewHash(commit))
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", short(commit), err)
+	}
+	f, err := c.File(path)
+	if errors.Is(err, object.ErrFileNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s at %s: %w", path, short(commit), err)
+	}
+	s, err := f.Contents()
+	return []byte(s), err
+}
+
 // Clone makes dest a clone of the HEAD commit of the repository holding
 // userDir, checked out on a new branch. The user's repository is only read.
 // The clone is shallow: it holds the HEAD commit and its tree, not the history.

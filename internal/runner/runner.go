@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"autoresearch/harness"
+	"autoresearch/internal/atomicfile"
+	"autoresearch/internal/sandbox"
 )
 
 // Crash is the kind of a failed experiment.
@@ -89,6 +92,14 @@ type Spec struct {
 	// pattern, a log without a match is a crash that says so, and a line
 	// FAIL is no sign of a NaN loss (test tools print it).
 	Patterns map[string]*regexp.Regexp
+	// Sandbox confines the program (see package sandbox); nil runs it
+	// unconfined. Run adds Dir to what it may read and Scratch to what it
+	// may write.
+	Sandbox *sandbox.Policy
+	// Scratch is the program's own folder: its TMPDIR, and where a
+	// sandboxed program writes its result file (Run copies it to
+	// ResultPath). Run empties it first; empty means a temporary folder.
+	Scratch string
 }
 
 // Result is how a run ended.
@@ -129,15 +140,37 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 			return nil, err
 		}
 	}
+	argv, env, resultPath := s.Command, append([]string(nil), s.Env...), s.ResultPath
+	if s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off {
+		scratch, cleanup, err := prepareScratch(s.Scratch)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		p := *s.Sandbox
+		p.Read = append(append([]string(nil), p.Read...), s.Dir)
+		p.Write = append(append([]string(nil), p.Write...), scratch)
+		if argv, err = sandbox.Wrap(p, argv); err != nil {
+			return nil, err
+		}
+		env = append(env, "TMPDIR="+scratch)
+		if resultPath != "" {
+			resultPath = filepath.Join(scratch, "result.json")
+		}
+	} else if s.Scratch != "" {
+		if err := os.MkdirAll(s.Scratch, 0o755); err != nil {
+			return nil, err
+		}
+		env = append(env, "TMPDIR="+s.Scratch)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	env := s.Env
-	if s.ResultPath != "" {
-		env = append(append([]string(nil), env...), harness.EnvResult+"="+s.ResultPath)
+	if resultPath != "" {
+		env = append(env, harness.EnvResult+"="+resultPath)
 	}
-	cmd := exec.Command(s.Command[0], s.Command[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = s.Dir
 	cmd.Env = RunEnv(env...)
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -220,9 +253,15 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	}
 	res.ExitCode = cmd.ProcessState.ExitCode()
 	res.Figures, res.Source = out.figures, "log"
-	if s.ResultPath != "" {
-		if figs, err := readResult(s.ResultPath); err == nil {
-			res.Figures, res.Source = figs, "json"
+	if resultPath != "" {
+		if b, err := os.ReadFile(resultPath); err == nil {
+			if figs, err := parseResult(resultPath, b); err == nil {
+				res.Figures, res.Source = figs, "json"
+			}
+			if resultPath != s.ResultPath {
+				// Kept with the run's logs, as an unconfined run's is.
+				atomicfile.Write(s.ResultPath, b, 0o644)
+			}
 		}
 	}
 	if len(out.matched) > 0 {
@@ -284,13 +323,22 @@ func describeExit(err error) string {
 	return err.Error()
 }
 
-// readResult reads the figures the program wrote as a JSON object; numbers
-// only, other values are skipped.
-func readResult(path string) (map[string]float64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// prepareScratch makes dir an empty folder (a new temporary one when dir is
+// empty); cleanup removes a temporary one.
+func prepareScratch(dir string) (string, func(), error) {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "autoresearch-scratch")
+		return tmp, func() { os.RemoveAll(tmp) }, err
 	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", nil, fmt.Errorf("emptying the scratch folder: %w", err)
+	}
+	return dir, func() {}, os.MkdirAll(dir, 0o755)
+}
+
+// parseResult reads the figures the program wrote as a JSON object; numbers
+// only, other values are skipped.
+func parseResult(path string, b []byte) (map[string]float64, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

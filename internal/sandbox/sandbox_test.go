@@ -233,3 +233,35 @@ func TestHostileProgram(t *testing.T) {
 	}
 	t.Logf("what each attempt got:\n%s", b.String())
 }
+
+func TestCheckImports(t *testing.T) {
+	base := []byte("package main\n\nimport (\n\t\"fmt\"\n\t\"syscall\"\n\n\t\"autoresearch/harness\"\n)\n")
+	ok := []string{
+		"package main\n\nimport (\n\t\"fmt\"\n\t\"syscall\"\n\t\"math/bits\"\n\t\"autoresearch/harness\"\n)\n",
+		"package main\n\nimport \"strings\"\n",
+		"package main\n\nfunc broken( {\n", // the compiler reports this one
+	}
+	for _, src := range ok {
+		if err := CheckImports("gpt/train.go", base, []byte(src)); err != nil {
+			t.Errorf("%q: %v", src, err)
+		}
+	}
+	bad := map[string][]string{
+		"package main\n\nimport (\n\t\"os/exec\"\n\t\"fmt\"\n)\n":                  {`"os/exec"`},
+		"package main\n\nimport (\n\tn \"net\"\n\t_ \"unsafe\"\n)\n":               {`"net"`, `"unsafe"`},
+		"package main\n\n// #include <stdio.h>\nimport \"C\"\nimport \"plugin\"\n": {`"C"`, `"plugin"`},
+		"package main\n\nimport \"net/http\"\n":                                    {`"net/http"`},
+		"package main\n\nimport \"autoresearch/internal/sandbox\"\n":               {`"autoresearch/internal/sandbox"`},
+	}
+	for src, want := range bad {
+		err := CheckImports("gpt/train.go", base, []byte(src))
+		ie, isImport := err.(*ImportError)
+		if !isImport || !reflect.DeepEqual(ie.Imports, want) {
+			t.Errorf("%q: %v, want the imports %v refused", src, err, want)
+			continue
+		}
+		if !strings.Contains(err.Error(), "gpt/train.go imports "+strings.Join(want, ", ")) || !strings.Contains(err.Error(), "Remove the import") {
+			t.Errorf("message: %v", err)
+		}
+	}
+}
