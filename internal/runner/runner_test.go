@@ -78,6 +78,8 @@ func helper(mode string) int {
 		fmt.Println("Sharpe ratio 0.3")
 	case "tasknotanumber":
 		fmt.Println("sharpe: .")
+	case "sleep":
+		time.Sleep(time.Hour)
 	case "hang":
 		child := exec.Command("sleep", "1000")
 		child.Start()

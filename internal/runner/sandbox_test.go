@@ -1,0 +1,78 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"autoresearch/internal/sandbox"
+)
+
+// sandboxed runs the helper in mode under the sandbox (the test binary is
+// the launcher too).
+func sandboxed(t testing.TB, mode string, limit time.Duration) (*Result, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	var log strings.Builder
+	res, err := Run(context.Background(), Spec{
+		Dir:        dir,
+		Command:    []string{os.Args[0]},
+		Env:        []string{"RUNNER_HELPER=" + mode},
+		ResultPath: filepath.Join(dir, "result.json"),
+		Output:     &log,
+		HardLimit:  limit,
+		Metric:     "val_bpb",
+		Sandbox:    SandboxPolicy(sandbox.Auto, CPU, nil, sandbox.Limits{MemoryMB: 2048, Processes: 512, OpenFiles: 512}),
+		Scratch:    filepath.Join(dir, "scratch"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, log.String(), dir
+}
+
+func TestSandboxedRunWritesItsResultThroughTheScratchFolder(t *testing.T) {
+	res, log, dir := sandboxed(t, "json", time.Minute)
+	if res.Crash != "" || res.Source != "json" || res.Metric("val_bpb") != 0.5 {
+		t.Fatalf("crash %q (%s) source %q val_bpb %v\n%s", res.Crash, res.Reason, res.Source, res.Metric("val_bpb"), log)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "result.json")); err != nil || !strings.Contains(string(b), "0.5") {
+		t.Errorf("the result file was not kept where the caller asked: %v %s", err, b)
+	}
+}
+
+func TestSandboxedRunIsKilledAtTheHardLimit(t *testing.T) {
+	start := time.Now()
+	res, log, _ := sandboxed(t, "sleep", 1500*time.Millisecond)
+	if res.Crash != Timeout {
+		t.Fatalf("crash %q (%s), want timeout\n%s", res.Crash, res.Reason, log)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("the hang took %s to end", el)
+	}
+}
+
+// BenchmarkStartup compares the time from start to the first output of a
+// program that prints and exits, unconfined and sandboxed: the difference is
+// the sandbox's start-up overhead per experiment.
+func BenchmarkStartup(b *testing.B) {
+	for _, mode := range []sandbox.Mode{sandbox.Off, sandbox.Auto} {
+		b.Run(string(mode), func(b *testing.B) {
+			dir := b.TempDir()
+			for i := 0; i < b.N; i++ {
+				res, err := Run(context.Background(), Spec{
+					Dir: dir, Command: []string{os.Args[0]}, Env: []string{"RUNNER_HELPER=nosummary"},
+					Sandbox: SandboxPolicy(mode, CPU, nil, sandbox.Limits{MemoryMB: 2048}),
+					Scratch: filepath.Join(dir, "scratch"),
+				})
+				if err != nil || res.ExitCode != 0 {
+					b.Fatalf("%v exit %d: %s", err, res.ExitCode, res.Tail)
+				}
+				b.ReportMetric(float64(res.FirstOutput.Microseconds())/1000, "ms-to-first-output")
+			}
+		})
+	}
+}
