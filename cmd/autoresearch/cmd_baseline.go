@@ -50,16 +50,23 @@ func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
 	f.StringVar(&o.Repo, "repo", ".", "the git repository holding gpt/train.go")
 	f.DurationVar(&o.EvalAllowance, "eval-allowance", defaultEvalAllowance, "time beyond 2 × budget before a run is killed as a timeout")
 	f.IntVar(&o.Repeat, "repeat", 0, "train the baseline this many times to measure the noise (0: 8 for budgets up to a minute, 5 otherwise)")
+	addSandboxFlag(cmd, &o.Sandbox)
 }
 
 func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
+	mode, missing, err := sandboxMode(o.Sandbox)
+	if err != nil {
+		return err
+	}
 	rep := status.New(out)
 	defer status.Finish(rep)
+	announceSandbox(rep.Logf, mode, missing)
 	r, err := newRun(ctx, o, rep)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	r.Sandbox = mode
 	if err := r.Baseline(ctx); err != nil {
 		if ctx.Err() != nil {
 			return interruptedf("baseline interrupted; nothing was recorded: continue with \"autoresearch run --tag %s\", which runs the baseline first", o.Tag)

@@ -123,6 +123,10 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	if err := runner.ValidDevice(o.Device); err != nil {
 		return usagef("--device: %v", err)
 	}
+	mode, missing, err := sandboxMode(o.Sandbox)
+	if err != nil {
+		return err
+	}
 	proposer, err := newProposer(o)
 	if err != nil {
 		return err
@@ -150,6 +154,7 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 
 	rep := status.New(out)
 	defer status.Finish(rep)
+	announceSandbox(rep.Logf, mode, missing)
 	// The LLM agent tries its endpoint now, so that a wrong key or URL stops
 	// the command before any setup or experiment; a busy endpoint is waited
 	// for, each retry shown.
@@ -183,6 +188,7 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		return err
 	}
 	defer r.Close()
+	r.Sandbox = mode
 
 	opts := experiment.Options{Proposer: proposer, Program: program, MaxExperiments: o.MaxExperiments,
 		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure}

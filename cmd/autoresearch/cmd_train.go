@@ -19,6 +19,7 @@ import (
 type trainOptions struct {
 	Profile      string
 	Device       string
+	Sandbox      string
 	profileGiven bool // --profile was on the command line
 }
 
@@ -40,6 +41,7 @@ original. Nothing is committed or recorded.`,
 	}
 	addProfileFlag(cmd, &o.Profile)
 	addDeviceFlag(cmd, &o.Device)
+	addSandboxFlag(cmd, &o.Sandbox)
 	return cmd
 }
 
@@ -50,6 +52,10 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 	}
 	if err := runner.ValidDevice(o.Device); err != nil {
 		return usagef("--device: %v", err)
+	}
+	mode, missing, err := sandboxMode(o.Sandbox)
+	if err != nil {
+		return err
 	}
 	root, err := os.Getwd()
 	if err != nil {
@@ -90,6 +96,7 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 		return err
 	}
 	limit := time.Duration((2*p.TimeBudget)*float64(time.Second)) + defaultEvalAllowance
+	announceSandbox(func(f string, a ...any) { fmt.Fprintf(out, f+"\n", a...) }, mode, missing)
 	lw := &lineEnd{w: out}
 	res, err := runner.Run(ctx, runner.Spec{
 		Dir:        root,
@@ -99,6 +106,8 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 		Output:     lw,
 		HardLimit:  limit,
 		Metric:     "val_bpb",
+		Sandbox:    runner.SandboxPolicy(mode, device, []string{home}, profileLimits(p)),
+		Scratch:    filepath.Join(tmp, "scratch"),
 	})
 	// The program's last line may be a progress line ended by a carriage
 	// return: whatever is printed next starts on a line of its own.

@@ -50,7 +50,8 @@ type setupFlags struct {
 	Device        string
 	Repo          string
 	EvalAllowance time.Duration
-	Repeat        int // baseline runs; 0: experiment.DefaultRepeats of the budget
+	Repeat        int    // baseline runs; 0: experiment.DefaultRepeats of the budget
+	Sandbox       string // --sandbox: how each run of the program is confined
 }
 
 // lookupProfile finds a command's profile. The usage error names where an
@@ -99,6 +100,8 @@ func gptConfig(root, tag string, p harness.Profile, home, device, detail string,
 		Shared:               []string{"vendor"},
 		Build:                experiment.Command{Argv: argv, Env: env},
 		Run:                  experiment.Command{Argv: []string{runner.BinVar}, Env: gptEnv(p, home, device)},
+		Readable:             []string{home},
+		Limits:               profileLimits(p),
 		Metric:               experiment.Metric{Name: "val_bpb", LowerIsBetter: true},
 		MemoryKeys:           []string{"peak_vram_mb", "peak_rss_mb"},
 		BudgetSeconds:        p.TimeBudget,

@@ -53,6 +53,7 @@ This conversation is one step of an autonomous research loop run by autoresearch
 
 - Every reply must call at least one tool. A reply without a tool call is wasted.
 - Only %[1]s may change. %[5]s
+- The program runs in a sandbox: no network (loopback included), no other programs, no writes outside $TMPDIR, reads only the worktree and the prepared data, memory limited. A Go file may import only what the baseline imports plus the standard library's computation packages (no os/exec, net, unsafe, plugin, syscall beyond the baseline's); another import comes back like a compile error.
 - Make one focused change per proposal, so that its effect on %[2]s (%[6]s) can be measured on its own.
 - %[7]s
 - submit(description) ends the step: the program is then %[8]s and kept only if %[2]s improves. The description is one short line saying what changed, e.g. "raise the matrix learning rate from 0.04 to 0.05".

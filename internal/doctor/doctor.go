@@ -19,6 +19,7 @@ import (
 
 	"autoresearch/harness"
 	"autoresearch/internal/runs"
+	"autoresearch/internal/sandbox"
 )
 
 // Level is how a check ended.
@@ -57,6 +58,7 @@ type Env struct {
 	Dir       string                            // where to look for the repository
 	Profile   string                            // the profile a run will use; default from AUTORESEARCH_PROFILE
 	Agent     string                            // "llm" (default) or "sweep"
+	Sandbox   func() sandbox.Support            // what the kernel offers the sandbox; nil skips the check
 }
 
 // System is the Env of this process: its environment, PATH and network.
@@ -67,6 +69,7 @@ func System() Env {
 		HTTP:      &http.Client{Timeout: 10 * time.Second},
 		FreeBytes: freeBytes,
 		Dir:       ".",
+		Sandbox:   sandbox.Probe,
 	}
 }
 
@@ -118,6 +121,7 @@ func Run(ctx context.Context, env Env) []Check {
 	checks = append(checks, checkGo(ctx, env), checkGPU(ctx, env))
 	checks = append(checks, checkData(env)...)
 	checks = append(checks, checkDisk(env)...)
+	checks = append(checks, checkSandbox(env)...)
 	checks = append(checks, checkLLM(ctx, env)...)
 	return checks
 }
