@@ -11,6 +11,7 @@ import (
 
 	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
+	"autoresearch/internal/sandbox"
 )
 
 func TestNewNoiseIsTheSampleStandardDeviation(t *testing.T) {
@@ -112,6 +113,11 @@ func TestKeepRuleSimulation(t *testing.T) {
 	}
 }
 
+// noisySandbox runs the noisy task unconfined: it counts its runs in a file
+// beside its offsets, state outside any scratch folder, which the sandbox
+// would refuse.
+const noisySandbox = sandbox.Off
+
 // noisyConfig is the noisy task's configuration; its runs take their noise
 // from offsets, in order.
 func noisyConfig(t *testing.T, offsets string) Config {
@@ -139,6 +145,7 @@ func TestRepeatedBaselineAndRemeasuredCandidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	r.Sandbox = noisySandbox
 	p := newScripted(t,
 		idea{desc: "VALUE 0.99", edit: set(t, "VALUE", "0.99")},
 		idea{desc: "VALUE 0.95", edit: set(t, "VALUE", "0.95")},
@@ -211,6 +218,7 @@ func TestRemeasurementThatFailsDiscards(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	r.Sandbox = noisySandbox
 	p := newScripted(t, idea{desc: "VALUE 0.98", edit: set(t, "VALUE", "0.98")})
 	if _, err := r.Loop(context.Background(), Options{Proposer: p, NoiseMultiplier: 2, Remeasure: 2}); err != nil {
 		t.Fatal(err)
