@@ -68,7 +68,7 @@ func runReport(_ context.Context, opts reportOptions, out, errOut io.Writer) err
 	if err != nil {
 		return err
 	}
-	a := report.Analyze(f)
+	a := report.AnalyzeMetric(f, lowerIsBetter(path, opts.Dir))
 	if a.Noise, err = report.ReadNoise(path); err != nil {
 		return err
 	}

@@ -58,14 +58,15 @@ func runResults(ctx context.Context, opts resultsOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lower := lowerIsBetter(path, opts.Dir)
 	if opts.Follow {
-		return report.Follow(ctx, path, out, opts.Poll)
+		return report.FollowMetric(ctx, path, out, opts.Poll, lower)
 	}
 	f, err := results.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	a := report.Analyze(f)
+	a := report.AnalyzeMetric(f, lower)
 	if a.Noise, err = report.ReadNoise(path); err != nil {
 		return err
 	}

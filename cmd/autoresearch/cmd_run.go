@@ -15,6 +15,7 @@ import (
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/status"
+	"autoresearch/internal/task"
 )
 
 type runOptions struct {
@@ -33,6 +34,7 @@ type runOptions struct {
 	// to a new run.
 	setupChanged []string
 	tagChanged   bool
+	programGiven bool // --program was on the command line: it wins over the task file's
 }
 
 func newRunCmd() *cobra.Command {
@@ -55,6 +57,7 @@ existing tag resumes where it stopped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.tagChanged = cmd.Flags().Changed("tag")
+			o.programGiven = cmd.Flags().Changed("program")
 			o.profileGiven = cmd.Flags().Changed("profile")
 			for _, name := range []string{"profile", "device", "eval-allowance", "repeat"} {
 				if cmd.Flags().Changed(name) {
@@ -143,7 +146,12 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	}
 	program := ""
 	path := o.Program
-	if !filepath.IsAbs(path) {
+	if p, ok := taskProgram(root); ok && !o.programGiven {
+		if path = p; p == "" && o.Agent != "sweep" {
+			return fmt.Errorf("%s names no program for the agent: add program = \"program.md\" to it (autoresearch init writes a skeleton), or pass --program FILE", task.File)
+		}
+	}
+	if path != "" && !filepath.IsAbs(path) {
 		path = filepath.Join(root, path)
 	}
 	if b, err := os.ReadFile(path); err == nil {

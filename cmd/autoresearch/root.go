@@ -13,6 +13,7 @@ import (
 // Each lives in its own cmd_<name>.go; adding one means adding it here.
 func commands() []*cobra.Command {
 	return []*cobra.Command{
+		newInitCmd(),
 		newPrepareCmd(),
 		newTrainCmd(),
 		newBaselineCmd(),

@@ -110,7 +110,8 @@ func gptConfig(root, tag string, p harness.Profile, home, device, detail string,
 }
 
 // newRun checks everything a new run of the GPT task needs (a repository
-// with gpt/train.go committed, prepared data, the device) and sets it up.
+// with gpt/train.go committed, prepared data, the device) and sets it up; in
+// a repository with a task file, it sets up a run of that task instead.
 func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment.Run, error) {
 	root, _, err := repoRoot(f.Repo)
 	if err != nil {
@@ -121,6 +122,11 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 	}
 	if f.Repeat < 0 {
 		return nil, usagef("--repeat %d: give the number of baseline runs, 1 or more (0: the profile's default)", f.Repeat)
+	}
+	if t, err := loadTask(root); err != nil {
+		return nil, err
+	} else if t != nil {
+		return newTaskRun(ctx, root, t, f, rep)
 	}
 	p, err := lookupProfile(f.Profile, f.profileGiven)
 	if err != nil {
@@ -160,8 +166,12 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 	return r, nil
 }
 
-// checkData checks that an existing run's prepared data is still there.
+// checkData checks that an existing run's prepared data is still there (a
+// run of a task file has none).
 func checkData(r *experiment.Run) error {
+	if r.Config.Task != "" {
+		return nil
+	}
 	p, err := harness.LookupProfile(r.Config.Profile)
 	if err != nil {
 		return err
