@@ -48,7 +48,7 @@ func exampleRepo(t *testing.T, name, budget string) string {
 func TestExamplesWithTheSweepAgent(t *testing.T) {
 	for _, ex := range []struct {
 		name, budget, metric, knob string
-		lower, memory               bool
+		lower, memory              bool
 	}{
 		{"backtest", "30s", "sharpe", `^(FAST_WINDOW|SLOW_WINDOW|ENTRY_THRESHOLD|VOL_WINDOW|TARGET_VOL|MAX_LEVERAGE) \S+ -> \S+$`, false, true},
 		{"gofast", "0.2s", "ns_per_op", `^(InsertionCutoff|PivotSamples|ThreeWay) \S+ -> \S+$`, true, false},
