@@ -267,3 +267,36 @@ func TestTopKAndRouting(t *testing.T) {
 	closeTo(t, "IndexAdd", rows.Float32s(), []float64{3, 4, 0, 0, 6, 8}, 0)
 	closeTo(t, "IndexSelect", IndexSelect(rows, d.FromInt32s([]int32{2, 2, 0}, 3)).Float32s(), []float64{6, 8, 6, 8, 3, 4}, 0)
 }
+
+// BenchmarkActivations times the MLP activation's forward and backward over
+// the cpu profile's MLP hidden activations (8×256 tokens × 1024): the fused
+// ops against ReLU² and against GELU composed from smaller ops.
+//
+//	go test -run '^$' -bench Activations ./internal/tensor/
+func BenchmarkActivations(b *testing.B) {
+	const n = 8 * 256 * 1024
+	gelu := func(h *Tensor) *Tensor { // 0.5h(1+tanh(√(2/π)(h+0.044715h³))) from small ops
+		return h.Mul(h.Add(h.Mul(h).Mul(h).MulScalar(0.044715)).MulScalar(0.7978845608).Tanh().AddScalar(1)).MulScalar(0.5)
+	}
+	for _, c := range []struct {
+		name string
+		f    func(*Tensor) *Tensor
+	}{
+		{"relu_square", (*Tensor).ReluSquare}, {"gelu_tanh", (*Tensor).GELUTanh}, {"gelu_tanh_composed", gelu},
+		{"gelu", (*Tensor).GELU}, {"silu", (*Tensor).SiLU}, {"softplus", (*Tensor).Softplus}, {"mish", (*Tensor).Mish},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			d := openCPU(b)
+			x := d.FromFloat32s(randSlice(rand.New(rand.NewPCG(1, 1)), n), n).SetRequiresGrad()
+			b.ResetTimer()
+			for range b.N {
+				s := d.Scope()
+				c.f(x).Sum().Backward()
+				s.Close()
+				x.Grad.Free()
+				x.Grad = nil
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
+		})
+	}
+}
