@@ -12,12 +12,18 @@
 //   - experiment n: one idea from start to decision: propose, guard, commit,
 //     build, train, measure, decide, record. It is numbered by its row in
 //     results.tsv; the baseline is experiment 0.
-//   - baseline: the unmodified program, run once at setup. It is the first
-//     keep and the first best.
+//   - baseline: the unmodified program, run at setup, BaselineRepeats times
+//     (once when that is 0 or 1). It is the first keep and the first best,
+//     valued at the mean of its runs.
+//   - noise: the spread (sigma, a sample standard deviation) of the
+//     baseline's runs, stored in run.json; it sets the keep threshold.
 //   - best: the metric of the last kept experiment.
-//   - keep: the metric beats the best by more than the minimum delta; the
+//   - keep: the mean of the change's runs beats the best by more than the
+//     threshold, max(min delta, multiplier × sigma) (see KeepRule); the
 //     commit stays on the branch (which advances) and is pushed back to the
 //     user's repository.
+//   - re-measurement: a further run of a change that beat the best, before
+//     the keep rule decides; logged as logs/<n>-run2.log and so on.
 //   - discard: the program ran but did not beat the best; the branch is reset
 //     to the last kept commit.
 //   - crash: the change did not build (build), ran without a usable metric

@@ -48,7 +48,11 @@ func FollowMetric(ctx context.Context, path string, w io.Writer, interval time.D
 			initial := printed < 0
 			if initial {
 				l = newLayout(a)
-				fmt.Fprintf(ew, "%s (%s)\n\n", path, Headline(a))
+				fmt.Fprintf(ew, "%s (%s)\n", path, Headline(a))
+				if n, err := ReadNoise(path); err == nil && n != nil {
+					fmt.Fprintln(ew, n.Line())
+				}
+				fmt.Fprintln(ew)
 				l.header(ew)
 				printed = 0
 			}
