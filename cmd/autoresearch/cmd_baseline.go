@@ -27,7 +27,12 @@ minute or less, as on smoke, and 5 otherwise): results.tsv records the mean,
 run.json the values and their standard deviation as "noise", and "run" keeps
 only changes that beat the best by more than --noise-multiplier of it.
 --repeat 1 measures it once and keeps every strict improvement, as the
-original does.`,
+original does.
+
+In a repository with an autoresearch.toml at its top (autoresearch init writes
+one), the run is that task's: its editable files, its build and run commands,
+its budget (passed to the program as $AUTORESEARCH_BUDGET_SECONDS) and its
+metric; --profile does not apply.`,
 		Example: `  autoresearch baseline --profile smoke --tag nov26
   autoresearch baseline --profile cpu --device cpu --tag nov26-cpu
   autoresearch baseline --repo ../my-gpt --tag nov26

@@ -36,7 +36,11 @@ AUTORESEARCH_PROFILE, else smoke) and agent:
   - a missing GPU is a note, except for the gpu profile;
   - the llm agent needs the endpoint, and a key unless the endpoint is on this
     machine; with --agent sweep these are notes;
-  - under 1 GiB free disk fails, under 5 GiB is a note.`,
+  - under 1 GiB free disk fails, under 5 GiB is a note.
+
+In a repository with an autoresearch.toml, doctor checks that task instead: the
+file loads, the programs it runs are on PATH (Go only when it runs go), and the
+LLM agent has its program.md; prepared data and a GPU are not needed.`,
 		Example: `  autoresearch doctor
   autoresearch doctor --profile gpu
   autoresearch doctor --agent sweep --profile cpu`,

@@ -58,6 +58,8 @@ type Env struct {
 	Dir       string                            // where to look for the repository
 	Profile   string                            // the profile a run will use; default from AUTORESEARCH_PROFILE
 	Agent     string                            // "llm" (default) or "sweep"
+	// LookPath finds a task's programs; exec.LookPath when nil.
+	LookPath func(file string) (string, error)
 	Sandbox   func() sandbox.Support            // what the kernel offers the sandbox; nil skips the check
 }
 
@@ -115,6 +117,11 @@ func Run(ctx context.Context, env Env) []Check {
 		env.Agent = "llm"
 	}
 	var checks []Check
+	if tc, ok := checkTask(ctx, env); ok {
+		checks = append(tc, checkDisk(env)...)
+		checks = append(checks, checkSandbox(env)...)
+		return append(checks, checkLLM(ctx, env)...)
+	}
 	if _, err := harness.LookupProfile(env.Profile); err != nil {
 		checks = append(checks, Check{"profile", Problem, profileFrom + ": " + err.Error()})
 	}

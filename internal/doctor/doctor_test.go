@@ -24,6 +24,7 @@ type machine struct {
 	env       map[string]string
 	agent     string
 	profile   string
+	files     map[string]string // written into the repository (a task file)
 }
 
 // healthy is a machine where nothing blocks a run.
@@ -76,6 +77,9 @@ func (m *machine) run(t *testing.T) map[string]Check {
 	}
 	repo := t.TempDir()
 	os.Mkdir(filepath.Join(repo, ".git"), 0o755)
+	for name, content := range m.files {
+		os.WriteFile(filepath.Join(repo, name), []byte(content), 0o644)
+	}
 	env := Env{
 		Getenv: func(k string) string { return m.env[k] },
 		Run: func(_ context.Context, name string, args ...string) ([]byte, error) {

@@ -1,0 +1,61 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"autoresearch/internal/runs"
+	"autoresearch/internal/task"
+)
+
+// checkTask checks the task file of the repository holding env.Dir, when it
+// has one: that it loads, that the programs it runs are on PATH, and that the
+// LLM agent has its instructions. ok is false without a task file: the run
+// is the GPT's. A task needs neither prepared data nor a GPU of its own, and
+// Go only when it runs go.
+func checkTask(ctx context.Context, env Env) (checks []Check, ok bool) {
+	root, err := runs.FindRoot(env.Dir)
+	if err != nil || !task.Exists(root) {
+		return nil, false
+	}
+	t, err := task.Load(root)
+	if err != nil {
+		return []Check{{"task", Problem, err.Error()}}, true
+	}
+	build := "no build"
+	if len(t.Build) > 0 {
+		build = "build " + strings.Join(t.Build, " ")
+	}
+	checks = append(checks, Check{"task", OK, fmt.Sprintf("%s: %s (%s), %s, run %s, budget %s",
+		task.File, t.Metric.Name, t.Metric.Direction(), build, strings.Join(t.Run, " "), t.Budget)})
+	lookPath := env.LookPath
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	usesGo := false
+	for _, argv := range [][]string{t.Build, t.Run} {
+		// A path ({bin}, ./run.sh) is the repository's own or the build's.
+		if len(argv) == 0 || strings.ContainsAny(argv[0], "/{") {
+			continue
+		}
+		usesGo = usesGo || argv[0] == "go"
+		if p, err := lookPath(argv[0]); err != nil {
+			checks = append(checks, Check{"task program", Problem, fmt.Sprintf("%s runs %s, which is not on PATH: install it, or change %s", task.File, argv[0], task.File)})
+		} else {
+			checks = append(checks, Check{"task program", OK, argv[0] + ": " + p})
+		}
+	}
+	if usesGo {
+		checks = append(checks, checkGo(ctx, env))
+	}
+	if t.Program == "" {
+		level := Problem
+		if env.Agent == "sweep" {
+			level = Note
+		}
+		checks = append(checks, Check{"task program.md", level, fmt.Sprintf("%s names no program for the LLM agent: add program = \"program.md\" (autoresearch init writes a skeleton), or pass run --program FILE", task.File)})
+	}
+	return checks, true
+}
