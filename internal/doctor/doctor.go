@@ -60,7 +60,7 @@ type Env struct {
 	Agent     string                            // "llm" (default) or "sweep"
 	// LookPath finds a task's programs; exec.LookPath when nil.
 	LookPath func(file string) (string, error)
-	Sandbox   func() sandbox.Support            // what the kernel offers the sandbox; nil skips the check
+	Sandbox  func() sandbox.Support // what the kernel offers the sandbox; nil skips the check
 }
 
 // System is the Env of this process: its environment, PATH and network.
