@@ -58,9 +58,9 @@ type Env struct {
 	Dir       string                            // where to look for the repository
 	Profile   string                            // the profile a run will use; default from AUTORESEARCH_PROFILE
 	Agent     string                            // "llm" (default) or "sweep"
+	Sandbox   func() sandbox.Support            // what the kernel offers the sandbox; nil skips the check
 	// LookPath finds a task's programs; exec.LookPath when nil.
 	LookPath func(file string) (string, error)
-	Sandbox  func() sandbox.Support // what the kernel offers the sandbox; nil skips the check
 }
 
 // System is the Env of this process: its environment, PATH and network.
