@@ -58,6 +58,11 @@ func TestExamplesWithTheSweepAgent(t *testing.T) {
 				if _, err := exec.LookPath("python3"); err != nil {
 					t.Skip("python3 is not on PATH")
 				}
+				// The sandbox runs a system python3, not one from a
+				// version manager in the home folder.
+				if _, err := os.Stat("/usr/bin/python3"); err == nil {
+					t.Setenv("PATH", "/usr/bin:"+os.Getenv("PATH"))
+				}
 			}
 			repo := exampleRepo(t, ex.name, ex.budget)
 			// The backtest is deterministic: one baseline run measures it.

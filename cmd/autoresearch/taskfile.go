@@ -13,6 +13,7 @@ import (
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runs"
+	"autoresearch/internal/sandbox"
 	"autoresearch/internal/status"
 	"autoresearch/internal/task"
 )
@@ -49,8 +50,12 @@ func newTaskRun(ctx context.Context, root string, t *task.Task, f setupFlags, re
 	for _, argv := range [][]string{t.Build, t.Run} {
 		// A path ({bin}, ./run.sh) is the repository's own or the build's.
 		if len(argv) > 0 && !strings.ContainsAny(argv[0], "/{") {
-			if _, err := exec.LookPath(argv[0]); err != nil {
+			p, err := exec.LookPath(argv[0])
+			if err != nil {
 				return nil, fmt.Errorf("%s runs %s, which is not on PATH: install it, or change %s", task.File, argv[0], task.File)
+			}
+			if home, err := os.UserHomeDir(); err == nil && f.Sandbox != string(sandbox.Off) && strings.HasPrefix(p, home+string(filepath.Separator)) {
+				rep.Logf("note: %s is %s, in your home folder, where the sandbox lets the program read nothing: if the baseline fails with \"Permission denied\", put a system %s first on PATH or pass --sandbox off", argv[0], p, argv[0])
 			}
 		}
 	}

@@ -453,7 +453,9 @@ func (t *Task) Config(root, tag string, allowance time.Duration) experiment.Conf
 		Tag: tag, Repo: root, Task: File,
 		Editable: append([]string(nil), t.Editable...),
 		Run: experiment.Command{Argv: append([]string(nil), t.Run...),
-			Env: []string{EnvBudget + "=" + strconv.FormatFloat(budget, 'f', -1, 64)}},
+			// Python must not write __pycache__ into the clone: the
+			// program leaves the worktree as the commit has it.
+			Env: []string{EnvBudget + "=" + strconv.FormatFloat(budget, 'f', -1, 64), "PYTHONDONTWRITEBYTECODE=1"}},
 		Metric:               t.Metric,
 		BudgetSeconds:        budget,
 		EvalAllowanceSeconds: allowance.Seconds(),

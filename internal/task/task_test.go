@@ -59,7 +59,7 @@ func TestConfigIsTheTaskForTheLoop(t *testing.T) {
 	}
 	c := tk.Config("/repo", "nov26", 2*time.Minute)
 	if c.Task != File || c.Tag != "nov26" || c.Repo != "/repo" || c.BudgetSeconds != 60 || c.HardLimit() != 3*time.Minute ||
-		strings.Join(c.Run.Argv, " ") != "python3 backtest.py" || strings.Join(c.Run.Env, " ") != "AUTORESEARCH_BUDGET_SECONDS=60" ||
+		strings.Join(c.Run.Argv, " ") != "python3 backtest.py" || strings.Join(c.Run.Env, " ") != "AUTORESEARCH_BUDGET_SECONDS=60 PYTHONDONTWRITEBYTECODE=1" ||
 		strings.Join(c.Build.Argv, " ") != "make backtest" || c.MemoryKeys[0] != experiment.MemoryFigure || c.MemoryPattern == "" {
 		t.Errorf("config %+v", c)
 	}
