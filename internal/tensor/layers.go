@@ -118,6 +118,9 @@ func Dropout(x *Tensor, p float32, rng *RNG) *Tensor {
 	if p == 0 || !x.dev.GradEnabled() {
 		return x
 	}
+	if rng == nil {
+		panic("tensor: dropout: nil RNG (make one with tensor.NewRNG(seed) and keep it in the model)")
+	}
 	return dropout(x, p, rng.r.Uint64())
 }
 
@@ -360,7 +363,8 @@ func IndexAdd(x, ids, src *Tensor) *Tensor {
 
 // Int32s copies an I32 tensor (indices from TopK) to the host, waiting for
 // the device: what a sparse mixture of experts needs to know how many
-// tokens each expert takes.
+// tokens each expert takes. Values must be below 2²⁴ (they pass through
+// float32).
 func (t *Tensor) Int32s() []int32 {
 	t.check("Int32s")
 	if t.dtype != I32 {
