@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -71,28 +73,130 @@ const (
 	WorktreeVar = "{worktree}" // the run's worktree
 )
 
-// CUDAHome is the CUDA toolkit's folder: $CUDA_HOME, else /usr/local/cuda.
+// CUDAHome is the CUDA toolkit's folder: the first of $CUDA_HOME, $CUDA_PATH,
+// /usr/local/cuda, /opt/cuda and /usr/local/cuda-X.Y (highest version first)
+// that holds include/cuda.h; /usr/local/cuda when none does, so that errors
+// name the usual place.
 func CUDAHome() string {
-	if home := os.Getenv("CUDA_HOME"); home != "" {
+	if home := findCUDAHome(os.Getenv, cudaRoots, cudaVersionedGlob); home != "" {
 		return home
 	}
-	return "/usr/local/cuda"
+	return cudaRoots[0]
+}
+
+// The install folders CUDAHome searches after the variables, and the pattern
+// of versioned installs (/usr/local/cuda-12.4) it tries last.
+var (
+	cudaRoots         = []string{"/usr/local/cuda", "/opt/cuda"}
+	cudaVersionedGlob = "/usr/local/cuda-*"
+)
+
+// findCUDAHome is CUDAHome with its environment and search folders given.
+func findCUDAHome(getenv func(string) string, roots []string, versioned string) string {
+	var dirs []string
+	for _, v := range []string{"CUDA_HOME", "CUDA_PATH"} {
+		if d := getenv(v); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	dirs = append(dirs, roots...)
+	if versioned != "" {
+		matches, _ := filepath.Glob(versioned)
+		sort.SliceStable(matches, func(i, j int) bool { return versionLess(matches[j], matches[i]) })
+		dirs = append(dirs, matches...)
+	}
+	for _, d := range dirs {
+		if isFile(filepath.Join(d, "include", "cuda.h")) {
+			return d
+		}
+	}
+	return ""
+}
+
+// versionLess orders folders by the dotted version after their last "-"
+// (cuda-12.4 < cuda-12.10 < cuda-13.0); a part that is not a number sorts first.
+func versionLess(a, b string) bool {
+	pa := strings.Split(a[strings.LastIndex(a, "-")+1:], ".")
+	pb := strings.Split(b[strings.LastIndex(b, "-")+1:], ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		x, errx := strconv.Atoi(pa[i])
+		y, erry := strconv.Atoi(pb[i])
+		if errx != nil || erry != nil {
+			if pa[i] != pb[i] {
+				return pa[i] < pb[i]
+			}
+			continue
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return len(pa) < len(pb)
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// cudaLibDirs returns the library folders of the toolkit at home: link, where
+// the linker looks for -lcuda, -lcublas and -lnvrtc, and run, the real
+// libraries a program loads (its rpath and LD_LIBRARY_PATH). It knows the
+// toolkit's layout (lib64, with link-only libraries such as libcuda.so in
+// lib64/stubs: the driver's own libcuda.so.1 lives in the system's library
+// folder) and the layout of scripts/cuda-sdk.sh (lib/stubs, lib/nvrtc). The
+// stubs come after the real folders so that a real library wins. Where home
+// has none of these folders, the toolkit's layout is assumed.
+func cudaLibDirs(home string) (link, run []string) {
+	real := []string{"lib64", "lib/nvrtc", filepath.Join("targets", "x86_64-linux", "lib")}
+	stubs := []string{"lib64/stubs", "lib/stubs", filepath.Join("targets", "x86_64-linux", "lib", "stubs")}
+	for _, d := range real {
+		if p := filepath.Join(home, d); isDir(p) {
+			link = append(link, p)
+			run = append(run, p)
+		}
+	}
+	for _, d := range stubs {
+		if p := filepath.Join(home, d); isDir(p) {
+			link = append(link, p)
+		}
+	}
+	if len(link) == 0 {
+		lib := filepath.Join(home, "lib64")
+		return []string{lib, filepath.Join(lib, "stubs")}, []string{lib}
+	}
+	return link, run
 }
 
 // GoBuild returns the build command and extra build environment of a Go
 // training program in package pkg (e.g. ./gpt) for a device. A cuda build
 // uses the cuda build tag, finds the project's CUDA compatibility header
-// first, then the toolkit under CUDAHome, and records the toolkit's library
-// folder in the binary (rpath) so it runs without LD_LIBRARY_PATH.
+// first, then the toolkit under CUDAHome, links against the toolkit's
+// libraries and link stubs (cudaLibDirs: a GPU machine's libcuda.so.1 has no
+// libcuda.so beside it) and records the real library folders in the binary
+// (rpath) so it runs without LD_LIBRARY_PATH.
 func GoBuild(pkg, device string) (cmd []string, env []string) {
 	cmd = []string{"go", "build", "-buildvcs=false"}
 	if device == CUDA {
 		home := CUDAHome()
+		link, run := cudaLibDirs(home)
+		ldflags := make([]string, 0, len(link)+len(run))
+		for _, d := range link {
+			ldflags = append(ldflags, "-L"+d)
+		}
+		for _, d := range run {
+			ldflags = append(ldflags, "-Wl,-rpath,"+d)
+		}
 		cmd = append(cmd, "-tags", "cuda")
 		env = []string{
 			"CGO_ENABLED=1",
 			"CGO_CFLAGS=-I" + filepath.Join(WorktreeVar, "internal", "tensor", "cuda", "include") + " -I" + filepath.Join(home, "include"),
-			"CGO_LDFLAGS=-L" + filepath.Join(home, "lib64") + " -Wl,-rpath," + filepath.Join(home, "lib64"),
+			"CGO_LDFLAGS=" + strings.Join(ldflags, " "),
 		}
 	}
 	return append(cmd, "-o", BinVar, pkg), env
@@ -100,17 +204,20 @@ func GoBuild(pkg, device string) (cmd []string, env []string) {
 
 // DeviceEnv returns the extra environment a training program needs on a
 // device. NVRTC loads its builtins library with dlopen, which the rpath does
-// not reach, so a cuda run gets the toolkit's library folder in
+// not reach, so a cuda run gets the toolkit's library folders in
 // LD_LIBRARY_PATH.
 func DeviceEnv(device string) []string {
 	if device != CUDA {
 		return nil
 	}
-	path := filepath.Join(CUDAHome(), "lib64")
+	_, run := cudaLibDirs(CUDAHome())
 	if cur := os.Getenv("LD_LIBRARY_PATH"); cur != "" {
-		path += ":" + cur
+		run = append(run, cur)
 	}
-	return []string{"LD_LIBRARY_PATH=" + path}
+	if len(run) == 0 {
+		return nil
+	}
+	return []string{"LD_LIBRARY_PATH=" + strings.Join(run, ":")}
 }
 
 // Expand replaces the placeholders ({bin}, {worktree}) in each string.

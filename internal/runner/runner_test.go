@@ -331,31 +331,6 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-func TestGoBuildForCUDA(t *testing.T) {
-	t.Setenv("CUDA_HOME", "/opt/cuda")
-	argv, env := GoBuild("./gpt", CUDA)
-	argv = Expand(argv, map[string]string{BinVar: "/r/bin/train", WorktreeVar: "/r/wt"})
-	env = Expand(env, map[string]string{BinVar: "/r/bin/train", WorktreeVar: "/r/wt"})
-	if got := strings.Join(argv, " "); got != "go build -buildvcs=false -tags cuda -o /r/bin/train ./gpt" {
-		t.Errorf("argv %s", got)
-	}
-	want := "CGO_ENABLED=1|CGO_CFLAGS=-I/r/wt/internal/tensor/cuda/include -I/opt/cuda/include|CGO_LDFLAGS=-L/opt/cuda/lib64 -Wl,-rpath,/opt/cuda/lib64"
-	if got := strings.Join(env, "|"); got != want {
-		t.Errorf("env %s", got)
-	}
-}
-
-func TestDeviceEnv(t *testing.T) {
-	t.Setenv("CUDA_HOME", "/opt/cuda")
-	t.Setenv("LD_LIBRARY_PATH", "/usr/lib/extra")
-	if env := DeviceEnv(CPU); len(env) != 0 {
-		t.Errorf("cpu env %v, want none", env)
-	}
-	if got := strings.Join(DeviceEnv(CUDA), "|"); got != "LD_LIBRARY_PATH=/opt/cuda/lib64:/usr/lib/extra" {
-		t.Errorf("cuda env %s", got)
-	}
-}
-
 func TestResolveDevice(t *testing.T) {
 	bin := t.TempDir()
 	t.Setenv("PATH", bin)
