@@ -36,7 +36,7 @@
 //
 // The tensor-core code (flash.cu and the wrappers in common.cuh) has been checked only on the
 // emulator, whose model of mma.sync, ldmatrix and cp.async follows the PTX ISA's documented
-// fragment layouts (emulate.h), and by NVRTC's assembler for sm_90 (make cuda-check: no
-// register spills). TestParityTensorCoreFragments and the flash parity cases are what confirm
+// fragment layouts, alignment rules and cp.async group semantics (emulate.h), and by NVRTC's
+// assembler for sm_90 (make cuda-check: no register spills). TestParityTensorCoreFragments and the flash parity cases are what confirm
 // it on a real GPU; make gpu-bench and gpu-check run them first.
 package cuda

@@ -120,7 +120,7 @@ func (d *driver) gemm(c *gemmCall) error {
 		C.uintptr_t(c.a), C.int(c.typeA), C.int(c.lda), C.longlong(c.strideA),
 		C.uintptr_t(c.b), C.int(c.typeB), C.int(c.ldb), C.longlong(c.strideB),
 		C.float(c.beta), C.uintptr_t(c.c), C.int(c.typeC), C.int(c.ldc), C.longlong(c.strideC),
-		C.int(c.batch))
+		C.int(c.batch), cbool(c.tf32))
 	return nil
 }
 

@@ -7,6 +7,7 @@
 
 #include <ucontext.h>
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -28,7 +29,7 @@ std::vector<Kernel>& registry() {
     return r;
 }
 
-enum State { RUNNING, AT_BLOCK_BARRIER, AT_WARP_BARRIER, DONE };
+enum State { RUNNING, AT_BLOCK_BARRIER, AT_WARP_BARRIER, DONE, FAILED };
 
 struct Fiber {
     ucontext_t ctx;
@@ -44,7 +45,20 @@ ucontext_t scheduler;
 int current = 0;
 uint64_t warp_slots[kMaxThreads / 32][32];
 unsigned char gather_slots[kMaxThreads / 32][32][64];
-std::vector<unsigned char> dynamic_smem;
+// Dynamic shared memory, aligned as the GPU's (a kernel's 16-byte accesses rely on it).
+unsigned char* dynamic_smem = nullptr;
+size_t dynamic_smem_size = 0;
+std::string fail_message;  // what ar_emu_fail wrote, for run_block
+
+// A cp.async not yet landed: group is the issuing thread's group count when it was queued.
+struct AsyncCopy {
+    void* dst;
+    const void* src;
+    bool valid;
+    long group;
+};
+std::vector<AsyncCopy> async_copies[kMaxThreads];
+long async_groups[kMaxThreads];  // groups committed so far by each thread
 
 // The running launch.
 const Kernel* launch_kernel = nullptr;
@@ -79,6 +93,8 @@ bool run_block(int n, char* err, int errlen) {
         f.ctx.uc_link = &scheduler;
         makecontext(&f.ctx, fiber_main, 0);
         f.state = RUNNING;
+        async_copies[t].clear();  // copies of an earlier block that never waited land nowhere
+        async_groups[t] = 0;
     }
     int warps = (n + 31) / 32;
     for (;;) {
@@ -87,6 +103,10 @@ bool run_block(int n, char* err, int errlen) {
             if (fibers[t].state != RUNNING) continue;
             set_thread(t);
             swapcontext(&scheduler, &fibers[t].ctx);
+            if (fibers[t].state == FAILED) {
+                std::snprintf(err, errlen, "%s", fail_message.c_str());
+                return false;
+            }
             ran = true;
         }
         if (ran) continue;
@@ -149,7 +169,49 @@ uint64_t ar_emu_exchange(uint64_t v, int src_lane) {
     return r;
 }
 
-void* ar_emu_dynamic_smem() { return dynamic_smem.data(); }
+void* ar_emu_dynamic_smem() { return dynamic_smem; }
+
+void ar_emu_fail(const char* format, ...) {
+    char msg[384];
+    va_list ap;
+    va_start(ap, format);
+    std::vsnprintf(msg, sizeof msg, format, ap);
+    va_end(ap);
+    char where[256];
+    std::snprintf(where, sizeof where, "%s: thread %d of block (%u,%u,%u): ", launch_kernel->name.c_str(), current,
+                  ar_emu_block_idx.x, ar_emu_block_idx.y, ar_emu_block_idx.z);
+    fail_message = std::string(where) + msg;
+    fibers[current].state = FAILED;
+    swapcontext(&fibers[current].ctx, &scheduler);
+    std::abort();  // the scheduler never resumes a failed fiber
+}
+
+void ar_emu_cp_async16(void* dst, const void* src, bool valid) {
+    if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || reinterpret_cast<uintptr_t>(src) % 16 != 0)
+        ar_emu_fail("cp.async: destination %p or source %p is not 16-byte aligned", dst, src);
+    async_copies[current].push_back(AsyncCopy{dst, src, valid, async_groups[current]});
+}
+
+void ar_emu_cp_async_commit() { async_groups[current]++; }
+
+void ar_emu_cp_async_wait(int n) {
+    // Groups below done are complete; uncommitted copies (group == async_groups) never are.
+    long done = async_groups[current] - n;
+    std::vector<AsyncCopy>& q = async_copies[current];
+    size_t kept = 0;
+    for (size_t i = 0; i < q.size(); i++) {
+        if (q[i].group < done) {
+            if (q[i].valid) {
+                std::memcpy(q[i].dst, q[i].src, 16);
+            } else {
+                std::memset(q[i].dst, 0, 16);
+            }
+        } else {
+            q[kept++] = q[i];
+        }
+    }
+    q.resize(kept);
+}
 
 void ar_emu_warp_gather(const void* mine, int bytes, void* all) {
     int warp = current / 32, lane = current % 32;
@@ -182,7 +244,12 @@ int ar_emu_launch(int kernel, unsigned gx, unsigned gy, unsigned gz, unsigned bl
     launch_params = params.data();
     // Fill dynamic shared memory with a NaN pattern: a kernel that reads what it never wrote
     // shows it.
-    dynamic_smem.assign(smem + 16, 0xff);
+    if (dynamic_smem_size < (size_t)smem + 16) {
+        std::free(dynamic_smem);
+        dynamic_smem_size = ((size_t)smem + 16 + 127) / 128 * 128;
+        dynamic_smem = static_cast<unsigned char*>(std::aligned_alloc(128, dynamic_smem_size));
+    }
+    std::memset(dynamic_smem, 0xff, smem + 16);
     ar_emu_block_dim = ar_dim3{block, 1, 1};
     ar_emu_grid_dim = ar_dim3{gx, gy, gz};
     for (unsigned z = 0; z < gz; z++)
@@ -195,7 +262,18 @@ int ar_emu_launch(int kernel, unsigned gx, unsigned gy, unsigned gz, unsigned bl
 }
 
 // ar_emu_gemm is cuBLAS's strided-batched GEMM with fp32 accumulation, column-major:
-// C_i = alpha * op(A_i) op(B_i) + beta * C_i.
+// C_i = alpha * op(A_i) op(B_i) + beta * C_i. With tf32, f32 inputs are rounded to TF32 (10
+// mantissa bits, to nearest with ties away from zero, as cvt.rna.tf32.f32) first, as the
+// tensor cores of CUBLAS_COMPUTE_32F_FAST_TF32 see them.
+static float tf32(float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    if ((u & 0x7f800000u) != 0x7f800000u) {  // Inf and NaN stay as they are
+        u = (u + 0x1000u) & 0xffffe000u;
+    }
+    std::memcpy(&v, &u, 4);
+    return v;
+}
 static float load(const void* p, int type, long long i) {
     if (type == 1) return __bfloat162float(static_cast<const bf16*>(p)[i]);
     return static_cast<const float*>(p)[i];
@@ -207,7 +285,7 @@ static void store(void* p, int type, long long i, float v) {
 
 void ar_emu_gemm(int transa, int transb, int m, int n, int k, float alpha, uintptr_t pa, int ta, int lda,
                  long long sa, uintptr_t pb, int tb, int ldb, long long sb, float beta, uintptr_t pc, int tc,
-                 int ldc, long long sc, int batch) {
+                 int ldc, long long sc, int batch, int round_tf32) {
     const void* a = reinterpret_cast<const void*>(pa);
     const void* b = reinterpret_cast<const void*>(pb);
     void* c = reinterpret_cast<void*>(pc);
@@ -218,7 +296,12 @@ void ar_emu_gemm(int transa, int transb, int m, int n, int k, float alpha, uintp
                 for (int l = 0; l < k; l++) {
                     long long ia = transa ? (long long)l + (long long)i * lda : (long long)i + (long long)l * lda;
                     long long ib = transb ? (long long)j + (long long)l * ldb : (long long)l + (long long)j * ldb;
-                    acc += load(a, ta, bi * sa + ia) * load(b, tb, bi * sb + ib);
+                    float x = load(a, ta, bi * sa + ia), y = load(b, tb, bi * sb + ib);
+                    if (round_tf32) {
+                        x = tf32(x);
+                        y = tf32(y);
+                    }
+                    acc += x * y;
                 }
                 long long ic = bi * sc + i + (long long)j * ldc;
                 float old = beta == 0.0f ? 0.0f : beta * load(c, tc, ic);

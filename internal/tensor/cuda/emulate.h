@@ -7,8 +7,11 @@
 // are barriers of the block and of the warp. So shared memory is plain static storage,
 // atomics are plain read-modify-writes, and a kernel that misuses a barrier (a
 // __syncthreads some threads never reach, a shuffle with lanes that have exited) is
-// reported as an error instead of hanging. Not modelled: memory-ordering races, the
-// hardware limits of registers and shared memory, and the speed of anything.
+// reported as an error instead of hanging. The tensor-core instructions below check what the
+// hardware requires of their addresses (16-byte alignment) and a cp.async lands only at the
+// cp.async.wait_group that waits for its group, so a kernel that reads a tile early reads
+// stale data here as it may on a GPU. Not modelled: memory-ordering races, the hardware limits
+// of registers and shared memory, and the speed of anything.
 #pragma once
 
 #include <math.h>
@@ -44,6 +47,9 @@ void* ar_emu_dynamic_smem();
 // of its own and gets all 32 lanes' in `all` (lane order): the collective step of the
 // warp-level matrix instructions below.
 void ar_emu_warp_gather(const void* mine, int bytes, void* all);
+// ar_emu_fail ends the running launch with an error naming the kernel, the thread and the
+// formatted message (the launch returns it; nothing of the block runs on).
+[[noreturn]] void ar_emu_fail(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 #define __syncthreads() ar_emu_syncthreads()
 #define AR_DYNAMIC_SMEM(type, name) type* name = reinterpret_cast<type*>(ar_emu_dynamic_smem())
@@ -182,8 +188,11 @@ inline void ar_emu_mma_bf16_16816(float* d, const uint32_t* a, const uint32_t* b
 
 // ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16: lanes 8j..8j+7 give the addresses of rows
 // 0..7 of matrix j; register j of lane l gets that matrix's row l/4, columns 2(l%4) and
-// 2(l%4)+1 (low half first), or with trans its column l/4, rows 2(l%4) and 2(l%4)+1.
+// 2(l%4)+1 (low half first), or with trans its column l/4, rows 2(l%4) and 2(l%4)+1. Every
+// row address must be 16-byte aligned.
 inline void ar_emu_ldmatrix_x4(uint32_t* r, const void* row, bool trans) {
+    if (reinterpret_cast<uintptr_t>(row) % 16 != 0)
+        ar_emu_fail("ldmatrix: row address %p is not 16-byte aligned", row);
     const void* all[32];
     ar_emu_warp_gather(&row, sizeof row, all);
     int lane = ar_emu_lane(), g = lane >> 2, t = lane & 3;
@@ -201,11 +210,10 @@ inline void ar_emu_ldmatrix_x4(uint32_t* r, const void* row, bool trans) {
     }
 }
 
-// cp.async of 16 bytes (zeros when !valid): done at once; commit and wait have nothing to do.
-inline void ar_emu_cp_async16(void* dst, const void* src, bool valid) {
-    if (valid) {
-        std::memcpy(dst, src, 16);
-    } else {
-        std::memset(dst, 0, 16);
-    }
-}
+// cp.async.cg of 16 bytes (zeros when !valid), both addresses 16-byte aligned. The copy is
+// queued in the issuing thread's current group (cp.async.commit_group closes it) and lands at
+// the cp.async.wait_group n that leaves at most n newer groups pending; a copy never committed
+// is not waited for, as in PTX.
+void ar_emu_cp_async16(void* dst, const void* src, bool valid);
+void ar_emu_cp_async_commit();
+void ar_emu_cp_async_wait(int n);

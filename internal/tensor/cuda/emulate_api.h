@@ -13,7 +13,7 @@ int ar_emu_launch(int kernel, unsigned gx, unsigned gy, unsigned gz, unsigned bl
                   uint64_t* words, int32_t* offs, int nargs, char* err, int errlen);
 void ar_emu_gemm(int transa, int transb, int m, int n, int k, float alpha, uintptr_t a, int ta, int lda,
                  long long sa, uintptr_t b, int tb, int ldb, long long sb, float beta, uintptr_t c, int tc,
-                 int ldc, long long sc, int batch);
+                 int ldc, long long sc, int batch, int tf32);
 
 // Device memory is host memory; addresses cross to Go as integers.
 uintptr_t ar_emu_malloc(size_t n);

@@ -174,8 +174,8 @@ __device__ __forceinline__ void ldmatrix_x4_trans(u32* r, const void* row) { ar_
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
     ar_emu_cp_async16(smem, gmem, valid);
 }
-__device__ __forceinline__ void cp_async_commit() {}
-__device__ __forceinline__ void cp_async_wait_all() {}
+__device__ __forceinline__ void cp_async_commit() { ar_emu_cp_async_commit(); }
+__device__ __forceinline__ void cp_async_wait_all() { ar_emu_cp_async_wait(0); }
 #else
 __device__ __forceinline__ u32 smem_u32(const void* p) { return (u32)__cvta_generic_to_shared(p); }
 
@@ -232,7 +232,8 @@ __device__ __forceinline__ void cp_async_commit() {
 #endif
 }
 
-// Waits for every cp.async this thread issued; a __syncthreads after it makes all threads'
+// Waits for every cp.async group this thread committed (a copy issued after the last commit is
+// not waited for: commit first); a __syncthreads after it makes all threads'
 // copies visible to the block.
 __device__ __forceinline__ void cp_async_wait_all() {
 #if __CUDA_ARCH__ >= 800
