@@ -60,7 +60,7 @@ func (b *buffer) bytes() int64 { return int64(b.n) * int64(b.dt.Size()) }
 // goroutine at a time; the driver keeps the device's context current on whichever OS thread
 // that goroutine runs on.
 type Backend struct {
-	drv      *driver
+	drv      deviceDriver
 	pool     *pool
 	fns      map[string]kfunc
 	a        kargs

@@ -144,7 +144,7 @@ func phaseOf(kernel string) string {
 	return PhaseElementwise
 }
 
-func (p *profiler) event(d *driver) event {
+func (p *profiler) event(d deviceDriver) event {
 	if p.used == len(p.pool) {
 		ev, err := d.newEvent()
 		if err != nil {
