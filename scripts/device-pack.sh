@@ -7,7 +7,7 @@
 # Go and the vendored modules:
 #   here:   make device-pack            (again whenever go.mod or go.sum change)
 #   there:  bash .device-pack/with-go make gpu-check-1
-# The pack travels with the tree, so it is kept small (about 25 MB). .device-pack/ is ignored
+# The pack travels with the tree, so it is kept small (about 27 MB). .device-pack/ is ignored
 # by git.
 set -euo pipefail
 for t in go git tar xz; do
