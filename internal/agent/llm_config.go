@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -122,16 +123,10 @@ func (c LLMConfig) resolve(getenv func(string) string) (LLMConfig, error) {
 	if c.Model == "" {
 		c.Model = DefaultLLMModel
 	}
-	if c.BaseURL == "" {
-		c.BaseURL = getenv(EnvOpenAIBaseURL)
-	}
-	if c.BaseURL == "" {
-		c.BaseURL = DefaultLLMBaseURL
-	}
-	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("base URL %q is not an http(s) URL: set --base-url or %s, e.g. http://localhost:11434/v1", c.BaseURL, EnvOpenAIBaseURL)
+	ep, err := ResolveEndpoint(c.BaseURL, c.APIKey, getenv)
+	c.BaseURL, c.APIKey = ep.BaseURL, ep.APIKey
+	if err != nil {
+		return c, err
 	}
 	if t := c.Temperature; t != nil && (*t < 0 || *t > 2) {
 		return c, fmt.Errorf("--temperature %g is out of range: use a value from 0 to 2", *t)
@@ -153,10 +148,7 @@ func (c LLMConfig) resolve(getenv func(string) string) (LLMConfig, error) {
 			*v.p = v.def
 		}
 	}
-	if c.APIKey == "" {
-		c.APIKey = getenv(EnvOpenAIKey)
-	}
-	if c.APIKey == "" && !isLoopback(u.Hostname()) {
+	if c.APIKey == "" && !ep.Local {
 		return c, fmt.Errorf("no API key for %s: set %s (or use --agent sweep, which needs no LLM)", c.BaseURL, EnvOpenAIKey)
 	}
 	if c.RequestTimeout <= 0 {
@@ -171,8 +163,44 @@ func (c LLMConfig) resolve(getenv func(string) string) (LLMConfig, error) {
 	return c, nil
 }
 
+// Endpoint is the server the LLM agent talks to.
+type Endpoint struct {
+	BaseURL string // the API root, without a trailing slash
+	APIKey  string // may be empty
+	Local   bool   // the server is on this machine, where a key is often not needed
+}
+
+// ResolveEndpoint finds the endpoint as the agent uses it: baseURL, else
+// $OPENAI_BASE_URL, else OpenAI; apiKey, else $OPENAI_API_KEY. The error
+// says how to fix a base URL that is not an http(s) URL. The doctor checks
+// the endpoint this returns, so the two never disagree.
+func ResolveEndpoint(baseURL, apiKey string, getenv func(string) string) (Endpoint, error) {
+	if baseURL == "" {
+		baseURL = getenv(EnvOpenAIBaseURL)
+	}
+	if baseURL == "" {
+		baseURL = DefaultLLMBaseURL
+	}
+	if apiKey == "" {
+		apiKey = getenv(EnvOpenAIKey)
+	}
+	ep := Endpoint{BaseURL: strings.TrimRight(baseURL, "/"), APIKey: apiKey}
+	u, err := url.Parse(ep.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ep, fmt.Errorf("base URL %q is not an http(s) URL: set --base-url or %s to the server's API root, e.g. http://localhost:11434/v1", ep.BaseURL, EnvOpenAIBaseURL)
+	}
+	ep.Local = isLoopback(u.Hostname())
+	return ep, nil
+}
+
+// isLoopback reports whether host names this machine: localhost, a name
+// under .localhost, or a loopback address (127.0.0.0/8, ::1).
 func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasSuffix(host, ".localhost")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

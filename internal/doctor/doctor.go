@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"autoresearch/harness"
+	"autoresearch/internal/agent"
 	"autoresearch/internal/runs"
 	"autoresearch/internal/sandbox"
 )
@@ -89,7 +89,6 @@ func runCommand(ctx context.Context, name string, args ...string) ([]byte, error
 // The thresholds and defaults the checks use.
 const (
 	MinGo          = "1.26" // go.mod's go line
-	DefaultBaseURL = "https://api.openai.com/v1"
 	lowDisk        = 5 << 30
 	tooLittleDisk  = 1 << 30
 	commandTimeout = 15 * time.Second
@@ -306,20 +305,19 @@ func checkLLM(ctx context.Context, env Env) []Check {
 	if env.Agent == "sweep" {
 		blocker = Note
 	}
-	base := strings.TrimRight(env.Getenv("OPENAI_BASE_URL"), "/")
-	if base == "" {
-		base = DefaultBaseURL
+	// The agent's own resolution: the same default URL and "on this
+	// machine" rule as a run.
+	ep, err := agent.ResolveEndpoint("", "", env.Getenv)
+	if err != nil {
+		return []Check{{"llm endpoint", blocker, err.Error()}}
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return []Check{{"llm endpoint", blocker, fmt.Sprintf("OPENAI_BASE_URL %q is not an http(s) URL: set it to the server's API root, such as http://localhost:11434/v1", base)}}
-	}
-	key := env.Getenv("OPENAI_API_KEY")
+	base, key := ep.BaseURL, ep.APIKey
+	u, _ := url.Parse(base)
 	var keyCheck Check
 	switch {
 	case key != "":
 		keyCheck = Check{"llm key", OK, fmt.Sprintf("OPENAI_API_KEY is set (%d characters)", len(key))}
-	case isLocal(u.Hostname()):
+	case ep.Local:
 		keyCheck = Check{"llm key", Note, "OPENAI_API_KEY is not set; a server on this machine often needs none"}
 	default:
 		keyCheck = Check{"llm key", blocker, fmt.Sprintf("OPENAI_API_KEY is not set: export OPENAI_API_KEY=<your key for %s>%s", u.Host, sweepHint(env))}
@@ -332,14 +330,6 @@ func sweepHint(env Env) string {
 		return ""
 	}
 	return ", or run with --agent sweep, which needs no LLM"
-}
-
-func isLocal(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkEndpoint lists the models of an OpenAI-compatible server.

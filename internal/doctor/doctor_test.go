@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"autoresearch/harness"
+	"autoresearch/internal/agent"
 )
 
 // machine describes a machine for the checks; each test changes one part.
@@ -25,6 +27,7 @@ type machine struct {
 	agent     string
 	profile   string
 	files     map[string]string // written into the repository (a task file)
+	client    *http.Client      // nil: a plain one
 }
 
 // healthy is a machine where nothing blocks a run.
@@ -96,6 +99,7 @@ func (m *machine) run(t *testing.T) map[string]Check {
 		Dir:       repo,
 		Agent:     m.agent,
 		Profile:   m.profile,
+		HTTP:      m.client,
 	}
 	out := map[string]Check{}
 	for _, c := range Run(context.Background(), env) {
@@ -270,5 +274,32 @@ func TestSystemRunsCommandsFromPath(t *testing.T) {
 	}
 	if free, err := env.FreeBytes(bin); err != nil || free == 0 {
 		t.Errorf("free space of %s: %d, %v", bin, free, err)
+	}
+}
+
+// offline is an HTTP client whose every request fails at once.
+var offline = &http.Client{Transport: roundTrip(func(*http.Request) (*http.Response, error) {
+	return nil, errors.New("offline")
+})}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestDoctorAgreesWithTheAgentOnTheEndpoint: for every base URL, the doctor
+// asks for a key exactly when the agent would refuse to start without one.
+func TestDoctorAgreesWithTheAgentOnTheEndpoint(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	for _, base := range []string{"", "http://localhost:11434/v1", "http://127.0.0.2:8000/v1", "http://[::1]:8000/v1",
+		"http://ollama.localhost/v1", "https://openrouter.example/api/v1", "http://10.0.0.5:8000/v1"} {
+		m := healthy(t)
+		m.env = map[string]string{"OPENAI_BASE_URL": base}
+		m.client = offline
+		checks := m.run(t)
+		_, agentErr := agent.NewLLM(agent.LLMConfig{BaseURL: base})
+		if doctorBlocks := checks["llm key"].Level == Problem; doctorBlocks != (agentErr != nil) {
+			t.Errorf("%q: doctor's key check %s %q, agent: %v", base, checks["llm key"].Level, checks["llm key"].Msg, agentErr)
+		}
 	}
 }
