@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-git/go-git/v5"
 )
 
 // execute runs the root command with args and returns its output and error.
@@ -30,7 +32,9 @@ func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
 func newRunRepo(t *testing.T, runs ...[2]string) string {
 	t.Helper()
 	root := t.TempDir()
-	os.Mkdir(filepath.Join(root, ".git"), 0o755)
+	if _, err := git.PlainInit(root, false); err != nil {
+		t.Fatal(err)
+	}
 	when := time.Now().Add(-time.Hour)
 	for _, r := range runs {
 		dir := filepath.Join(root, ".autoresearch", r[0])

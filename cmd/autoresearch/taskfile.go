@@ -12,7 +12,6 @@ import (
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
-	"autoresearch/internal/runs"
 	"autoresearch/internal/sandbox"
 	"autoresearch/internal/status"
 	"autoresearch/internal/task"
@@ -95,7 +94,7 @@ func lowerIsBetter(path, dir string) bool {
 	if cfg, err := experiment.LoadConfig(filepath.Dir(path)); err == nil {
 		return cfg.Metric.LowerIsBetter
 	}
-	root, err := runs.FindRoot(dir)
+	root, err := gitops.Root(dir)
 	if err != nil {
 		return true
 	}

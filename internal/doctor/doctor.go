@@ -18,7 +18,7 @@ import (
 
 	"autoresearch/harness"
 	"autoresearch/internal/agent"
-	"autoresearch/internal/runs"
+	"autoresearch/internal/gitops"
 	"autoresearch/internal/sandbox"
 )
 
@@ -260,7 +260,7 @@ func count(n int64) string {
 func checkDisk(env Env) []Check {
 	var checks []Check
 	checks = append(checks, diskCheck(env, "disk home", env.Home))
-	root, err := runs.FindRoot(env.Dir)
+	root, err := gitops.Root(env.Dir)
 	if err != nil {
 		checks = append(checks, Check{"repo", Note, "not inside a git repository: run baseline and run from your project's checkout, or give them --repo DIR"})
 		if root, err = filepath.Abs(env.Dir); err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-git/go-git/v5"
+
 	"autoresearch/harness"
 	"autoresearch/internal/agent"
 )
@@ -79,9 +81,13 @@ func (m *machine) run(t *testing.T) map[string]Check {
 		prepare(t, home, p)
 	}
 	repo := t.TempDir()
-	os.Mkdir(filepath.Join(repo, ".git"), 0o755)
+	if _, err := git.PlainInit(repo, false); err != nil {
+		t.Fatal(err)
+	}
 	for name, content := range m.files {
-		os.WriteFile(filepath.Join(repo, name), []byte(content), 0o644)
+		if err := os.WriteFile(filepath.Join(repo, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	env := Env{
 		Getenv: func(k string) string { return m.env[k] },

@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"strings"
 
-	"autoresearch/internal/runs"
+	"autoresearch/internal/gitops"
 	"autoresearch/internal/task"
 )
 
@@ -16,7 +16,7 @@ import (
 // is the GPT's. A task needs neither prepared data nor a GPU of its own, and
 // Go only when it runs go.
 func checkTask(ctx context.Context, env Env) (checks []Check, ok bool) {
-	root, err := runs.FindRoot(env.Dir)
+	root, err := gitops.Root(env.Dir)
 	if err != nil || !task.Exists(root) {
 		return nil, false
 	}

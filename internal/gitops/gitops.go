@@ -24,6 +24,9 @@ const (
 	authorEmail = "autoresearch@localhost"
 )
 
+// ErrNotRepository is wrapped when a folder is in no git repository.
+var ErrNotRepository = errors.New("not inside a git repository")
+
 // ErrNoChange is returned by Commit when the worktree equals its parent.
 var ErrNoChange = errors.New("nothing changed")
 
@@ -45,7 +48,7 @@ func openUser(dir string) (*git.Repository, error) {
 		if abs, aerr := filepath.Abs(dir); aerr == nil {
 			dir = abs
 		}
-		return nil, fmt.Errorf("%s is not inside a git repository: run in your project's checkout or pass --repo", dir)
+		return nil, fmt.Errorf("%s is %w: run in your project's checkout or pass --repo", dir, ErrNotRepository)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
@@ -53,7 +56,8 @@ func openUser(dir string) (*git.Repository, error) {
 	return r, nil
 }
 
-// Root returns the top folder of the working tree of the repository holding dir.
+// Root returns the top folder of the working tree of the repository holding
+// dir: the one way the project finds a repository's root.
 func Root(dir string) (string, error) {
 	r, err := openUser(dir)
 	if err != nil {

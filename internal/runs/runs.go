@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"autoresearch/internal/gitops"
 )
 
 // The names of a run's folder and files: <repo>/.autoresearch/<tag>/ holds
@@ -21,25 +23,6 @@ const (
 	ConfigFile      = "run.json"
 	WorktreeDir     = "worktree"
 )
-
-// FindRoot walks up from dir to the first folder holding .git (a folder, or
-// a file in a linked worktree) and returns it.
-func FindRoot(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for d := abs; ; {
-		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("not inside a git repository (no .git in %s or above): run this in your project's checkout, or pass --file results.tsv", abs)
-		}
-		d = parent
-	}
-}
 
 // ExperimentRef is the reference that keeps experiment n's commit of the run
 // called tag reachable in the run's clone, kept or not: git gc never loses a
@@ -113,7 +96,11 @@ func Resolve(dir, tag, file string) (string, error) {
 			return "", err
 		}
 	}
-	root, err := FindRoot(dir)
+	root, err := gitops.Root(dir)
+	if errors.Is(err, gitops.ErrNotRepository) {
+		abs, _ := filepath.Abs(dir)
+		return "", fmt.Errorf("%s is %w: run this in your project's checkout, or pass --file results.tsv", abs, gitops.ErrNotRepository)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-git/go-git/v5"
 )
 
 // newRepo makes a repository folder with runs whose results.tsv files were
@@ -13,7 +15,7 @@ import (
 func newRepo(t *testing.T, runs map[string]time.Time) string {
 	t.Helper()
 	root := t.TempDir()
-	if err := os.Mkdir(filepath.Join(root, ".git"), 0o755); err != nil {
+	if _, err := git.PlainInit(root, false); err != nil {
 		t.Fatal(err)
 	}
 	for tag, mod := range runs {
@@ -74,17 +76,8 @@ func TestResolveWithoutRuns(t *testing.T) {
 		t.Errorf("tag without runs: %v", err)
 	}
 	outside := t.TempDir()
-	if _, err := FindRoot(outside); err == nil || !strings.Contains(err.Error(), "--file") {
+	if _, err := Resolve(outside, "", ""); err == nil || !strings.Contains(err.Error(), outside+" is not inside a git repository") || !strings.Contains(err.Error(), "--file") {
 		t.Errorf("outside a repository: %v", err)
-	}
-}
-
-// In a linked worktree .git is a file, not a folder.
-func TestFindRootAcceptsGitFile(t *testing.T) {
-	root := t.TempDir()
-	os.WriteFile(filepath.Join(root, ".git"), []byte("gitdir: elsewhere\n"), 0o644)
-	if got, err := FindRoot(root); err != nil || got != root {
-		t.Errorf("got %q, %v", got, err)
 	}
 }
 
@@ -94,8 +87,12 @@ func TestResolveInsideARunsClone(t *testing.T) {
 	now := time.Now()
 	root := newRepo(t, map[string]time.Time{"nov25": now.Add(-time.Hour), "nov26": now})
 	clone := filepath.Join(root, Dir, "nov25", "worktree")
-	os.MkdirAll(filepath.Join(clone, ".git"), 0o755)
-	os.MkdirAll(filepath.Join(clone, "gpt"), 0o755)
+	if _, err := git.PlainInit(clone, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(clone, "gpt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := Resolve(filepath.Join(clone, "gpt"), "", ""); err != nil || got != ResultsPath(root, "nov25") {
 		t.Errorf("inside nov25's clone: %q, %v", got, err)
 	}
