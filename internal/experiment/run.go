@@ -25,8 +25,8 @@ const (
 	ResultsFile     = runs.ResultsFile
 	RecordsFile     = runs.ExperimentsFile
 	WorktreeDir     = runs.WorktreeDir
-	LogsDir         = "logs"
-	TranscriptsDir  = "transcripts"
+	LogsDir         = runs.LogsDir
+	TranscriptsDir  = runs.TranscriptsDir
 	binDir          = "bin"
 	scratchDir      = "scratch" // the program's own folder, emptied before each run
 	lockFile        = "lock"
@@ -35,7 +35,7 @@ const (
 )
 
 // Dir is the run folder of tag in the repository whose top folder is root.
-func Dir(root, tag string) string { return filepath.Join(root, Workspace, tag) }
+func Dir(root, tag string) string { return runs.RunDir(root, tag) }
 
 // Exists reports whether a finished setup of a run lives in dir.
 func Exists(dir string) bool {

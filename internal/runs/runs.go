@@ -13,8 +13,9 @@ import (
 	"autoresearch/internal/gitops"
 )
 
-// The names of a run's folder and files: <repo>/.autoresearch/<tag>/ holds
-// results.tsv, experiments.jsonl and the run's clone in worktree/. Package
+// The names of a run's folder and files, defined here only:
+// <repo>/.autoresearch/<tag>/ holds run.json, results.tsv, experiments.jsonl,
+// the run's clone in worktree/, and logs/ and transcripts/. Package
 // experiment, which writes them, uses these names.
 const (
 	Dir             = ".autoresearch"
@@ -22,7 +23,13 @@ const (
 	ExperimentsFile = "experiments.jsonl"
 	ConfigFile      = "run.json"
 	WorktreeDir     = "worktree"
+	LogsDir         = "logs"
+	TranscriptsDir  = "transcripts"
 )
+
+// RunDir is the folder of the run called tag in the repository whose top
+// folder is root.
+func RunDir(root, tag string) string { return filepath.Join(root, Dir, tag) }
 
 // ExperimentRef is the reference that keeps experiment n's commit of the run
 // called tag reachable in the run's clone, kept or not: git gc never loses a
@@ -30,7 +37,7 @@ const (
 func ExperimentRef(tag string, n int) string { return fmt.Sprintf("refs/autoresearch/%s/%d", tag, n) }
 
 // ResultsPath is the results file of the run called tag under root.
-func ResultsPath(root, tag string) string { return filepath.Join(root, Dir, tag, ResultsFile) }
+func ResultsPath(root, tag string) string { return filepath.Join(RunDir(root, tag), ResultsFile) }
 
 // CheckTag refuses tags that are not a plain folder name.
 func CheckTag(tag string) error {
