@@ -662,7 +662,7 @@ func main() {
 	fmt.Printf("Profile: %s (device %s, peak %.1f TFLOP/s)\n", profile.Name, dev.Name(), peakFlops/1e12)
 
 	vocabSize := env.Tokenizer.VocabSize()
-	fmt.Printf("Vocab size: %s\n", commas(vocabSize))
+	fmt.Printf("Vocab size: %s\n", harness.Thousands(vocabSize))
 
 	config := buildModelConfig(depth, maxSeqLen, vocabSize)
 	fmt.Printf("Model config: %+v\n", config)
@@ -675,7 +675,7 @@ func main() {
 	fmt.Println("Parameter counts:")
 	paramCounts := model.NumScalingParams()
 	for _, kv := range paramCounts {
-		fmt.Printf("  %-24s: %s\n", kv[0], commas(kv[1].(int)))
+		fmt.Printf("  %-24s: %s\n", kv[0], harness.Thousands(kv[1].(int)))
 	}
 	numParams := paramCounts[len(paramCounts)-1][1].(int)
 	numFlopsPerToken := model.EstimateFlops()
@@ -773,7 +773,7 @@ func main() {
 		remaining := max(0, timeBudget-totalTrainingTime)
 
 		fmt.Printf("\rstep %05d (%.1f%%) | loss: %.6f | lrm: %.2f | dt: %.0fms | tok/sec: %s | mfu: %.1f%% | epoch: %d | remaining: %.0fs    ",
-			step, pctDone, debiasedSmoothLoss, lrm, dt*1000, commas(tokPerSec), mfu, epoch, remaining)
+			step, pctDone, debiasedSmoothLoss, lrm, dt*1000, harness.Thousands(tokPerSec), mfu, epoch, remaining)
 
 		step++
 
@@ -835,24 +835,6 @@ func syncDevice(dev *tensor.Device) {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "error:", err)
 	os.Exit(1)
-}
-
-// commas writes n with thousands separators, like Python's {:,}.
-func commas(n int) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // peakRSSMB is the process's peak resident memory in MiB.

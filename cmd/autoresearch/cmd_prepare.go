@@ -116,8 +116,8 @@ func runPrepare(ctx context.Context, o prepareOptions, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "  source     %s\n", rep.Source)
 		fmt.Fprintf(stdout, "  tokenizer  %d ids, %.2f bytes per token on the validation text\n", m.VocabSize, rep.BytesPerToken)
 	}
-	fmt.Fprintf(stdout, "  train      %s documents, %s tokens\n", thousands(m.TrainDocs), thousands(m.TrainTokens))
-	fmt.Fprintf(stdout, "  val        %s documents, %s tokens (EVAL_TOKENS %s)\n", thousands(m.ValDocs), thousands(m.ValTokens), thousands(int64(p.EvalTokens)))
+	fmt.Fprintf(stdout, "  train      %s documents, %s tokens\n", harness.Thousands(m.TrainDocs), harness.Thousands(m.TrainTokens))
+	fmt.Fprintf(stdout, "  val        %s documents, %s tokens (EVAL_TOKENS %s)\n", harness.Thousands(m.ValDocs), harness.Thousands(m.ValTokens), harness.Thousands(int64(p.EvalTokens)))
 	if rep.EvalRepeats {
 		fmt.Fprintf(stdout, "  note       the validation split is too small: evaluation scores some documents twice\n")
 	}
@@ -125,13 +125,4 @@ func runPrepare(ctx context.Context, o prepareOptions, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "  sample     %s\n", strconv.Quote(rep.Sample))
 	}
 	return nil
-}
-
-// thousands formats n with comma separators.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"autoresearch/harness"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/runs"
 )
@@ -113,7 +114,7 @@ func runShow(_ context.Context, opts showOptions, n int, out io.Writer) error {
 		}
 		if rec.PromptTokens+rec.CompletionTokens > 0 {
 			line("llm", "%s: %s prompt and %s completion tokens, %d tool calls", rec.Proposer,
-				thousands(int64(rec.PromptTokens)), thousands(int64(rec.CompletionTokens)), rec.ToolCalls)
+				harness.Thousands(rec.PromptTokens), harness.Thousands(rec.CompletionTokens), rec.ToolCalls)
 		}
 		for _, p := range rec.Logs {
 			line("log", "%s", shownPath(filepath.Join(dir, filepath.FromSlash(p))))

@@ -95,7 +95,7 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 		}
 		return err
 	}
-	limit := time.Duration((2*p.TimeBudget)*float64(time.Second)) + defaultEvalAllowance
+	limit := runner.HardLimit(time.Duration(p.TimeBudget*float64(time.Second)), defaultEvalAllowance)
 	announceSandbox(func(f string, a ...any) { fmt.Fprintf(out, f+"\n", a...) }, mode, missing)
 	lw := &lineEnd{w: out}
 	res, err := runner.Run(ctx, runner.Spec{

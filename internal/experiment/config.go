@@ -11,6 +11,7 @@ import (
 
 	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/gitops"
+	"autoresearch/internal/runner"
 	"autoresearch/internal/sandbox"
 )
 
@@ -113,12 +114,13 @@ func (m Metric) Better(v, best, delta float64) bool {
 
 // HardLimit is the wall-clock time after which a run is killed.
 func (c *Config) HardLimit() time.Duration {
-	s := c.HardLimitSeconds
-	if s <= 0 {
-		s = 2*c.BudgetSeconds + c.EvalAllowanceSeconds
+	if c.HardLimitSeconds > 0 {
+		return seconds(c.HardLimitSeconds)
 	}
-	return time.Duration(s * float64(time.Second))
+	return runner.HardLimit(seconds(c.BudgetSeconds), seconds(c.EvalAllowanceSeconds))
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func (c *Config) validate() error {
 	var missing []string

@@ -5,10 +5,10 @@ import (
 	"io"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"autoresearch/harness"
 	"autoresearch/internal/results"
 )
 
@@ -64,7 +64,7 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 		}
 		if u.HasTokens {
 			row("LLM tokens", fmt.Sprintf("%s (%s prompt, %s completion)",
-				thousands(u.PromptTokens+u.CompletionTokens), thousands(u.PromptTokens), thousands(u.CompletionTokens)))
+				harness.Thousands(u.PromptTokens+u.CompletionTokens), harness.Thousands(u.PromptTokens), harness.Thousands(u.CompletionTokens)))
 		}
 	}
 
@@ -125,22 +125,4 @@ func duration(d time.Duration) string {
 		return fmt.Sprintf("%d min", m)
 	}
 	return fmt.Sprintf("%d h %02d min", h, m)
-}
-
-// thousands writes n with commas: 1234567 -> 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

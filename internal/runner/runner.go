@@ -69,6 +69,11 @@ func Build(ctx context.Context, dir string, argv, env []string) (string, error) 
 	return string(out), nil
 }
 
+// HardLimit is when a run of a program that trains for budget is killed as
+// a timeout, unless its task sets its own: twice the budget, plus allowance
+// for start-up and evaluation. It is the project's one statement of the rule.
+func HardLimit(budget, allowance time.Duration) time.Duration { return 2*budget + allowance }
+
 // Spec describes one run of a built program.
 type Spec struct {
 	Dir     string   // working folder (the run's worktree)

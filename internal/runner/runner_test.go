@@ -349,3 +349,9 @@ func TestResolveDevice(t *testing.T) {
 		t.Errorf("bad device: %v", err)
 	}
 }
+
+func TestHardLimitIsTwiceTheBudgetPlusTheAllowance(t *testing.T) {
+	if got := HardLimit(300*time.Second, 2*time.Minute); got != 12*time.Minute {
+		t.Errorf("HardLimit(300s, 2m) = %s, want 12m0s", got)
+	}
+}
