@@ -29,19 +29,13 @@ type Shown struct {
 	Patch, NoPatch string
 }
 
-// ReadConfig reads run.json of the run in dir without opening the run.
-func ReadConfig(dir string) (*Config, error) {
-	c, err := loadConfig(filepath.Join(dir, ConfigFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no run in %s (it has no %s): start one with \"autoresearch baseline\"", dir, ConfigFile)
-	}
-	return c, err
-}
-
 // Show reads experiment n of the run in dir. It takes no lock: a run may be
 // going on meanwhile.
 func Show(dir string, n int) (*Shown, error) {
-	cfg, err := ReadConfig(dir)
+	cfg, err := LoadConfig(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no run in %s (it has no %s): start one with \"autoresearch baseline\"", dir, ConfigFile)
+	}
 	if err != nil {
 		return nil, err
 	}
