@@ -15,6 +15,7 @@ import (
 )
 
 func TestNewNoiseIsTheSampleStandardDeviation(t *testing.T) {
+	t.Parallel()
 	// 1, 2, 3, 4: mean 2.5, squared deviations 2.25+0.25+0.25+2.25 = 5, over n-1 = 3.
 	n := NewNoise([]float64{1, 2, 3, 4})
 	if math.Abs(n.Sigma-math.Sqrt(5.0/3)) > 1e-12 || len(n.Values) != 4 {
@@ -26,6 +27,7 @@ func TestNewNoiseIsTheSampleStandardDeviation(t *testing.T) {
 }
 
 func TestKeepRuleJudge(t *testing.T) {
+	t.Parallel()
 	noisy := KeepRule{LowerIsBetter: true, Sigma: 0.02, Multiplier: 1.5, Remeasure: 2} // threshold 0.03
 	cases := []struct {
 		name   string
@@ -73,6 +75,7 @@ func TestKeepRuleJudge(t *testing.T) {
 // the original rule keeps half of the no-better ones. go test -v prints the
 // table.
 func TestKeepRuleSimulation(t *testing.T) {
+	t.Parallel()
 	const sigma = 0.0056
 	def := KeepRule{LowerIsBetter: true, Sigma: sigma, Multiplier: DefaultNoiseMultiplier, Remeasure: DefaultRemeasure}
 	rules := []struct {
@@ -133,6 +136,7 @@ func noisyConfig(t *testing.T, offsets string) Config {
 }
 
 func TestRepeatedBaselineAndRemeasuredCandidates(t *testing.T) {
+	t.Parallel()
 	// Baseline 1.02, 1.00, 0.98: mean 1.00, sigma 0.02, threshold 1.5 × 0.02.
 	// Experiment 1 (0.99): 0.99 is a near miss, 1.02 brings the mean to 1.005: discarded after two runs.
 	// Experiment 2 (0.95): 0.95 beats the threshold, 0.96 confirms it: kept on the mean 0.955.
@@ -210,6 +214,7 @@ func TestRepeatedBaselineAndRemeasuredCandidates(t *testing.T) {
 // A re-measurement that crashes ends the measurement: the change is
 // discarded and says why.
 func TestRemeasurementThatFailsDiscards(t *testing.T) {
+	t.Parallel()
 	// Baseline 1.01, 0.99; experiment 1 runs once (0.98, a near miss), then finds no offset left and fails.
 	cfg := noisyConfig(t, "0.01 -0.01  0")
 	cfg.BaselineRepeats = 2

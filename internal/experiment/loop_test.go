@@ -20,6 +20,7 @@ import (
 // One run through every way an experiment can end. Its results.tsv is
 // compared byte for byte with testdata/loop.tsv (go test -update rewrites it).
 func TestLoopKeepsDiscardsAndCrashes(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	rep := &recorder{}
 	r, err := Setup(toyConfig(user, "t1"), rep)
@@ -165,6 +166,7 @@ func TestLoopKeepsDiscardsAndCrashes(t *testing.T) {
 }
 
 func TestBaselineCrashRecordsNothing(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	setConst(t, user, "MODE", `"panic"`)
 	w, _ := git.PlainOpen(user)
@@ -229,6 +231,7 @@ func (unreachable) Repair(context.Context, agent.Request, agent.Failure) (agent.
 }
 
 func TestLoopStopsAfterAbandonmentsAndSaysWhy(t *testing.T) {
+	t.Parallel()
 	rep := &recorder{}
 	r, err := Setup(toyConfig(newUserRepo(t), "t1"), rep)
 	if err != nil {

@@ -172,6 +172,7 @@ func resumeAndCheck(t *testing.T, dir string, rep *recorder) {
 }
 
 func TestInterruptDuringTrainingThenResume(t *testing.T) {
+	t.Parallel()
 	dir, cmd, trainer, out := startHelper(t)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -194,6 +195,7 @@ func TestInterruptDuringTrainingThenResume(t *testing.T) {
 }
 
 func TestKillDuringTrainingThenResume(t *testing.T) {
+	t.Parallel()
 	dir, cmd, trainer, out := startHelper(t)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -212,6 +214,7 @@ func TestKillDuringTrainingThenResume(t *testing.T) {
 }
 
 func TestSecondRunOnATagIsRefused(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	r, err := Setup(toyConfig(user, "t1"), nil)
 	if err != nil {
@@ -237,6 +240,7 @@ func TestSecondRunOnATagIsRefused(t *testing.T) {
 }
 
 func TestStaleLockIsTakenOver(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	r, err := Setup(toyConfig(user, "t1"), nil)
 	if err != nil {
@@ -264,6 +268,7 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 }
 
 func TestResumeCutsTornLines(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	r, err := Setup(toyConfig(user, "t1"), nil)
 	if err != nil {
@@ -289,6 +294,7 @@ func TestResumeCutsTornLines(t *testing.T) {
 }
 
 func TestResumePublishesAnUnpublishedKeep(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	r, err := Setup(toyConfig(user, "t1"), nil)
 	if err != nil {

@@ -27,6 +27,7 @@ func edit(t testing.TB, old, new string) func(agent.Request) {
 // like a compile error: its check tool says so, nothing is built, and a fix
 // that drops it runs.
 func TestImportOutsideTheAllowlistGoesBackToTheAgent(t *testing.T) {
+	t.Parallel()
 	r, err := Setup(toyConfig(newUserRepo(t), "imp"), &recorder{})
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,7 @@ func TestImportOutsideTheAllowlistGoesBackToTheAgent(t *testing.T) {
 // experiment counts; unconfined, the check after the run makes it a crash
 // with that reason, and the harness is restored.
 func TestProgramThatChangesTheWorktreeIsACrash(t *testing.T) {
+	t.Parallel()
 	scribble := edit(t, "func main() {", `func init() {
 	f, err := os.OpenFile("harness/harness.go", os.O_APPEND|os.O_WRONLY, 0)
 	if err == nil {

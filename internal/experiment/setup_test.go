@@ -16,6 +16,7 @@ import (
 )
 
 func TestSetupMakesTheWorkspace(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	base, _ := gitops.UserHead(user)
 	r, err := Setup(toyConfig(filepath.Join(user, "gpt"), "nov26"), nil)
@@ -77,6 +78,7 @@ func TestSetupMakesTheWorkspace(t *testing.T) {
 }
 
 func TestSetupRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	for _, c := range []struct {
 		edit func(*Config)
@@ -100,6 +102,7 @@ func TestSetupRejectsBadInput(t *testing.T) {
 }
 
 func TestOpenWithoutARun(t *testing.T) {
+	t.Parallel()
 	_, err := Open(t.TempDir(), nil)
 	if err == nil || !strings.Contains(err.Error(), `start one with "autoresearch baseline"`) {
 		t.Errorf("error %v", err)
@@ -107,6 +110,7 @@ func TestOpenWithoutARun(t *testing.T) {
 }
 
 func TestSetupStartsOverAfterAHalfFinishedSetup(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	dir := filepath.Join(user, ".autoresearch", "t1")
 	os.MkdirAll(filepath.Join(dir, "worktree", "gpt"), 0o755)
@@ -128,6 +132,7 @@ func TestSetupStartsOverAfterAHalfFinishedSetup(t *testing.T) {
 }
 
 func TestSetupLinksSharedPathsWithoutTrippingTheGuard(t *testing.T) {
+	t.Parallel()
 	user := newUserRepo(t)
 	// An ignored vendor folder, as on a machine that builds offline.
 	os.MkdirAll(filepath.Join(user, "vendor"), 0o755)

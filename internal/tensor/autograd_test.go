@@ -1,25 +1,63 @@
 package tensor
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"strings"
 	"testing"
 )
 
+// mustPanic fails t unless f panics with a message containing want. The
+// panic value may be a string, an error (a runtime error included) or
+// anything else fmt can print.
 func mustPanic(t *testing.T, want string, f func()) {
 	t.Helper()
+	if msg, ok := panicMessage(f); !ok {
+		t.Fatalf("no panic; want one containing %q", want)
+	} else if !strings.Contains(msg, want) {
+		t.Fatalf("panic %q; want one containing %q", msg, want)
+	}
+}
+
+// panicMessage runs f and returns the message of its panic, if it panics.
+func panicMessage(f func()) (msg string, panicked bool) {
 	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic; want one containing %q", want)
-		}
-		if msg := r.(string); !strings.Contains(msg, want) {
-			t.Fatalf("panic %q; want one containing %q", msg, want)
+		if r := recover(); r != nil {
+			panicked = true
+			switch v := r.(type) {
+			case error:
+				msg = v.Error()
+			case string:
+				msg = v
+			default:
+				msg = fmt.Sprint(v)
+			}
 		}
 	}()
 	f()
+	return "", false
+}
+
+func TestPanicMessageReadsStringsAndErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		f    func()
+		want string
+	}{
+		{func() { panic("tensor: shape mismatch") }, "tensor: shape mismatch"},
+		{func() { panic(errors.New("tensor: out of memory")) }, "tensor: out of memory"},
+		{func() { var xs []int; _ = xs[3] }, "index out of range [3] with length 0"},
+		{func() { panic(42) }, "42"},
+	} {
+		if msg, ok := panicMessage(c.f); !ok || msg != c.want && !strings.Contains(msg, c.want) {
+			t.Errorf("panicMessage = %q, %v; want %q", msg, ok, c.want)
+		}
+	}
+	if _, ok := panicMessage(func() {}); ok {
+		t.Error("a function that returns reads as a panic")
+	}
 }
 
 // TestScopeFreesTemporaries: after a micro-step inside a scope only the
