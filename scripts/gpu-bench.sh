@@ -53,6 +53,6 @@ else
 fi
 
 echo "== depth-8 training step, per configuration"
-AUTORESEARCH_CUDA_BENCH=1 AUTORESEARCH_CUDA_BENCH_TRAINER="$trainer" \
-	"$bin/cuda.test" -test.count=1 -test.timeout 10m -test.run '^TestBench$' || status=1
+AUTORESEARCH_CUDA_BENCH_TRAINER="$trainer" \
+	"$bin/cuda.test" -test.count=1 -test.timeout 10m -test.run '^$' -test.bench '^BenchmarkDepth8Step$' -test.benchtime 1x || status=1
 exit $status

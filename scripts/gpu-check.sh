@@ -82,12 +82,12 @@ case $stage in
 2)
 	step build build
 	step parity "$bin/cuda.test" -test.count=1 -test.timeout 15m -test.run '^Test' \
-		-test.skip "$first|^(TestBaselineThroughput|TestBench)\$"
+		-test.skip "$first"
 	;;
 3)
 	step build build
-	step baseline env AUTORESEARCH_CUDA_BASELINE_SECONDS=60 "$bin/cuda.test" -test.count=1 -test.timeout 10m \
-		-test.run '^TestBaselineThroughput$'
+	step baseline "$bin/cuda.test" -test.count=1 -test.timeout 10m -test.run '^$' \
+		-test.bench '^BenchmarkBaselineThroughput$' -test.benchtime 60s
 	;;
 *)
 	echo "gpu-check.sh: unknown stage $stage (1, 2 or 3)" >&2

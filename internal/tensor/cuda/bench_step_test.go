@@ -2,7 +2,7 @@
 
 package cuda
 
-// TestBench (make gpu-bench) times whole training steps of the depth-8 baseline in the
+// BenchmarkDepth8Step (make gpu-bench) times whole training steps of the depth-8 baseline in the
 // configurations this backend has been through, so each change's gain is measured on the same
 // card in one run: f32 activations with TF32 GEMMs and the tiled attention (the first CUDA
 // backend's path), bf16 activations with the tiled attention, and bf16 with flash attention.
@@ -24,11 +24,10 @@ import (
 	"autoresearch/internal/tensor"
 )
 
-// EnvBench turns TestBench on ("1"). EnvBenchSteps sets the timed steps per configuration
-// (default 3). EnvBenchTrainer passes the real trainer's figures to print in the table
+// EnvBenchSteps sets the timed steps per configuration of BenchmarkDepth8Step (default 3).
+// EnvBenchTrainer passes the real trainer's figures to print in the table
 // (scripts/gpu-bench.sh measures gpt/train.go first).
 const (
-	EnvBench        = "AUTORESEARCH_CUDA_BENCH"
 	EnvBenchSteps   = "AUTORESEARCH_CUDA_BENCH_STEPS"
 	EnvBenchTrainer = "AUTORESEARCH_CUDA_BENCH_TRAINER"
 )
@@ -148,10 +147,9 @@ func writeBenchTable(w io.Writer, results []benchResult, trainer string) {
 	fmt.Fprintln(w, "host ms: time the host spends in backend calls a step (launches; the GPU runs behind it)")
 }
 
-func TestBench(t *testing.T) {
-	if os.Getenv(EnvBench) != "1" {
-		t.Skipf("set %s=1 to time the depth-8 training step (make gpu-bench)", EnvBench)
-	}
+// BenchmarkDepth8Step measures each configuration once, whatever -benchtime says: each
+// configuration times its own steps and profiles one, and reports tokens/s and MFU.
+func BenchmarkDepth8Step(b *testing.B) {
 	steps := 3
 	if v, err := strconv.Atoi(os.Getenv(EnvBenchSteps)); err == nil && v > 0 {
 		steps = v
@@ -166,12 +164,20 @@ func TestBench(t *testing.T) {
 	defer gpu.SetFlash(true)
 	var results []benchResult
 	for _, c := range configs {
-		results = append(results, benchStep(c, depth8(c.batch), 1<<19, steps, os.Stdout))
+		r := benchStep(c, depth8(c.batch), 1<<19, steps, os.Stdout)
+		results = append(results, r)
+		b.Run(strings.NewReplacer(" ", "_", ",", "").Replace(c.name), func(b *testing.B) {
+			for b.Loop() {
+			}
+			b.ReportMetric(r.tps, "tokens/s")
+			b.ReportMetric(r.mfu, "mfu_%")
+			b.ReportMetric(r.stepMs, "ms/step")
+		})
 	}
 	writeBenchTable(os.Stdout, results, os.Getenv(EnvBenchTrainer))
 	for _, r := range results {
 		if r.err != nil {
-			t.Errorf("%s: %v", r.cfg.name, r.err)
+			b.Errorf("%s: %v", r.cfg.name, r.err)
 		}
 	}
 }

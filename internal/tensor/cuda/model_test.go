@@ -6,7 +6,7 @@ package cuda
 // and measurements of the whole model: one training step on both devices agreeing
 // (TestParityTrainingStep in f32, TestBF16TrainingStep with bf16 activations), the kernels a
 // step issues (TestKernelsPerStep), and the depth-8 baseline's speed on a GPU
-// (TestBaselineThroughput, TestBench). Its blocks follow train.go: RMSNorm without weights,
+// (BenchmarkBaselineThroughput, BenchmarkDepth8Step). Its blocks follow train.go: RMSNorm without weights,
 // per-layer residual and x0 lambdas sliced from two vectors, rotary embeddings then QK-norm,
 // grouped-query attention with the "SSSL" window pattern, value embeddings with an
 // input-dependent gate on alternating layers, a ReLU² MLP, a softcapped lm_head and a
@@ -442,13 +442,9 @@ func record(t *testing.T, what string, e, tol float64) {
 
 // ---- throughput ----
 
-// EnvBaseline sets the seconds TestBaselineThroughput trains for (make gpu-check: 60); the
-// test is skipped without it. EnvBaselineBatch sets the device batch (default 64 sequences of
-// 2048): micro-steps make up 2^19 tokens a step.
-const (
-	EnvBaseline      = "AUTORESEARCH_CUDA_BASELINE_SECONDS"
-	EnvBaselineBatch = "AUTORESEARCH_CUDA_BASELINE_BATCH"
-)
+// EnvBaselineBatch sets the device batch of BenchmarkBaselineThroughput (default 64 sequences
+// of 2048): micro-steps make up 2^19 tokens a step.
+const EnvBaselineBatch = "AUTORESEARCH_CUDA_BASELINE_BATCH"
 
 func baselineBatch() int {
 	if v, err := strconv.Atoi(os.Getenv(EnvBaselineBatch)); err == nil && v > 0 {
@@ -458,13 +454,10 @@ func baselineBatch() int {
 }
 
 // The depth-8 baseline of the gpu profile (d_model 512, 4 heads of 128, vocab 8192, sequence
-// 2048, 2^19 tokens a step) trained on random tokens for a fixed time: tokens/s, MFU against
-// the card's bf16 peak (as the original reports it) and peak memory, printed last.
-func TestBaselineThroughput(t *testing.T) {
-	secs, err := strconv.ParseFloat(os.Getenv(EnvBaseline), 64)
-	if err != nil || secs <= 0 {
-		t.Skipf("set %s to the seconds of training (make gpu-check sets 60)", EnvBaseline)
-	}
+// 2048, 2^19 tokens a step) trained on random tokens for -benchtime (make gpu-check: 60s):
+// tokens/s, MFU against the card's bf16 peak (as the original reports it) and peak memory,
+// printed last and reported as the benchmark's metrics.
+func BenchmarkBaselineThroughput(b *testing.B) {
 	cfg := depth8(baselineBatch())
 	const totalTokens = 1 << 19
 	accum := max(1, totalTokens/(cfg.B*cfg.T))
@@ -485,23 +478,26 @@ func TestBaselineThroughput(t *testing.T) {
 	begin := time.Now()
 	loss := tr.stepOn(m, batches) // the first step compiles nothing but warms the pool and cuBLAS
 	fmt.Printf("first step: %.2f s (loss %.4f); device start-up %.2f s\n", time.Since(begin).Seconds(), loss, gpu.StartupTime().Seconds())
-	start, steps := time.Now(), 0
-	for time.Since(start).Seconds() < secs {
+	steps := 0
+	for b.Loop() {
 		loss = tr.stepOn(m, batches)
 		steps++
 		if math.IsNaN(loss) {
-			t.Fatalf("loss is NaN at step %d", steps)
+			b.Fatalf("loss is NaN at step %d", steps)
 		}
 	}
-	elapsed := time.Since(start).Seconds()
+	elapsed := b.Elapsed().Seconds()
 	tps := float64(steps*tokensPerStep) / elapsed
 	_, peak := gpu.Memory()
 	fmt.Printf("steps %d in %.1f s, last loss %.4f\n", steps, elapsed, loss)
 	fmt.Printf("tokens_per_s:     %.0f\n", tps)
+	b.ReportMetric(tps, "tokens/s")
 	if p := gpu.PeakFLOPS(); p > 0 {
 		fmt.Printf("mfu_percent:      %.2f (of %.1f TFLOP/s bf16)\n", 100*tps*fpt/p, p/1e12)
+		b.ReportMetric(100*tps*fpt/p, "mfu_%")
 	} else {
 		fmt.Printf("mfu_percent:      unknown (no peak FLOP/s for %s)\n", gpu.Describe())
 	}
 	fmt.Printf("peak_vram_mb:     %.1f\n", float64(peak)/(1<<20))
+	b.ReportMetric(float64(peak)/(1<<20), "peak_MB")
 }
