@@ -17,5 +17,9 @@
 //   - crash: a run that yields no usable metric. Kinds: build, runtime (a
 //     non-zero exit, a panic, the FAIL line a trainer prints on a NaN loss, a
 //     missing summary, a metric that is not a number) and timeout.
+//   - executor: where a run happens. local starts the program as a child
+//     process; slurm submits it as a batch job (sbatch) and follows it
+//     (scontrol), the program built here and run on a node that shares the
+//     filesystem. A job the cluster ends is a crash of kind cluster.
 //   - device: cpu or cuda; auto picks cuda when `nvidia-smi -L` lists a GPU.
 package runner

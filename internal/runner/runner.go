@@ -29,6 +29,9 @@ const (
 	BuildCrash   Crash = "build"   // the program did not compile
 	RuntimeCrash Crash = "runtime" // it ran but yielded no usable metric
 	Timeout      Crash = "timeout" // it was killed at the hard limit
+	// ClusterCrash is a job the cluster ended (its time limit, a node lost, a
+	// preemption, a cancellation from outside): no fault of the program.
+	ClusterCrash Crash = "cluster"
 )
 
 // BuildError is a failed build; Output is what the compiler said.
@@ -105,6 +108,15 @@ type Spec struct {
 	// sandboxed program writes its result file (Run copies it to
 	// ResultPath). Run empties it first; empty means a temporary folder.
 	Scratch string
+	// Name names the run where an executor shows it (a Slurm job's name).
+	Name string
+	// Job, when set, receives the id of the job an executor submitted, as
+	// soon as it has one: a caller that stops can find the job again.
+	Job func(id string)
+	// Attach is a job submitted before (by a process that stopped) to wait
+	// for instead of starting the program again; executors without jobs
+	// ignore it.
+	Attach string
 }
 
 // Result is how a run ended.
@@ -119,6 +131,13 @@ type Result struct {
 	// FirstOutput is the time from start to the first byte of output.
 	FirstOutput time.Duration
 	Wall        time.Duration
+	// Job is the executor's id of the run (a Slurm job id); empty locally.
+	Job string
+	// Queued is the time from submission to the program's start.
+	Queued time.Duration
+	// Collected is the time from the program's end to the executor noticing
+	// it (a polling executor's delay).
+	Collected time.Duration
 }
 
 // Metric returns the run's metric (NaN when absent).

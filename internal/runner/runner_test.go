@@ -355,3 +355,29 @@ func TestHardLimitIsTwiceTheBudgetPlusTheAllowance(t *testing.T) {
 		t.Errorf("HardLimit(300s, 2m) = %s, want 12m0s", got)
 	}
 }
+
+func TestWorkerEnv(t *testing.T) {
+	env, err := WorkerEnv(CPU, 2, nil, 8)
+	if err != nil || len(env) != 2 || env[0][0] != "GOMAXPROCS=4" || env[1][0] != "GOMAXPROCS=4" {
+		t.Errorf("cpu, 2 workers on 8 cores: %v, %v; want GOMAXPROCS=4 each", env, err)
+	}
+	if env, _ := WorkerEnv(CPU, 3, nil, 2); env[2][0] != "GOMAXPROCS=1" {
+		t.Errorf("3 workers on 2 cores: %v, want at least one core each", env)
+	}
+	if env, _ := WorkerEnv(CPU, 1, nil, 8); env != nil {
+		t.Errorf("one worker: %v, want the whole machine (no setting)", env)
+	}
+	env, err = WorkerEnv(CUDA, 2, []string{"1", "3"}, 16)
+	if err != nil || env[0][0] != "CUDA_VISIBLE_DEVICES=1" || env[1][0] != "CUDA_VISIBLE_DEVICES=3" {
+		t.Errorf("cuda on GPUs 1,3: %v, %v", env, err)
+	}
+	if _, err := WorkerEnv(CUDA, 3, []string{"0", "1"}, 16); err == nil || !strings.Contains(err.Error(), "3 workers need 3 GPUs") {
+		t.Errorf("3 workers on 2 GPUs: %v, want an error saying so", err)
+	}
+	if _, err := ParseGPUs("0,x"); err == nil {
+		t.Error("--gpus 0,x accepted")
+	}
+	if ids, err := ParseGPUs("0, 2"); err != nil || strings.Join(ids, ",") != "0,2" {
+		t.Errorf("--gpus \"0, 2\": %v, %v", ids, err)
+	}
+}
