@@ -58,6 +58,9 @@ type Request struct {
 	Threshold float64
 	Results   []results.Row // every row so far, oldest first
 	Last      *Outcome      // the previous experiment's outcome; nil before the first
+	// InFlight describes the experiments other workers are measuring now:
+	// a proposal must not repeat one.
+	InFlight []string
 	// Check builds the program in the worktree as it is now and returns the
 	// compiler's output and whether it built. Proposers use it to catch
 	// compile errors before a training run is spent.

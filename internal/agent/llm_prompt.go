@@ -129,6 +129,7 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 
 	writeNoise(&b, req, metric)
 	writeResults(&b, req, d, metric)
+	writeInFlight(&b, req)
 
 	if o := req.Last; o != nil && failure == nil {
 		b.WriteString("\n# Last experiment\n\n")
@@ -316,4 +317,16 @@ func lastLines(s string, n int) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// writeInFlight lists the changes other workers are measuring now, so that
+// a proposal does not duplicate one.
+func writeInFlight(b *strings.Builder, req Request) {
+	if len(req.InFlight) == 0 {
+		return
+	}
+	b.WriteString("\n# In flight\n\nOther workers are measuring these changes right now (their results are not in yet); do not propose them again:\n")
+	for _, d := range req.InFlight {
+		fmt.Fprintf(b, "- %s\n", d)
+	}
 }

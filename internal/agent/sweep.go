@@ -31,7 +31,8 @@ var ErrExhausted = errors.New("every neighbouring value of every constant has be
 // pattern with one letter changed or the pattern lengthened or shortened)
 // and describes it as `NAME old -> new`. It never tries a (constant, value)
 // pair that an earlier description names, on either side of its arrow: a
-// resumed run does not repeat itself, and a kept change is not undone. The
+// resumed run does not repeat itself, and a kept change is not undone; nor
+// the new value of a change in flight on another worker. The
 // choice is random but a function of the seed and the experiment number
 // only: the same run proposes the same changes.
 type Sweep struct {
@@ -89,6 +90,12 @@ func (s *Sweep) Propose(ctx context.Context, req Request) (Proposal, error) {
 		if m := sweepDesc.FindStringSubmatch(r.Description); m != nil {
 			// The old value was measured too: it is the parent's.
 			tried[key(m[1], m[2])] = true
+			tried[key(m[1], m[3])] = true
+		}
+	}
+	for _, d := range req.InFlight {
+		// Being measured by another worker: as good as tried.
+		if m := sweepDesc.FindStringSubmatch(d); m != nil {
 			tried[key(m[1], m[3])] = true
 		}
 	}

@@ -363,3 +363,32 @@ func TestSweepSaysWhatItCanChange(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// A change in flight on another worker is not proposed again: with every
+// move but one tried or in flight, the sweep proposes that one, and with it
+// in flight too, it has nothing left.
+func TestSweepSkipsChangesInFlight(t *testing.T) {
+	dir, orig := sweepWorktree(t)
+	cs, err := Constants(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, c := range cs {
+		for _, v := range c.Neighbours() {
+			all = append(all, fmt.Sprintf("%s %s -> %s", c.Name, c.Value, v))
+		}
+	}
+	last := all[len(all)-1]
+	req := sweepReq(dir, 1, nil)
+	req.InFlight = all[:len(all)-1]
+	p, err := NewSweep(1).Propose(context.Background(), req)
+	if err != nil || p.Description != last {
+		t.Fatalf("proposed %q, %v; want the one move not in flight, %q", p.Description, err, last)
+	}
+	os.WriteFile(filepath.Join(dir, "gpt", "train.go"), orig, 0o644)
+	req.InFlight = all
+	if _, err := NewSweep(1).Propose(context.Background(), req); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("with every move in flight: %v, want ErrExhausted", err)
+	}
+}

@@ -67,6 +67,11 @@ type Config struct {
 	ProgressPattern string `json:"progress_pattern,omitempty"`
 	// BudgetSeconds is the training time the program gives itself; the run is
 	// killed at HardLimitSeconds, by default 2 × budget + the allowance.
+	// Executor runs the training program: local (empty) or slurm, with
+	// ExecutorArgs passed to it (sbatch's arguments). Chosen at setup; run
+	// may override it.
+	Executor             string    `json:"executor,omitempty"`
+	ExecutorArgs         []string  `json:"executor_args,omitempty"`
 	BudgetSeconds        float64   `json:"budget_seconds"`
 	EvalAllowanceSeconds float64   `json:"eval_allowance_seconds"`
 	HardLimitSeconds     float64   `json:"hard_limit_seconds"`

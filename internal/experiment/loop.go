@@ -39,6 +39,16 @@ type Options struct {
 	MinDelta        float64
 	NoiseMultiplier float64
 	Remeasure       int
+	// Workers is how many experiments are in flight at once; more than one
+	// (or an executor with jobs) runs the loop of workers.go.
+	Workers int
+	// WorkerEnv holds the extra environment of each worker's training runs
+	// (its GPU, its share of the cores), worker 1 first.
+	WorkerEnv [][]string
+	// WorkerProposers gives each worker its own proposer, worker 1 first,
+	// for proposers that keep state between Propose and Repair (the LLM
+	// agent); a worker without one uses Proposer.
+	WorkerProposers []agent.Proposer
 }
 
 // KeepRule is the rule that decides the run's experiments under o.
@@ -79,6 +89,9 @@ func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
 		if best, ok := r.Best(); ok {
 			status.Resumed(r.reporter(), best)
 		}
+	}
+	if o.Workers > 1 || r.executor().Name() != runner.LocalExecutor {
+		return r.parallel(ctx, o)
 	}
 	done, abandoned := 0, 0
 	for {
@@ -307,19 +320,24 @@ func (r *Run) experiment(ctx context.Context, o Options) (bool, error) {
 // KeepRule) and leaves its mean in a.value. A run that fails on the way ends
 // the measurement; the change is then discarded with the reason.
 func (r *Run) remeasure(ctx context.Context, rec *Record, a *attemptResult, rule KeepRule) error {
+	return r.remeasureIn(ctx, r.mainSpace(rec.N), rec, a, rule, func() float64 { return r.best })
+}
+
+// remeasureIn is remeasure in workspace w, against the best as best says.
+func (r *Run) remeasureIn(ctx context.Context, w *workspace, rec *Record, a *attemptResult, rule KeepRule, best func() float64) error {
 	if a.crash != "" {
 		return nil
 	}
 	for {
-		v, m := rule.Judge(r.best, a.values)
+		v, m := rule.Judge(best(), a.values)
 		a.value = m
 		if v != VerdictRemeasure {
 			return nil
 		}
 		n := len(a.values) + 1
-		r.reporter().Logf("experiment %d: %s %.6f against the best %.6f (threshold %.6f): measuring again, run %d of at most %d",
-			rec.N, r.Config.Metric.Name, m, r.best, rule.Threshold(), n, 1+rule.Remeasure)
-		b, err := r.train(ctx, rec, fmt.Sprintf("%s-run%d", a.suffix, n))
+		w.rep.Logf("experiment %s: %s %.6f against the best %.6f (threshold %.6f): measuring again, run %d of at most %d",
+			w.label, r.Config.Metric.Name, m, best(), rule.Threshold(), n, 1+rule.Remeasure)
+		b, err := r.trainIn(ctx, w, rec, fmt.Sprintf("%s-run%d", a.suffix, n))
 		if err != nil {
 			return err
 		}
@@ -402,17 +420,30 @@ func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
 
 // attempt builds the committed change and runs it once.
 func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attemptResult, error) {
-	rep := r.reporter()
-	a := &attemptResult{log: r.logName(rec.N, suffix), suffix: suffix}
+	return r.attemptIn(ctx, r.mainSpace(rec.N), rec, suffix)
+}
+
+// attemptIn builds the change committed in workspace w and runs it once; a
+// job to follow again (w.attach) is followed without a build.
+func (r *Run) attemptIn(ctx context.Context, w *workspace, rec *Record, suffix string) (*attemptResult, error) {
+	rep := w.rep
+	a := &attemptResult{log: r.logName(w.label, suffix), suffix: suffix}
+	if w.attach != "" {
+		// The job followed again writes where it was told to.
+		a.log = fmt.Sprintf("%s/%s%s.log", LogsDir, w.label, suffix)
+	}
 	rec.Logs = append(rec.Logs, a.log)
 	logf, err := os.Create(r.path(a.log))
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	vars := r.vars(filepath.Join(r.Dir, binDir, "train"))
+	vars := w.vars()
+	if w.attach != "" {
+		return a, r.run(ctx, w, rec, a, logf, vars)
+	}
 
-	if err := r.checkImports(); err != nil {
+	if err := r.checkImports(w); err != nil {
 		var ie *sandbox.ImportError
 		if !errors.As(err, &ie) {
 			return nil, err
@@ -425,7 +456,7 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 		rep.Phase(status.Building)
 		var out string
 		err = r.timed(rec, "build", func() (err error) {
-			out, err = runner.Build(ctx, r.Worktree(), runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
+			out, err = runner.Build(ctx, w.worktree, runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
 			return
 		})
 		logf.WriteString(out)
@@ -441,39 +472,46 @@ func (r *Run) attempt(ctx context.Context, rec *Record, suffix string) (*attempt
 			return nil, err
 		}
 	}
-	return a, r.run(ctx, rec, a, logf, vars)
+	return a, r.run(ctx, w, rec, a, logf, vars)
 }
 
 // train runs the program built last once more, logging under suffix: a
 // repeated measurement of the same change.
 func (r *Run) train(ctx context.Context, rec *Record, suffix string) (*attemptResult, error) {
-	a := &attemptResult{log: r.logName(rec.N, suffix), suffix: suffix}
+	return r.trainIn(ctx, r.mainSpace(rec.N), rec, suffix)
+}
+
+// trainIn is train in workspace w.
+func (r *Run) trainIn(ctx context.Context, w *workspace, rec *Record, suffix string) (*attemptResult, error) {
+	a := &attemptResult{log: r.logName(w.label, suffix), suffix: suffix}
 	rec.Logs = append(rec.Logs, a.log)
 	logf, err := os.Create(r.path(a.log))
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	return a, r.run(ctx, rec, a, logf, r.vars(filepath.Join(r.Dir, binDir, "train")))
+	return a, r.run(ctx, w, rec, a, logf, w.vars())
 }
 
-// logName is the log of experiment n's attempt with suffix ("", "-fix1",
-// "-run2"), relative to the run folder: logs/<n><suffix>.log, or, when an
-// attempt of the same number cut short by a stop left that file,
-// logs/<n><suffix>-take<k>.log with the first free k from 2, so both stay.
-func (r *Run) logName(n int, suffix string) string {
-	name := fmt.Sprintf("%s/%d%s.log", LogsDir, n, suffix)
+// logName is the log of the attempt with suffix ("", "-fix1", "-run2") of
+// the experiment labelled label (its number, or a worker's label), relative
+// to the run folder: logs/<label><suffix>.log, or, when an attempt of the
+// same label cut short by a stop left that file,
+// logs/<label><suffix>-take<k>.log with the first free k from 2, so both
+// stay.
+func (r *Run) logName(label, suffix string) string {
+	name := fmt.Sprintf("%s/%s%s.log", LogsDir, label, suffix)
 	for k := 2; ; k++ {
 		if _, err := os.Lstat(r.path(name)); errors.Is(err, os.ErrNotExist) {
 			return name
 		}
-		name = fmt.Sprintf("%s/%d%s-take%d.log", LogsDir, n, suffix, k)
+		name = fmt.Sprintf("%s/%s%s-take%d.log", LogsDir, label, suffix, k)
 	}
 }
 
-// run runs the built program into a, its output to logf.
-func (r *Run) run(ctx context.Context, rec *Record, a *attemptResult, logf *os.File, vars map[string]string) error {
-	rep := r.reporter()
+// run runs the program built in workspace w into a, its output to logf.
+func (r *Run) run(ctx context.Context, w *workspace, rec *Record, a *attemptResult, logf *os.File, vars map[string]string) error {
+	rep := w.rep
 	rep.Phase(status.Training)
 	evaluating := false
 	progress := func(f float64) {
@@ -483,10 +521,10 @@ func (r *Run) run(ctx context.Context, rec *Record, a *attemptResult, logf *os.F
 			rep.Phase(status.Evaluating)
 		}
 	}
-	res, err := runner.Run(ctx, runner.Spec{
-		Dir:             r.Worktree(),
+	res, err := r.executor().Run(ctx, runner.Spec{
+		Dir:             w.worktree,
 		Command:         runner.Expand(r.Config.Run.Argv, vars),
-		Env:             runner.Expand(r.Config.Run.Env, vars),
+		Env:             append(runner.Expand(r.Config.Run.Env, vars), w.env...),
 		ResultPath:      r.path(strings.TrimSuffix(a.log, ".log") + ".json"),
 		Output:          logf,
 		HardLimit:       r.Config.HardLimit(),
@@ -495,14 +533,22 @@ func (r *Run) run(ctx context.Context, rec *Record, a *attemptResult, logf *os.F
 		Metric:          r.Config.Metric.Name,
 		Patterns:        r.Config.Patterns(),
 		Sandbox:         r.policy(),
-		Scratch:         r.path(scratchDir),
+		Scratch:         w.scratch,
+		Name:            "autoresearch-" + r.Config.Tag + "-" + strings.TrimSuffix(strings.TrimPrefix(a.log, LogsDir+"/"), ".log"),
+		Job:             func(id string) { w.submitted(rec, id) },
+		Attach:          w.takeAttach(),
 	})
 	if err == nil {
-		err = r.checkUnchanged(res, rec.Commit)
+		err = r.checkUnchanged(w, res, rec.Commit)
 	}
 	if res != nil {
 		rec.Seconds["run"] += res.Wall.Seconds()
 		rec.Seconds["startup"] += res.FirstOutput.Seconds()
+		if res.Job != "" {
+			rec.Job = res.Job
+			rec.Seconds["queue"] += res.Queued.Seconds()
+			rec.Seconds["collect"] += res.Collected.Seconds()
+		}
 	}
 	if err != nil {
 		return err
@@ -583,7 +629,7 @@ func (r *Run) checker() func(context.Context) (string, bool) {
 // check builds the worktree as it is now, for proposers that want to see
 // compile errors (and imports the sandbox refuses) before submitting.
 func (r *Run) check(ctx context.Context) (string, bool) {
-	if err := r.checkImports(); err != nil {
+	if err := r.checkImports(r.mainSpace(len(r.rows))); err != nil {
 		return err.Error(), false
 	}
 	vars := r.vars(filepath.Join(r.Dir, binDir, "check"))

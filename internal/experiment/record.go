@@ -45,6 +45,11 @@ type Record struct {
 	Diff        gitops.DiffStat `json:"diff"`
 	FixAttempts int             `json:"fix_attempts"`
 
+	// Worker is the worker that ran it (1..N) when a run has several; Job
+	// the executor's id of its last training run (a Slurm job).
+	Worker int    `json:"worker,omitempty"`
+	Job    string `json:"job,omitempty"`
+
 	Proposer         string `json:"proposer,omitempty"`
 	PromptTokens     int    `json:"prompt_tokens,omitempty"`
 	CompletionTokens int    `json:"completion_tokens,omitempty"`

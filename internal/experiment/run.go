@@ -13,6 +13,7 @@ import (
 	"autoresearch/internal/agent"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
+	"autoresearch/internal/runner"
 	"autoresearch/internal/runs"
 	"autoresearch/internal/sandbox"
 	"autoresearch/internal/status"
@@ -62,6 +63,8 @@ type Run struct {
 	// Sandbox is how each run of the program is confined; empty means
 	// sandbox.Auto.
 	Sandbox sandbox.Mode
+	// Executor runs the training program; runner.Local when nil.
+	Executor runner.Executor
 
 	repo *gitops.Repo
 	lock *lock

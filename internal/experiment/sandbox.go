@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"autoresearch/harness"
@@ -32,18 +33,19 @@ func (r *Run) policy() *sandbox.Policy {
 	return runner.SandboxPolicy(mode, r.Config.Device, read, r.Config.Limits)
 }
 
-// checkImports checks the editable Go files' imports against the base
-// commit's and the sandbox's allowlist; a refusal is a *sandbox.ImportError.
-func (r *Run) checkImports() error {
+// checkImports checks the editable Go files' imports in workspace w against
+// the base commit's and the sandbox's allowlist; a refusal is a
+// *sandbox.ImportError.
+func (r *Run) checkImports(w *workspace) error {
 	for _, p := range r.Config.Editable {
 		if path.Ext(p) != ".go" {
 			continue
 		}
-		base, err := r.repo.FileAt(r.Config.BaseCommit, p)
+		base, err := w.repo.FileAt(r.Config.BaseCommit, p)
 		if err != nil {
 			return err
 		}
-		cur, err := os.ReadFile(r.path(WorktreeDir + "/" + p))
+		cur, err := os.ReadFile(filepath.Join(w.worktree, filepath.FromSlash(p)))
 		if err != nil {
 			continue // a deleted file: the build says so
 		}
@@ -54,19 +56,19 @@ func (r *Run) checkImports() error {
 	return nil
 }
 
-// checkUnchanged checks after a run that the program left the worktree as
-// commit has it. A change is a runtime crash with that reason, and the
-// worktree is restored.
-func (r *Run) checkUnchanged(res *runner.Result, commit string) error {
-	err := r.repo.Guard(commit, nil)
+// checkUnchanged checks after a run that the program left workspace w's
+// worktree as commit has it. A change is a runtime crash with that reason,
+// and the worktree is restored.
+func (r *Run) checkUnchanged(w *workspace, res *runner.Result, commit string) error {
+	err := w.repo.Guard(commit, nil)
 	var ge *gitops.GuardError
 	if !errors.As(err, &ge) {
 		return err
 	}
 	res.Crash = runner.RuntimeCrash
 	res.Reason = "the program changed files outside its scratch folder: " + strings.Join(ge.Paths, ", ")
-	if err := r.repo.ResetHard(commit); err != nil {
+	if err := w.repo.ResetHard(commit); err != nil {
 		return fmt.Errorf("restoring the worktree after the program changed it: %w", err)
 	}
-	return linkShared(r.Config.Repo, r.repo.Dir(), r.Config.Shared)
+	return linkShared(r.Config.Repo, w.repo.Dir(), r.Config.Shared)
 }

@@ -51,6 +51,7 @@ type Live struct {
 	first    time.Time // the first experiment's start
 	expStart time.Time // the current experiment's start
 	shown    bool      // a status line is on screen
+	workers  map[int]*worker
 }
 
 // NewLive returns a Live reporter writing to w, sized to w's terminal when w
@@ -70,6 +71,9 @@ func NewLive(w io.Writer) *Live {
 
 // line is the status line's text.
 func (l *Live) line() string {
+	if len(l.workers) > 0 {
+		return l.workersLine()
+	}
 	var parts []string
 	if l.n == 0 {
 		parts = append(parts, "baseline")

@@ -18,6 +18,7 @@ type Plain struct {
 	now       func() time.Time
 	n         int
 	lastTenth int
+	tenths    map[int]int // the last tenth of training reported, per worker
 }
 
 // NewPlain returns a Plain reporter writing to w.
