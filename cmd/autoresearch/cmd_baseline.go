@@ -40,6 +40,7 @@ metric; --profile does not apply.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.profileGiven = cmd.Flags().Changed("profile")
+			o.noteExecutorFlags(cmd)
 			return runBaseline(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -56,6 +57,7 @@ func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
 	f.DurationVar(&o.EvalAllowance, "eval-allowance", defaultEvalAllowance, "time beyond 2 × budget before a run is killed as a timeout")
 	f.IntVar(&o.Repeat, "repeat", 0, "train the baseline this many times to measure the noise (0: 8 for budgets up to a minute, 5 otherwise)")
 	addSandboxFlag(cmd, &o.Sandbox)
+	addExecutorFlags(cmd, o)
 }
 
 func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {

@@ -30,6 +30,8 @@ type runOptions struct {
 	MinDelta       float64
 	NoiseMult      float64
 	Remeasure      int
+	Workers        int    // experiments in flight
+	GPUs           string // --gpus: the GPUs the workers get, one each
 	// setupChanged lists the setup flags given explicitly; they only apply
 	// to a new run.
 	setupChanged []string
@@ -59,6 +61,7 @@ existing tag resumes where it stopped.`,
 			o.tagChanged = cmd.Flags().Changed("tag")
 			o.programGiven = cmd.Flags().Changed("program")
 			o.profileGiven = cmd.Flags().Changed("profile")
+			o.noteExecutorFlags(cmd)
 			for _, name := range []string{"profile", "device", "eval-allowance", "repeat"} {
 				if cmd.Flags().Changed(name) {
 					o.setupChanged = append(o.setupChanged, "--"+name)
@@ -79,6 +82,8 @@ existing tag resumes where it stopped.`,
 	f.Float64Var(&o.MinDelta, "min-delta", 0, "keep only improvements larger than this")
 	f.Float64Var(&o.NoiseMult, "noise-multiplier", experiment.DefaultNoiseMultiplier, "keep only improvements larger than this many sigmas of the baseline's noise")
 	f.IntVar(&o.Remeasure, "remeasure", experiment.DefaultRemeasure, "extra runs a change that beats the best gets before the decision (0: decide on one run)")
+	f.IntVar(&o.Workers, "workers", 1, "experiments in flight at once, each worker with its own clone and device (a GPU, or its share of the cores)")
+	f.StringVar(&o.GPUs, "gpus", "", "with --device cuda, the GPUs the workers get, one each, e.g. 0,1,2 (default: all nvidia-smi lists)")
 	return cmd
 }
 
@@ -122,6 +127,12 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 	}
 	if o.Repeat < 0 || o.NoiseMult < 0 || o.Remeasure < 0 {
 		return usagef("--repeat, --noise-multiplier and --remeasure cannot be negative")
+	}
+	if o.Workers < 1 {
+		return usagef("--workers must be at least 1")
+	}
+	if err := o.validExecutor(); err != nil {
+		return err
 	}
 	if err := runner.ValidDevice(o.Device); err != nil {
 		return usagef("--device: %v", err)
@@ -191,6 +202,10 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 			r.Close()
 			return err
 		}
+		if err := useExecutor(r, o.setupFlags); err != nil {
+			r.Close()
+			return err
+		}
 		rep.Logf("resuming run %s at experiment %d", o.Tag, len(r.Rows()))
 	} else if r, err = newRun(ctx, o.setupFlags, rep); err != nil {
 		return err
@@ -202,6 +217,9 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure}
 	if o.Until > 0 {
 		opts.Until = time.Now().Add(o.Until)
+	}
+	if err := setWorkers(ctx, &opts, o, r); err != nil {
+		return err
 	}
 	stop, err := r.Loop(ctx, opts)
 	status.Finish(rep)

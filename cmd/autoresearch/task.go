@@ -52,6 +52,11 @@ type setupFlags struct {
 	EvalAllowance time.Duration
 	Repeat        int    // baseline runs; 0: experiment.DefaultRepeats of the budget
 	Sandbox       string // --sandbox: how each run of the program is confined
+	// Executor and SlurmArgs say where training runs (--executor,
+	// --slurm-args); executorGiven, whether the command line said so.
+	Executor      string
+	SlurmArgs     string
+	executorGiven bool
 }
 
 // lookupProfile finds a command's profile. The usage error names where an
@@ -149,7 +154,10 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 	if cur, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(trainFile))); err == nil && !bytes.Equal(cur, committed) {
 		rep.Logf("note: %s has uncommitted changes; the run starts from the committed version (commit first to include them)", trainFile)
 	}
-	device, detail, err := runner.ResolveDevice(ctx, f.Device)
+	if err := f.validExecutor(); err != nil {
+		return nil, err
+	}
+	device, detail, err := resolveDevice(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +166,15 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 	if f.Repeat == 0 {
 		cfg.BaselineRepeats = experiment.DefaultRepeats(cfg.BudgetSeconds)
 	}
+	if f.Executor != runner.LocalExecutor {
+		cfg.Executor, cfg.ExecutorArgs = f.Executor, strings.Fields(f.SlurmArgs)
+	}
 	r, err := experiment.Setup(cfg, rep)
 	if err != nil {
+		return nil, err
+	}
+	if err := useExecutor(r, f); err != nil {
+		r.Close()
 		return nil, err
 	}
 	rep.Logf("run %s: profile %s, device %s, budget %gs, hard limit %s, in %s", f.Tag, p.Name, device, p.TimeBudget, cfg.HardLimit(), r.Dir)
