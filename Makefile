@@ -4,7 +4,7 @@ BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/null)
 
-.PHONY: all build test vet fmt-check demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
+.PHONY: all build test test-slurm vet fmt-check demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
 
 all: build
 
@@ -14,6 +14,14 @@ build:
 # The tests need no GPU, no network and no prepared data.
 test: fmt-check vet
 	$(GO) test ./...
+
+# The Slurm executor against a real one-node cluster on this machine (installed from Debian's
+# packages when missing; needs root): started first, stopped after, whatever the tests did.
+test-slurm:
+	bash scripts/slurm-local.sh start
+	@eval "$$(bash scripts/slurm-local.sh env)"; status=0; \
+	$(GO) test -tags slurm -count=1 -run Slurm ./internal/runner/ ./internal/experiment/ || status=$$?; \
+	bash scripts/slurm-local.sh stop; exit $$status
 
 vet:
 	$(GO) vet ./...
