@@ -2,22 +2,77 @@ package experiment
 
 import (
 	"math"
+	"slices"
 )
 
 // Noise is the run-to-run spread of the metric: the baseline measured
 // several times with nothing changed. It is stored in run.json.
 type Noise struct {
 	Values []float64 `json:"values"`
-	Sigma  float64   `json:"sigma"` // the sample standard deviation of Values
+	// Sigma is the sample standard deviation of Values less Outliers, and
+	// Mean their mean: the baseline's value.
+	Sigma float64 `json:"sigma"`
+	Mean  float64 `json:"mean"`
+	// Outliers are values far outside the others (see NewNoise).
+	Outliers []float64 `json:"outliers,omitempty"`
 }
 
+// outlierCut is how many robust sigmas (1.4826 × the median absolute
+// deviation) from the median make a value an outlier, and minOutlierRuns
+// how many values it takes to call one so. With fewer, the median absolute
+// deviation is itself too noisy: by simulation, leaving out outliers of five
+// Gaussian values would raise the false keeps from 4.2 % to 5.9 %; of
+// eight, from 2.2 % to 2.8 %.
+const (
+	outlierCut     = 5
+	minOutlierRuns = 8
+)
+
 // NewNoise summarises repeated measurements of one program; nil for fewer
-// than two, which say nothing about the spread.
+// than two, which say nothing about the spread. From minOutlierRuns values on, those
+// that lie more than outlierCut robust sigmas from the median, when they are
+// at most a quarter of the values, are left out of the mean and sigma: a run starved of the CPU by
+// other work on the machine (it ends at the budget's wall-clock cap having
+// trained a fraction of the steps) measures the machine, not the program,
+// and one such run would otherwise set a threshold no change can beat for
+// the whole run.
 func NewNoise(values []float64) *Noise {
 	if len(values) < 2 {
 		return nil
 	}
-	return &Noise{Values: append([]float64(nil), values...), Sigma: stddev(values)}
+	n := &Noise{Values: append([]float64(nil), values...)}
+	kept := n.Values
+	if len(values) >= minOutlierRuns {
+		med := median(values)
+		dev := make([]float64, len(values))
+		for i, v := range values {
+			dev[i] = math.Abs(v - med)
+		}
+		robust := 1.4826 * median(dev)
+		var rest []float64
+		for _, v := range values {
+			if robust > 0 && math.Abs(v-med) > outlierCut*robust {
+				n.Outliers = append(n.Outliers, v)
+			} else {
+				rest = append(rest, v)
+			}
+		}
+		if len(n.Outliers) <= len(values)/4 {
+			kept = rest
+		} else {
+			n.Outliers = nil // too many to be accidents: they are the noise
+		}
+	}
+	n.Sigma, n.Mean = stddev(kept), mean(kept)
+	return n
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // DefaultRepeats is how often the baseline is measured when --repeat is not

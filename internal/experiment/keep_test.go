@@ -26,6 +26,24 @@ func TestNewNoiseIsTheSampleStandardDeviation(t *testing.T) {
 	}
 }
 
+// A run starved of the CPU (the baseline of a loaded smoke run: 20 steps
+// instead of about 80) is left out of the mean and sigma; the spread of the
+// others stays in.
+func TestNewNoiseLeavesOutAStarvedRun(t *testing.T) {
+	values := []float64{0.657, 0.483, 0.519, 1.005, 0.662, 0.617, 0.606, 0.589}
+	n := NewNoise(values)
+	rest := []float64{0.657, 0.483, 0.519, 0.662, 0.617, 0.606, 0.589}
+	if !reflect.DeepEqual(n.Outliers, []float64{1.005}) || math.Abs(n.Sigma-stddev(rest)) > 1e-12 || math.Abs(n.Mean-mean(rest)) > 1e-12 || len(n.Values) != 8 {
+		t.Errorf("noise %+v, want 1.005 left out", n)
+	}
+	// Five values are too few to call one an outlier; three far ones of eight are too many.
+	for _, vs := range [][]float64{{1, 1.01, 0.99, 1.0, 3}, {1, 1.01, 0.99, 1.0, 1.02, 3, 3.1, 3.2}} {
+		if n := NewNoise(vs); len(n.Outliers) != 0 || math.Abs(n.Sigma-stddev(vs)) > 1e-12 {
+			t.Errorf("noise of %v: %+v, want every value kept", vs, n)
+		}
+	}
+}
+
 func TestKeepRuleJudge(t *testing.T) {
 	t.Parallel()
 	noisy := KeepRule{LowerIsBetter: true, Sigma: 0.02, Multiplier: 1.5, Remeasure: 2} // threshold 0.03

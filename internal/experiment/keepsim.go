@@ -57,10 +57,14 @@ func SimulateKeepRule(k KeepRule, sigma float64, repeats int, gain float64, tria
 		for i := range vs {
 			vs[i] = draw(0)
 		}
-		if k.Sigma > 0 && len(vs) > 1 {
-			k.Sigma = stddev(vs)
+		n := NewNoise(vs)
+		if n == nil {
+			return vs[0]
 		}
-		return mean(vs)
+		if k.Sigma > 0 {
+			k.Sigma = n.Sigma
+		}
+		return n.Mean
 	}
 	// candidate measures a program of the given truth against best as the
 	// rule asks and returns the verdict, its mean and the runs spent.

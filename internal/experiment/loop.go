@@ -174,10 +174,15 @@ func (r *Run) Baseline(ctx context.Context) error {
 	a.value = mean(a.values)
 	if noise := NewNoise(a.values); noise != nil {
 		r.Config.Noise = noise
+		a.value = noise.Mean
 		if err := r.Config.save(r.path(ConfigFile)); err != nil {
 			return err
 		}
-		rep.Logf("baseline: %d runs, mean %s %.6f, sigma %.6f", k, r.Config.Metric.Name, a.value, noise.Sigma)
+		out := ""
+		if len(noise.Outliers) > 0 {
+			out = fmt.Sprintf(" (left out as outliers: %v)", noise.Outliers)
+		}
+		rep.Logf("baseline: %d runs, mean %s %.6f, sigma %.6f%s", k, r.Config.Metric.Name, a.value, noise.Sigma, out)
 	}
 	row := results.Row{Commit: r.Config.BaseCommit, Value: a.value, MemoryGB: a.memory, Status: results.Keep, Description: "baseline"}
 	r.best = a.value

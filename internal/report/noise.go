@@ -23,6 +23,7 @@ type Noise struct {
 	Sigma    float64 // standard deviation of the baseline's runs; 0 when measured once
 	Runs     int     // the baseline's runs
 	Min, Max float64 // their range
+	Outliers int     // runs left out of sigma and the mean
 
 	Threshold  float64 // what the latest experiment had to beat the best by
 	Remeasured int     // experiments measured more than once (the baseline not counted)
@@ -43,13 +44,15 @@ func ReadNoise(resultsPath string) (*Noise, error) {
 	if err == nil {
 		var cfg struct {
 			Noise *struct {
-				Values []float64 `json:"values"`
-				Sigma  float64   `json:"sigma"`
+				Values   []float64 `json:"values"`
+				Sigma    float64   `json:"sigma"`
+				Outliers []float64 `json:"outliers"`
 			} `json:"noise"`
 		}
 		if json.Unmarshal(b, &cfg) == nil && cfg.Noise != nil && len(cfg.Noise.Values) > 0 {
 			n.Sigma, n.Runs = cfg.Noise.Sigma, len(cfg.Noise.Values)
 			n.Min, n.Max = slices.Min(cfg.Noise.Values), slices.Max(cfg.Noise.Values)
+			n.Outliers = len(cfg.Noise.Outliers)
 		}
 	}
 	b, err = os.ReadFile(filepath.Join(dir, runs.ExperimentsFile))
@@ -88,7 +91,11 @@ func ReadNoise(resultsPath string) (*Noise, error) {
 func (n *Noise) Line() string {
 	var parts []string
 	if n.Runs > 1 {
-		parts = append(parts, fmt.Sprintf("sigma %.6f over %d baseline runs (%.6f to %.6f)", n.Sigma, n.Runs, n.Min, n.Max))
+		out := ""
+		if n.Outliers > 0 {
+			out = fmt.Sprintf(", %s left out", plural(n.Outliers, "outlier"))
+		}
+		parts = append(parts, fmt.Sprintf("sigma %.6f over %d baseline runs (%.6f to %.6f%s)", n.Sigma, n.Runs, n.Min, n.Max, out))
 	} else {
 		parts = append(parts, "baseline measured once")
 	}

@@ -72,3 +72,12 @@ func TestNoNoise(t *testing.T) {
 		}
 	}
 }
+
+func TestNoiseLineNamesOutliers(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "run.json"), []byte(`{"noise": {"values": [0.6, 0.61, 1.0], "sigma": 0.007, "outliers": [1.0]}}`), 0o644)
+	n, err := ReadNoise(filepath.Join(dir, "results.tsv"))
+	if err != nil || n == nil || n.Line() != "noise: sigma 0.007000 over 3 baseline runs (0.600000 to 1.000000, 1 outlier left out)" {
+		t.Errorf("noise %+v (%v): %q", n, err, n.Line())
+	}
+}
