@@ -3,7 +3,9 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"autoresearch/internal/gitops"
@@ -41,9 +43,14 @@ func checkTask(ctx context.Context, env Env) (checks []Check, ok bool) {
 			continue
 		}
 		usesGo = usesGo || argv[0] == "go"
-		if p, err := lookPath(argv[0]); err != nil {
+		p, err := lookPath(argv[0])
+		home, herr := os.UserHomeDir()
+		switch {
+		case err != nil:
 			checks = append(checks, Check{"task program", Problem, fmt.Sprintf("%s runs %s, which is not on PATH: install it, or change %s", task.File, argv[0], task.File)})
-		} else {
+		case herr == nil && strings.HasPrefix(p, home+string(filepath.Separator)):
+			checks = append(checks, Check{"task program", Note, fmt.Sprintf("%s is %s, in your home folder, where the sandbox lets the program read nothing: put a system %s first on PATH, or run with --sandbox off", argv[0], p, argv[0])})
+		default:
 			checks = append(checks, Check{"task program", OK, argv[0] + ": " + p})
 		}
 	}

@@ -259,7 +259,8 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 		p.Add(l)
 	}
 
-	p.Legend.Top = true
+	// The legend sits on the side of the worse values, away from the best.
+	p.Legend.Top = a.LowerIsBetter
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
 	p.Legend.Padding = vg.Points(3)
 	return p, nil
