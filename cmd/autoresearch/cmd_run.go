@@ -52,7 +52,11 @@ than the threshold, and discards it otherwise. The threshold is the larger of
 by its repeated runs); a change that beats the best at all is trained again, up
 to --remeasure more times, and decided on the mean of its runs. Crashes go back to the agent for up
 to --fix-attempts fixes. A new tag is set up and its baseline run first; an
-existing tag resumes where it stopped.`,
+existing tag resumes where it stopped.
+
+In a repository with an autoresearch.toml, the agent edits the task's editable
+files and the metric is the task's, kept when it falls or rises as its
+direction says; the agent's instructions default to the task's program.`,
 		Example: `  autoresearch run --tag nov26 --agent sweep --max-experiments 20
   OPENAI_API_KEY=... autoresearch run --tag nov26 --model gpt-5 --until 8h
   autoresearch run --tag nov26 --base-url http://localhost:11434/v1 --model qwen3-coder`,
