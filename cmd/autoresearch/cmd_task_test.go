@@ -51,7 +51,7 @@ func TestExamplesWithTheSweepAgent(t *testing.T) {
 		lower, memory                      bool
 	}{
 		{"backtest", "30s", "1", "sharpe", `^(FAST_WINDOW|SLOW_WINDOW|ENTRY_THRESHOLD|VOL_WINDOW|TARGET_VOL|MAX_LEVERAGE) \S+ -> \S+$`, false, true},
-		{"gofast", "0.2s", "2", "ns_per_op", `^(InsertionCutoff|PivotSamples|ThreeWay|BinaryInsertion) \S+ -> \S+$`, true, false},
+		{"gofast", "0.2s", "2", "cpu_ns_per_op", `^(InsertionCutoff|PivotSamples|ThreeWay|BinaryInsertion) \S+ -> \S+$`, true, false},
 	} {
 		t.Run(ex.name, func(t *testing.T) {
 			if ex.name == "backtest" {
