@@ -42,8 +42,11 @@ note() {
 	gpu) head -n1 "$out" ;;
 	syntax) grep '^gpu-syntax:' "$out" || grep -m1 -E 'error' "$out" ;;
 	parity)
-		# The rows of the parity table TestMain prints: "name error limit [FAIL]".
-		awk '/^parity check/ {on = 1; next} on && NF >= 3 {n++; if ($2 + 0 > worst) {worst = $2 + 0; w = $1}; if ($NF == "FAIL") f++}
+		# The rows of the parity table TestMain prints: name (58 columns, may hold spaces), error,
+		# limit, then FAIL when over it.
+		awk '/^parity check/ {on = 1; next}
+			on && NF >= 3 {fail = ($NF == "FAIL"); e = (fail ? $(NF - 2) : $(NF - 1)) + 0; n++; f += fail
+				if (e > worst) {worst = e; w = substr($0, 1, 58); sub(/ +$/, "", w)}}
 			END {if (n) printf "%d checks, %d over their limit, largest error %.2e (%s)", n, f, worst, w}' "$out"
 		grep -E '^(--- FAIL|panic:)|error while loading|cuda backend:' "$out" | head -n 3 | tr '\n' ' '
 		;;
