@@ -165,6 +165,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		}
 	}
 	argv, env, resultPath := s.Command, append([]string(nil), s.Env...), s.ResultPath
+	attr := procAttr()
 	if s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off {
 		scratch, cleanup, err := prepareScratch(s.Scratch)
 		if err != nil {
@@ -174,7 +175,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		p := *s.Sandbox
 		p.Read = append(append([]string(nil), p.Read...), s.Dir)
 		p.Write = append(append([]string(nil), p.Write...), scratch)
-		if argv, err = sandbox.Wrap(p, argv); err != nil {
+		if argv, err = sandbox.WrapLocal(p, argv, attr); err != nil {
 			return nil, err
 		}
 		env = append(env, "TMPDIR="+scratch)
@@ -198,7 +199,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	cmd.Dir = s.Dir
 	cmd.Env = RunEnv(env...)
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = procAttr()
+	cmd.SysProcAttr = attr
 
 	pat := s.ProgressPattern
 	if pat == nil {

@@ -42,6 +42,9 @@ type Support struct {
 	// Namespace is why no user and network namespace could be made; nil
 	// when one can.
 	Namespace error
+	// Root: the program runs as root, whom the kernel exempts from the
+	// process limit.
+	Root bool
 }
 
 // Missing lists the protections a run would lack, each as "name (why)".
@@ -63,7 +66,10 @@ func (s Support) Missing() []string {
 	if s.Landlock < 6 {
 		m = append(m, fmt.Sprintf("%s (Landlock ABI %d does not stop signals to the harness: it needs Linux 6.12+)", IPC, s.Landlock))
 	}
-	if s.Namespace != nil {
+	switch {
+	case s.Root:
+		m = append(m, ResourceLimits+" (the kernel does not apply the process limit to root; memory and open files are limited)")
+	case s.Namespace != nil:
 		m = append(m, ResourceLimits+" (the process limit counts only within a user namespace; memory and open files are limited)")
 	}
 	return m

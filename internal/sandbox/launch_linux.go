@@ -46,6 +46,29 @@ func launch(args []string) int {
 	return confineAndExec(p, argv, inner)
 }
 
+// WrapLocal is Wrap for a program this process starts itself with attr: the
+// new namespaces are made as it starts (attr gets the clone flags and the id
+// maps), which saves the launcher's first stage, one start of this binary.
+// Without namespaces it returns Wrap's line and leaves attr alone.
+func WrapLocal(p Policy, argv []string, attr *syscall.SysProcAttr) ([]string, error) {
+	line, err := Wrap(p, argv)
+	if err != nil || p.Mode == Off || Probe().Namespace != nil {
+		return line, err
+	}
+	setNamespaces(attr)
+	return append([]string{line[0], Subcommand, "-inner"}, line[2:]...), nil
+}
+
+// setNamespaces makes attr start a process in a new user namespace (the
+// caller's uid and gid mapped to themselves) and a new, empty network
+// namespace.
+func setNamespaces(attr *syscall.SysProcAttr) {
+	uid, gid := os.Getuid(), os.Getgid()
+	attr.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+}
+
 // runInNamespace runs the inner stage in a new user namespace (the caller's
 // uid and gid mapped to themselves) and a new, empty network namespace. It
 // returns the inner stage's exit status; a stage killed by a signal kills
@@ -55,15 +78,10 @@ func runInNamespace(args []string) (int, error) {
 	// The kernel sends the parent-death signal when the thread that
 	// started the child exits: keep it.
 	runtime.LockOSThread()
-	uid, gid := os.Getuid(), os.Getgid()
 	cmd := exec.Command("/proc/self/exe", append([]string{Subcommand, "-inner"}, args...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
-		Pdeathsig:   syscall.SIGKILL,
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	setNamespaces(cmd.SysProcAttr)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	if err := cmd.Start(); err != nil {
@@ -118,7 +136,7 @@ func confineAndExec(p Policy, argv []string, inNamespace bool) int {
 	}
 	abi, _ := ll.LandlockGetABIVersion()
 	if p.Mode == Strict {
-		s := Support{Landlock: abi}
+		s := Support{Landlock: abi, Root: os.Getuid() == 0}
 		if m := s.Missing(); len(m) > 0 {
 			return launchFailed("refusing to run without every protection (--sandbox strict): missing %s", strings.Join(m, "; "))
 		}
@@ -267,20 +285,16 @@ func interpreters(prog string, depth int) []string {
 // probe finds the Landlock ABI and tries a user and network namespace by
 // starting the launcher in one.
 func probe() Support {
-	s := Support{}
+	s := Support{Root: os.Getuid() == 0}
 	s.Landlock, _ = ll.LandlockGetABIVersion()
 	self, err := launcher()
 	if err != nil {
 		s.Namespace = err
 		return s
 	}
-	uid, gid := os.Getuid(), os.Getgid()
 	cmd := exec.Command(self, Subcommand, "-probe")
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	setNamespaces(cmd.SysProcAttr)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

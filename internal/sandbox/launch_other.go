@@ -30,6 +30,11 @@ func launch(args []string) int {
 	return launchFailed("starting %s: %v", prog, err)
 }
 
+// WrapLocal is Wrap: there are no namespaces to make.
+func WrapLocal(p Policy, argv []string, attr *syscall.SysProcAttr) ([]string, error) {
+	return Wrap(p, argv)
+}
+
 func probe() Support {
 	return Support{Namespace: errors.New("namespaces are Linux's")}
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -263,5 +264,36 @@ func TestCheckImports(t *testing.T) {
 		if !strings.Contains(err.Error(), "gpt/train.go imports "+strings.Join(want, ", ")) || !strings.Contains(err.Error(), "Remove the import") {
 			t.Errorf("message: %v", err)
 		}
+	}
+}
+
+func TestMissingProtections(t *testing.T) {
+	names := func(s Support) []string {
+		var n []string
+		for _, m := range s.Missing() {
+			name, _, _ := strings.Cut(m, " (")
+			n = append(n, name)
+		}
+		return n
+	}
+	noNS := errors.New("unprivileged user namespaces are not allowed here")
+	cases := []struct {
+		s    Support
+		want []string
+	}{
+		{Support{Landlock: 7}, nil},
+		{Support{Landlock: 7, Root: true}, []string{ResourceLimits}},
+		{Support{Landlock: 7, Namespace: noNS}, []string{Network, ResourceLimits}},
+		{Support{Landlock: 5}, []string{IPC}},
+		{Support{Landlock: 0, Namespace: noNS}, []string{Filesystem, Network, IPC, ResourceLimits}},
+	}
+	for _, c := range cases {
+		if got := names(c.s); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%+v: missing %v, want %v", c.s, got, c.want)
+		}
+	}
+	tcp := Support{Landlock: 4, Namespace: noNS}.Missing()[0]
+	if !strings.Contains(tcp, "TCP is still blocked by Landlock") || !strings.Contains(tcp, "not allowed here") {
+		t.Errorf("the network note: %s", tcp)
 	}
 }
