@@ -313,6 +313,8 @@ func classify(res *Result, out *output, werr error, timedOut bool, s Spec) (Cras
 		return Timeout, fmt.Sprintf("killed at the hard limit of %s", s.HardLimit.Round(time.Second))
 	case out.failed && pattern == nil:
 		return RuntimeCrash, "the program printed FAIL (a NaN or exploding loss)"
+	case out.panic != "" && strings.Contains(out.panic, "out of memory") && s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off && s.Sandbox.Limits.MemoryMB > 0:
+		return RuntimeCrash, fmt.Sprintf("%s (past the sandbox's memory limit of %d MB)", out.panic, s.Sandbox.Limits.MemoryMB)
 	case out.panic != "":
 		return RuntimeCrash, out.panic
 	case werr != nil:

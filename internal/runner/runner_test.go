@@ -80,6 +80,12 @@ func helper(mode string) int {
 		fmt.Println("sharpe: .")
 	case "sleep":
 		time.Sleep(time.Hour)
+	case "oom":
+		b := make([]byte, 4<<30)
+		for i := range b {
+			b[i] = 1
+		}
+		fmt.Println(len(b))
 	case "hang":
 		child := exec.Command("sleep", "1000")
 		child.Start()

@@ -55,6 +55,15 @@ func TestSandboxedRunIsKilledAtTheHardLimit(t *testing.T) {
 	}
 }
 
+// A program that allocates past the memory limit dies of it; the reason
+// names the limit.
+func TestSandboxedRunPastTheMemoryLimit(t *testing.T) {
+	res, log, _ := sandboxed(t, "oom", time.Minute)
+	if res.Crash != RuntimeCrash || !strings.Contains(res.Reason, "out of memory") || !strings.Contains(res.Reason, "memory limit of 2048 MB") {
+		t.Fatalf("crash %q (%s), want a runtime crash naming the limit\n%s", res.Crash, res.Reason, log)
+	}
+}
+
 // BenchmarkStartup compares the time from start to the first output of a
 // program that prints and exits, unconfined and sandboxed: the difference is
 // the sandbox's start-up overhead per experiment.
