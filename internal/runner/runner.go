@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -17,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"autoresearch/harness"
 	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/sandbox"
 )
@@ -164,36 +162,16 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 			return nil, err
 		}
 	}
-	argv, env, resultPath := s.Command, append([]string(nil), s.Env...), s.ResultPath
 	attr := procAttr()
-	if s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off {
-		scratch, cleanup, err := prepareScratch(s.Scratch)
-		if err != nil {
-			return nil, err
-		}
-		defer cleanup()
-		p := *s.Sandbox
-		p.Read = append(append([]string(nil), p.Read...), s.Dir)
-		p.Write = append(append([]string(nil), p.Write...), scratch)
-		if argv, err = sandbox.WrapLocal(p, argv, attr); err != nil {
-			return nil, err
-		}
-		env = append(env, "TMPDIR="+scratch)
-		if resultPath != "" {
-			resultPath = filepath.Join(scratch, "result.json")
-		}
-	} else if s.Scratch != "" {
-		if err := os.MkdirAll(s.Scratch, 0o755); err != nil {
-			return nil, err
-		}
-		env = append(env, "TMPDIR="+s.Scratch)
-	}
-	pr, pw, err := os.Pipe()
+	c, err := Confine(s, attr)
 	if err != nil {
 		return nil, err
 	}
-	if resultPath != "" {
-		env = append(env, harness.EnvResult+"="+resultPath)
+	defer c.Cleanup()
+	argv, env, resultPath := c.Argv, c.Env, c.ResultPath
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = s.Dir
@@ -348,19 +326,6 @@ func describeExit(err error) string {
 		return fmt.Sprintf("exit status %d", ee.ExitCode())
 	}
 	return err.Error()
-}
-
-// prepareScratch makes dir an empty folder (a new temporary one when dir is
-// empty); cleanup removes a temporary one.
-func prepareScratch(dir string) (string, func(), error) {
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "autoresearch-scratch")
-		return tmp, func() { os.RemoveAll(tmp) }, err
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return "", nil, fmt.Errorf("emptying the scratch folder: %w", err)
-	}
-	return dir, func() {}, os.MkdirAll(dir, 0o755)
 }
 
 // parseResult reads the figures the program wrote as a JSON object; numbers

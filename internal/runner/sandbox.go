@@ -1,9 +1,12 @@
 package runner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
+	"autoresearch/harness"
 	"autoresearch/internal/sandbox"
 )
 
@@ -30,4 +33,73 @@ func KernelCache() string {
 		dir = os.TempDir()
 	}
 	return filepath.Join(dir, "autoresearch", "ptx")
+}
+
+// Confined is a Spec's program as an executor starts it: confined by the
+// Spec's sandbox, with the scratch folder as its TMPDIR.
+type Confined struct {
+	Argv []string
+	// Env is the Spec's Env plus TMPDIR and AUTORESEARCH_RESULT (RunEnv's
+	// basics still to be added).
+	Env []string
+	// ResultPath is where the program writes its result file: in the
+	// scratch folder when sandboxed (the executor copies it to the Spec's
+	// ResultPath after the run), else the Spec's ResultPath.
+	ResultPath string
+	// Cleanup removes a temporary scratch folder.
+	Cleanup func()
+}
+
+// Confine applies s.Sandbox to s.Command: the policy plus s.Dir (read) and
+// the scratch folder (write, emptied first). attr is the SysProcAttr of a
+// process this one starts, which then makes the namespaces as it starts;
+// nil gives a line that makes them itself, for a job script.
+func Confine(s Spec, attr *syscall.SysProcAttr) (Confined, error) {
+	c := Confined{Argv: s.Command, Env: append([]string(nil), s.Env...), ResultPath: s.ResultPath, Cleanup: func() {}}
+	switch {
+	case s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off:
+		scratch, cleanup, err := prepareScratch(s.Scratch)
+		if err != nil {
+			return c, err
+		}
+		p := *s.Sandbox
+		p.Read = append(append([]string(nil), p.Read...), s.Dir)
+		p.Write = append(append([]string(nil), p.Write...), scratch)
+		if attr != nil {
+			c.Argv, err = sandbox.WrapLocal(p, s.Command, attr)
+		} else {
+			c.Argv, err = sandbox.Wrap(p, s.Command)
+		}
+		if err != nil {
+			cleanup()
+			return c, err
+		}
+		c.Cleanup = cleanup
+		c.Env = append(c.Env, "TMPDIR="+scratch)
+		if c.ResultPath != "" {
+			c.ResultPath = filepath.Join(scratch, "result.json")
+		}
+	case s.Scratch != "":
+		if err := os.MkdirAll(s.Scratch, 0o755); err != nil {
+			return c, err
+		}
+		c.Env = append(c.Env, "TMPDIR="+s.Scratch)
+	}
+	if c.ResultPath != "" {
+		c.Env = append(c.Env, harness.EnvResult+"="+c.ResultPath)
+	}
+	return c, nil
+}
+
+// prepareScratch makes dir an empty folder (a new temporary one when dir is
+// empty); cleanup removes a temporary one.
+func prepareScratch(dir string) (string, func(), error) {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "autoresearch-scratch")
+		return tmp, func() { os.RemoveAll(tmp) }, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", nil, fmt.Errorf("emptying the scratch folder: %w", err)
+	}
+	return dir, func() {}, os.MkdirAll(dir, 0o755)
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +84,34 @@ func BenchmarkStartup(b *testing.B) {
 				b.ReportMetric(float64(res.FirstOutput.Microseconds())/1000, "ms-to-first-output")
 			}
 		})
+	}
+}
+
+// Without a SysProcAttr, Confine gives a complete command line, as a job
+// script runs it: the launcher makes the namespaces itself.
+func TestConfineForAJobScript(t *testing.T) {
+	dir := t.TempDir()
+	s := Spec{Dir: dir, Command: []string{os.Args[0]}, Env: []string{"RUNNER_HELPER=json"},
+		ResultPath: filepath.Join(dir, "result.json"), Scratch: filepath.Join(dir, "scratch"),
+		Sandbox: SandboxPolicy(sandbox.Auto, CPU, nil, sandbox.Limits{MemoryMB: 2048})}
+	c, err := Confine(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Cleanup()
+	if len(c.Argv) < 3 || c.Argv[1] != sandbox.Subcommand || c.Argv[2] == "-inner" || c.Argv[len(c.Argv)-1] != os.Args[0] {
+		t.Fatalf("line %q", c.Argv)
+	}
+	if c.ResultPath != filepath.Join(dir, "scratch", "result.json") {
+		t.Errorf("result path %s, want it in the scratch folder", c.ResultPath)
+	}
+	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
+	cmd.Dir, cmd.Env = dir, RunEnv(c.Env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "val_bpb:") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(c.ResultPath); err != nil || !strings.Contains(string(b), "0.5") {
+		t.Errorf("no result in the scratch folder: %v %s", err, b)
 	}
 }
