@@ -32,7 +32,10 @@ func BenchmarkTrainStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			opt := model.SetupOptimizer(UNEMBEDDING_LR, EMBEDDING_LR, MATRIX_LR, WEIGHT_DECAY, [2]float64{ADAM_BETA1, ADAM_BETA2}, SCALAR_LR)
+			opt, err := model.SetupOptimizer(UNEMBEDDING_LR, EMBEDDING_LR, MATRIX_LR, WEIGHT_DECAY, [2]float64{ADAM_BETA1, ADAM_BETA2}, SCALAR_LR)
+			if err != nil {
+				b.Fatal(err)
+			}
 			accum := total / (rows * p.MaxSeqLen)
 			r := rand.New(rand.NewPCG(1, 2))
 			tokens := make([]int32, rows*(p.MaxSeqLen+1))
@@ -40,17 +43,19 @@ func BenchmarkTrainStep(b *testing.B) {
 				tokens[i] = int32(r.IntN(p.VocabSize))
 			}
 			x, y := shiftedBatch(tokens, rows, p.MaxSeqLen)
+			// The training loop's step, as gpt/train.go takes it.
 			step := func() {
-				s := dev.Scope()
-				defer s.Close()
-				for range accum {
-					ms := dev.Scope()
-					xt, yt := dev.FromInt32s(x, rows, p.MaxSeqLen), dev.FromInt32s(y, rows, p.MaxSeqLen)
-					model.Forward(xt, yt, "mean").MulScalar(1 / float32(accum)).Backward()
-					ms.Close()
-				}
-				opt.Step()
-				dev.ZeroGrad()
+				dev.Step(func() (trainLoss *tensor.Tensor) {
+					for range accum {
+						xt, yt := dev.FromInt32s(x, rows, p.MaxSeqLen), dev.FromInt32s(y, rows, p.MaxSeqLen)
+						loss := model.Forward(xt, yt, "mean")
+						trainLoss = loss.Detach()
+						loss.MulScalar(1 / float32(accum)).Backward()
+					}
+					opt.Step()
+					dev.ZeroGrad()
+					return trainLoss
+				})
 			}
 			step() // optimizer state and buffer pool warm
 			b.ResetTimer()

@@ -312,7 +312,10 @@ func TestMuonMatchesReference(t *testing.T) {
 			params = append(params, dev.Parameter("w"+string(rune('a'+i)), dev.Normal(rng, 0, 1, rows, cols)))
 		}
 		g := &ParamGroup{Kind: "muon", Params: params, LR: 0.03, Momentum: 0.9, NSSteps: 5, Beta2: 0.95, WeightDecay: 0.2}
-		opt := &MuonAdamW{dev: dev, Groups: []*ParamGroup{g}, adam: map[*tensor.Tensor]*adamState{}}
+		opt, err := NewMuonAdamW(dev, []*ParamGroup{g})
+		if err != nil {
+			t.Fatal(err)
+		}
 		ref := newRefMuon(P, rows, cols)
 		for i, p := range params {
 			ref.params[i] = p.Float64s()
@@ -322,7 +325,7 @@ func TestMuonMatchesReference(t *testing.T) {
 				p.Grad = dev.Normal(rng, 0, 1, rows, cols).Keep()
 				ref.grads[i] = p.Grad.Float64s()
 			}
-			opt.Step()
+			dev.Step(func() *tensor.Tensor { opt.Step(); return dev.Scalar(0) })
 			// The device takes its scalars (rates, coefficients) as float32.
 			ref.step(f32(g.Momentum), f32(g.LR*math.Sqrt(max(1, float64(rows)/float64(cols)))), f32(g.WeightDecay), f32(g.Beta2), g.NSSteps)
 			for i, p := range params {

@@ -8,14 +8,14 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"autoresearch/harness"
@@ -94,13 +94,9 @@ func profileScale(profile string) (depth, totalBatchSize, deviceBatchSize int) {
 
 // GPTConfig is the model's shape.
 type GPTConfig struct {
-	SequenceLen   int
-	VocabSize     int
-	NLayer        int
-	NHead         int
-	NKVHead       int
-	NEmbd         int
-	WindowPattern string
+	SequenceLen, VocabSize        int
+	NLayer, NHead, NKVHead, NEmbd int
+	WindowPattern                 string
 }
 
 // norm is F.rms_norm(x, (x.size(-1),)) with no weight; its default eps is the
@@ -172,34 +168,32 @@ type GPT struct {
 	windowSizes  []int
 	wte, lmHead  *tensor.Tensor // [V, C] each
 	h            []Block
-	residLambdas *tensor.Tensor // [n_layer]
-	x0Lambdas    *tensor.Tensor // [n_layer]
-	valueEmbeds  map[int]*tensor.Tensor
-	cos, sin     *tensor.Tensor // [rotary_seq_len, head_dim/2]
+	residLambdas *tensor.Tensor   // [n_layer]
+	x0Lambdas    *tensor.Tensor   // [n_layer]
+	valueEmbeds  []*tensor.Tensor // [V, KVH*D] for the layers with one, else nil
+	cos, sin     *tensor.Tensor   // [rotary_seq_len, head_dim/2]
 }
 
 // NewGPT makes the model on dev and initialises it as the original's
 // init_weights does, drawing from rng.
 func NewGPT(dev *tensor.Device, config GPTConfig, rng *tensor.RNG) (*GPT, error) {
 	c := config
-	if c.NEmbd%c.NHead != 0 {
-		return nil, fmt.Errorf("model width %d is not a multiple of %d heads", c.NEmbd, c.NHead)
-	}
-	if c.NKVHead > c.NHead || c.NHead%c.NKVHead != 0 {
-		return nil, fmt.Errorf("%d query heads cannot share %d key/value heads", c.NHead, c.NKVHead)
-	}
 	headDim := c.NEmbd / c.NHead
-	if headDim%2 != 0 {
+	switch {
+	case c.NEmbd%c.NHead != 0:
+		return nil, fmt.Errorf("model width %d is not a multiple of %d heads", c.NEmbd, c.NHead)
+	case c.NKVHead > c.NHead || c.NHead%c.NKVHead != 0:
+		return nil, fmt.Errorf("%d query heads cannot share %d key/value heads", c.NHead, c.NKVHead)
+	case headDim%2 != 0:
 		return nil, fmt.Errorf("head dimension %d is odd: rotary embeddings need it even", headDim)
-	}
-	if c.NEmbd < veGateChannels {
+	case c.NEmbd < veGateChannels:
 		return nil, fmt.Errorf("model width %d is less than the %d channels of the value-embedding gate", c.NEmbd, veGateChannels)
 	}
 	windows, err := computeWindowSizes(c)
 	if err != nil {
 		return nil, err
 	}
-	m := &GPT{config: c, dev: dev, windowSizes: windows, valueEmbeds: map[int]*tensor.Tensor{}}
+	m := &GPT{config: c, dev: dev, windowSizes: windows, valueEmbeds: make([]*tensor.Tensor, c.NLayer)}
 	param := func(name string, t *tensor.Tensor) *tensor.Tensor { return dev.Parameter(name, t) }
 	kvDim := c.NKVHead * headDim
 	s := math.Sqrt(3) / math.Sqrt(float64(c.NEmbd))
@@ -209,7 +203,8 @@ func NewGPT(dev *tensor.Device, config GPTConfig, rng *tensor.RNG) (*GPT, error)
 	m.wte = param("transformer.wte.weight", dev.Normal(rng, 0, 1, c.VocabSize, c.NEmbd))
 	m.lmHead = param("lm_head.weight", dev.Normal(rng, 0, 0.001, c.VocabSize, c.NEmbd))
 	// Transformer blocks: uniform ±√3/√d, zeros for both projections back
-	// into the residual stream.
+	// into the residual stream and for the value-embedding gates
+	// (sigmoid(0)·2 = 1, neutral).
 	m.h = make([]Block, c.NLayer)
 	for i := range m.h {
 		pre := fmt.Sprintf("transformer.h.%d.", i)
@@ -221,19 +216,17 @@ func NewGPT(dev *tensor.Device, config GPTConfig, rng *tensor.RNG) (*GPT, error)
 		b.attn.cProj = param(pre+"attn.c_proj.weight", dev.Zeros(c.NEmbd, c.NEmbd))
 		b.mlp.cFc = param(pre+"mlp.c_fc.weight", uniform(4*c.NEmbd, c.NEmbd))
 		b.mlp.cProj = param(pre+"mlp.c_proj.weight", dev.Zeros(c.NEmbd, 4*c.NEmbd))
+		if hasVE(i, c.NLayer) {
+			b.attn.veGate = param(pre+"attn.ve_gate.weight", dev.Zeros(c.NKVHead, veGateChannels))
+		}
 	}
 	// Per-layer scalars.
 	m.residLambdas = param("resid_lambdas", dev.Full(1, c.NLayer))
 	m.x0Lambdas = param("x0_lambdas", dev.Full(0.1, c.NLayer))
-	// Value embeddings, then their gates (zero: sigmoid(0)·2 = 1, neutral).
+	// Value embeddings.
 	for i := range c.NLayer {
 		if hasVE(i, c.NLayer) {
 			m.valueEmbeds[i] = param(fmt.Sprintf("value_embeds.%d.weight", i), uniform(c.VocabSize, kvDim))
-		}
-	}
-	for i := range m.h {
-		if hasVE(i, c.NLayer) {
-			m.h[i].attn.veGate = param(fmt.Sprintf("transformer.h.%d.attn.ve_gate.weight", i), dev.Zeros(c.NKVHead, veGateChannels))
 		}
 	}
 	// Rotary embeddings, for 10× the context like the original.
@@ -264,16 +257,13 @@ func computeWindowSizes(c GPTConfig) ([]int, error) {
 	if pattern == "" || strings.Trim(pattern, "SL") != "" {
 		return nil, fmt.Errorf("window pattern %q: use only S (half context) and L (full context)", c.WindowPattern)
 	}
-	long, short := c.SequenceLen, c.SequenceLen/2
 	w := make([]int, c.NLayer)
 	for i := range w {
-		if pattern[i%len(pattern)] == 'L' {
-			w[i] = long
-		} else {
-			w[i] = short
+		w[i] = c.SequenceLen / 2
+		if pattern[i%len(pattern)] == 'L' || i == c.NLayer-1 {
+			w[i] = c.SequenceLen
 		}
 	}
-	w[len(w)-1] = long
 	return w, nil
 }
 
@@ -287,11 +277,7 @@ func (m *GPT) EstimateFlops() float64 {
 	h, q, t := c.NHead, c.NEmbd/c.NHead, c.SequenceLen
 	attn := 0
 	for _, window := range m.windowSizes {
-		effective := t
-		if window >= 0 {
-			effective = min(window, t)
-		}
-		attn += 12 * h * q * effective
+		attn += 12 * h * q * min(window, t)
 	}
 	return 6*float64(nparams-exclude) + float64(attn)
 }
@@ -308,43 +294,21 @@ func (m *GPT) NumScalingParams() [][2]any {
 		{"total", wte + ve + head + matrices + scalars}}
 }
 
-// matrixParams lists the transformer blocks' weights (what Muon updates).
-func (m *GPT) matrixParams() []*tensor.Tensor {
-	var ps []*tensor.Tensor
-	for i := range m.h {
-		a, f := &m.h[i].attn, &m.h[i].mlp
-		ps = append(ps, a.cQ, a.cK, a.cV, a.cProj)
-		if a.veGate != nil {
-			ps = append(ps, a.veGate)
-		}
-		ps = append(ps, f.cFc, f.cProj)
-	}
-	return ps
-}
-
-func (m *GPT) valueEmbedList() []*tensor.Tensor {
-	var ps []*tensor.Tensor
-	for i := range m.config.NLayer {
-		if ve := m.valueEmbeds[i]; ve != nil {
-			ps = append(ps, ve)
-		}
-	}
-	return ps
-}
-
-func (m *GPT) parameters() []*tensor.Tensor {
-	ps := []*tensor.Tensor{m.wte, m.lmHead, m.residLambdas, m.x0Lambdas}
-	ps = append(ps, m.valueEmbedList()...)
-	return append(ps, m.matrixParams()...)
-}
+// matrixParams lists the transformer blocks' weights (what Muon updates),
+// valueEmbedList the value embeddings, parameters every parameter.
+func (m *GPT) matrixParams() []*tensor.Tensor   { return m.dev.ParametersUnder("transformer.h.") }
+func (m *GPT) valueEmbedList() []*tensor.Tensor { return m.dev.ParametersUnder("value_embeds.") }
+func (m *GPT) parameters() []*tensor.Tensor     { return m.dev.Parameters() }
 
 // SetupOptimizer groups the parameters as the original: AdamW for the
 // unembedding, the embeddings, the value embeddings and the two kinds of
-// per-layer scalars; Muon for the block matrices, one group per shape.
-func (m *GPT) SetupOptimizer(unembeddingLR, embeddingLR, matrixLR, weightDecay float64, adamBetas [2]float64, scalarLR float64) *MuonAdamW {
+// per-layer scalars; Muon for the block matrices, one group per shape. It
+// fails, naming the parameter, when a parameter is in no group or in two.
+func (m *GPT) SetupOptimizer(unembeddingLR, embeddingLR, matrixLR, weightDecay float64, adamBetas [2]float64, scalarLR float64) (*MuonAdamW, error) {
 	modelDim := m.config.NEmbd
 	// Scale the AdamW LRs ∝ 1/√dmodel (tuned at 768 wide).
 	dmodelLRScale := math.Pow(float64(modelDim)/768, -0.5)
+	fmt.Printf("Scaling AdamW LRs by 1/sqrt(%d/768) = %.6f\n", modelDim, dmodelLRScale)
 	adamw := func(ps []*tensor.Tensor, lr float64, betas [2]float64) *ParamGroup {
 		return &ParamGroup{Kind: "adamw", Params: ps, LR: lr, Betas: betas, Eps: 1e-10}
 	}
@@ -355,34 +319,16 @@ func (m *GPT) SetupOptimizer(unembeddingLR, embeddingLR, matrixLR, weightDecay f
 		adamw([]*tensor.Tensor{m.residLambdas}, scalarLR*0.01, adamBetas),
 		adamw([]*tensor.Tensor{m.x0Lambdas}, scalarLR, [2]float64{0.96, 0.95}),
 	}
-	matrices := m.matrixParams()
-	var shapes [][2]int
-	for _, p := range matrices {
+	byShape := map[[2]int][]*tensor.Tensor{}
+	for _, p := range m.matrixParams() {
 		s := [2]int{p.Dim(0), p.Dim(1)}
-		if !slices.Contains(shapes, s) {
-			shapes = append(shapes, s)
-		}
+		byShape[s] = append(byShape[s], p)
 	}
-	slices.SortFunc(shapes, func(a, b [2]int) int {
-		if a[0] != b[0] {
-			return a[0] - b[0]
-		}
-		return a[1] - b[1]
-	})
-	for _, s := range shapes {
-		var ps []*tensor.Tensor
-		for _, p := range matrices {
-			if p.Dim(0) == s[0] && p.Dim(1) == s[1] {
-				ps = append(ps, p)
-			}
-		}
-		groups = append(groups, &ParamGroup{Kind: "muon", Params: ps, LR: matrixLR,
+	for _, s := range slices.SortedFunc(maps.Keys(byShape), func(a, b [2]int) int { return cmp.Or(a[0]-b[0], a[1]-b[1]) }) {
+		groups = append(groups, &ParamGroup{Kind: "muon", Params: byShape[s], LR: matrixLR,
 			Momentum: 0.95, NSSteps: 5, Beta2: 0.95, WeightDecay: weightDecay})
 	}
-	for _, g := range groups {
-		g.InitialLR = g.LR
-	}
-	return &MuonAdamW{dev: m.dev, Groups: groups, DModelLRScale: dmodelLRScale, adam: map[*tensor.Tensor]*adamState{}}
+	return NewMuonAdamW(m.dev, groups)
 }
 
 // Forward runs the model on idx [B, T] (i32). With reduction "mean" it
@@ -419,14 +365,9 @@ func (m *GPT) Forward(idx, targets *tensor.Tensor, reduction string) *tensor.Ten
 
 // TokenLosses implements harness.Scorer: per-token losses (nats) of a
 // batch, without recording a graph.
-func (m *GPT) TokenLosses(inputs, targets []int32, B, T int) ([]float32, error) {
-	s := m.dev.Scope()
-	defer s.Close()
-	var losses []float32
-	m.dev.NoGrad(func() {
-		x := m.dev.FromInt32s(inputs, B, T)
-		y := m.dev.FromInt32s(targets, B, T)
-		losses = m.Forward(x, y, "none").Float32s()
+func (m *GPT) TokenLosses(inputs, targets []int32, B, T int) (losses []float32, err error) {
+	m.dev.Eval(func() {
+		losses = m.Forward(m.dev.FromInt32s(inputs, B, T), m.dev.FromInt32s(targets, B, T), "none").Float32s()
 	})
 	return losses, nil
 }
@@ -448,20 +389,16 @@ var polarExpressCoeffs = [][3]float32{
 // ParamGroup is one group of parameters with its hyperparameters; the
 // training loop sets LR, Momentum and WeightDecay before every step.
 type ParamGroup struct {
-	Kind      string // "adamw" or "muon"
-	Params    []*tensor.Tensor
-	LR        float64
-	InitialLR float64
-	// AdamW
-	Betas [2]float64
-	Eps   float64
-	// Muon
-	Momentum float64
-	NSSteps  int
-	Beta2    float64
-	// both (AdamW's is 0 in every group)
-	WeightDecay float64
+	Kind            string // "adamw" or "muon"
+	Params          []*tensor.Tensor
+	LR, InitialLR   float64
+	Betas           [2]float64 // AdamW
+	Eps             float64    // AdamW
+	Momentum, Beta2 float64    // Muon
+	NSSteps         int        // Muon
+	WeightDecay     float64    // both (AdamW's is 0 in every group)
 
+	adam                                 []adamState    // AdamW state, one per parameter
 	momentumBuffer, secondMomentumBuffer *tensor.Tensor // Muon state, [P, R, C] and [P, R, 1] or [P, 1, C]
 }
 
@@ -473,22 +410,47 @@ type adamState struct {
 // MuonAdamW is the combined optimizer: Muon for the 2-D block matrices,
 // AdamW for everything else.
 type MuonAdamW struct {
-	dev           *tensor.Device
-	Groups        []*ParamGroup
-	DModelLRScale float64 // the AdamW groups' 1/√(d_model/768)
-	adam          map[*tensor.Tensor]*adamState
+	dev    *tensor.Device
+	Groups []*ParamGroup
+}
+
+// NewMuonAdamW makes the optimizer and its state, zeros, for groups that hold
+// every parameter of dev exactly once; Muon groups hold matrices of one shape.
+func NewMuonAdamW(dev *tensor.Device, groups []*ParamGroup) (*MuonAdamW, error) {
+	var params [][]*tensor.Tensor
+	for _, g := range groups {
+		params = append(params, g.Params)
+	}
+	if err := dev.CheckGroups(params...); err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		g.InitialLR = g.LR
+		switch {
+		case g.Kind == "adamw":
+			for _, p := range g.Params {
+				g.adam = append(g.adam, adamState{expAvg: dev.Zeros(p.Shape()...).Keep(), expAvgSq: dev.Zeros(p.Shape()...).Keep()})
+			}
+		case g.Kind == "muon" && len(g.Params) > 0:
+			n, rows, cols := len(g.Params), g.Params[0].Dim(0), g.Params[0].Dim(1)
+			second := []int{n, rows, 1} // NorMuon's statistics per row of a tall matrix, per column of a wide one
+			if rows < cols {
+				second = []int{n, 1, cols}
+			}
+			g.momentumBuffer, g.secondMomentumBuffer = dev.Zeros(n, rows, cols).Keep(), dev.Zeros(second...).Keep()
+		default:
+			return nil, fmt.Errorf("parameter group of kind %q with %d parameters: want adamw, or muon with one or more", g.Kind, len(g.Params))
+		}
+	}
+	return &MuonAdamW{dev: dev, Groups: groups}, nil
 }
 
 func (o *MuonAdamW) stepAdamW(g *ParamGroup) {
-	for _, p := range g.Params {
+	for i, p := range g.Params {
 		if p.Grad == nil {
 			continue
 		}
-		st := o.adam[p]
-		if st == nil {
-			st = &adamState{expAvg: o.dev.Zeros(p.Shape()...).Keep(), expAvgSq: o.dev.Zeros(p.Shape()...).Keep()}
-			o.adam[p] = st
-		}
+		st := &g.adam[i]
 		st.step++
 		tensor.AdamWStep(p, p.Grad, st.expAvg, st.expAvgSq, tensor.AdamWArgs{
 			LR: float32(g.LR), Beta1: float32(g.Betas[0]), Beta2: float32(g.Betas[1]),
@@ -498,29 +460,17 @@ func (o *MuonAdamW) stepAdamW(g *ParamGroup) {
 }
 
 func (o *MuonAdamW) stepMuon(g *ParamGroup) {
-	if len(g.Params) == 0 {
-		return
-	}
 	rows, cols := g.Params[0].Dim(0), g.Params[0].Dim(1)
-	n := len(g.Params)
-	if g.momentumBuffer == nil {
-		g.momentumBuffer = o.dev.Zeros(n, rows, cols).Keep()
-		if rows >= cols {
-			g.secondMomentumBuffer = o.dev.Zeros(n, rows, 1).Keep()
-		} else {
-			g.secondMomentumBuffer = o.dev.Zeros(n, 1, cols).Keep()
-		}
-	}
-	redDim := -1
-	if rows < cols {
-		redDim = -2
-	}
-	grads := make([]*tensor.Tensor, n)
+	grads := make([]*tensor.Tensor, len(g.Params))
 	for i, p := range g.Params {
 		grads[i] = p.Grad
 	}
 	stackedGrads := tensor.Stack(0, grads...)
 	stackedParams := tensor.Stack(0, g.Params...)
+	redDim := -1
+	if rows < cols {
+		redDim = -2
+	}
 	lr := g.LR * math.Sqrt(max(1, float64(rows)/float64(cols)))
 	muonStep(stackedGrads, stackedParams, g.momentumBuffer, g.secondMomentumBuffer,
 		float32(g.Momentum), float32(lr), float32(g.WeightDecay), float32(g.Beta2), g.NSSteps, redDim)
@@ -575,10 +525,9 @@ func muonStep(stackedGrads, stackedParams, momentumBuffer, secondMomentumBuffer 
 	tensor.MuonUpdate(stackedParams, g, finalScale, lr, wd)
 }
 
-// Step updates every parameter from its gradient.
+// Step updates every parameter from its gradient. Its temporaries belong to
+// the caller's scope (Device.Step).
 func (o *MuonAdamW) Step() {
-	s := o.dev.Scope()
-	defer s.Close()
 	o.dev.NoGrad(func() {
 		for _, g := range o.Groups {
 			switch g.Kind {
@@ -614,18 +563,13 @@ func buildModelConfig(depth, sequenceLen, vocabSize int) GPTConfig {
 // warm-up over WARMUP_RATIO, then 1, then a linear warm-down over the last
 // WARMDOWN_RATIO to FINAL_LR_FRAC.
 func getLRMultiplier(progress float64) float64 {
-	switch {
-	case progress < WARMUP_RATIO:
-		if WARMUP_RATIO > 0 {
-			return progress / WARMUP_RATIO
-		}
+	if progress < WARMUP_RATIO {
+		return progress / WARMUP_RATIO
+	} else if progress < 1-WARMDOWN_RATIO {
 		return 1
-	case progress < 1-WARMDOWN_RATIO:
-		return 1
-	default:
-		cooldown := (1 - progress) / WARMDOWN_RATIO
-		return cooldown*1 + (1-cooldown)*FINAL_LR_FRAC
 	}
+	cooldown := (1 - progress) / WARMDOWN_RATIO
+	return cooldown*1 + (1-cooldown)*FINAL_LR_FRAC
 }
 
 // getMuonMomentum ramps Muon's momentum from 0.85 to 0.95 over 300 steps.
@@ -647,13 +591,9 @@ func main() {
 	// the cpu profile 0.7 GB instead of 1.1 GB) at no measurable speed cost.
 	debug.SetGCPercent(25)
 	env, err := harness.Open()
-	if err != nil {
-		fatal(err)
-	}
+	check(err)
 	dev, err := tensor.Open(env.Device)
-	if err != nil {
-		fatal(err)
-	}
+	check(err)
 	rng := tensor.NewRNG(42)
 	profile := env.Profile
 	maxSeqLen, timeBudget := profile.MaxSeqLen, profile.TimeBudget
@@ -668,9 +608,7 @@ func main() {
 	fmt.Printf("Model config: %+v\n", config)
 
 	model, err := NewGPT(dev, config, rng)
-	if err != nil {
-		fatal(err)
-	}
+	check(err)
 
 	fmt.Println("Parameter counts:")
 	paramCounts := model.NumScalingParams()
@@ -680,25 +618,32 @@ func main() {
 	numParams := paramCounts[len(paramCounts)-1][1].(int)
 	numFlopsPerToken := model.EstimateFlops()
 	fmt.Printf("Estimated FLOPs per token: %e\n", numFlopsPerToken)
+	mfu := func(tokensPerSec float64) float64 { // percent of the device's peak, 0 when unknown
+		if peakFlops == 0 {
+			return 0
+		}
+		return 100 * numFlopsPerToken * tokensPerSec / peakFlops
+	}
 
 	tokensPerFwdBwd := deviceBatchSize * maxSeqLen
 	if totalBatchSize%tokensPerFwdBwd != 0 {
-		fatal(fmt.Errorf("TOTAL_BATCH_SIZE gives %d tokens per step on profile %s, not a multiple of DEVICE_BATCH_SIZE's %d rows × %d tokens: change one of them",
+		check(fmt.Errorf("TOTAL_BATCH_SIZE gives %d tokens per step on profile %s, not a multiple of DEVICE_BATCH_SIZE's %d rows × %d tokens: change one of them",
 			totalBatchSize, profile.Name, deviceBatchSize, maxSeqLen))
 	}
 	gradAccumSteps := totalBatchSize / tokensPerFwdBwd
 
-	optimizer := model.SetupOptimizer(UNEMBEDDING_LR, EMBEDDING_LR, MATRIX_LR, WEIGHT_DECAY,
+	optimizer, err := model.SetupOptimizer(UNEMBEDDING_LR, EMBEDDING_LR, MATRIX_LR, WEIGHT_DECAY,
 		[2]float64{ADAM_BETA1, ADAM_BETA2}, SCALAR_LR)
-	fmt.Printf("Scaling AdamW LRs by 1/sqrt(%d/768) = %.6f\n", config.NEmbd, optimizer.DModelLRScale)
+	check(err)
 
 	trainLoader, err := env.TrainLoader(deviceBatchSize, maxSeqLen)
-	if err != nil {
-		fatal(err)
-	}
+	check(err)
 	batch := trainLoader.Next() // prefetch first batch
 
-	fmt.Printf("Time budget: %gs\n", timeBudget)
+	// The budget's clock: wall-clock time on a GPU, the CPU time the program
+	// got on the CPU; warm-up steps stay out of it, up to a share of it.
+	budget := env.Budget(dev.Sync, totalBatchSize)
+	fmt.Printf("Time budget: %gs (%s)\n", timeBudget, budget.Rule())
 	fmt.Printf("Gradient accumulation steps: %d\n", gradAccumSteps)
 
 	// -----------------------------------------------------------------------
@@ -707,144 +652,94 @@ func main() {
 
 	tStartTraining := time.Now()
 	fmt.Printf("Setup: %.2fs\n", tStartTraining.Sub(tStart).Seconds())
-	smoothTrainLoss := 0.0
-	totalTrainingTime := 0.0
 	step := 0
 	epoch := batch.Epoch
 
 	for {
-		syncDevice(dev)
-		t0 := time.Now()
-		stepScope := dev.Scope()
-		var trainLoss *tensor.Tensor
-		for range gradAccumSteps {
-			s := dev.Scope()
-			x := dev.FromInt32s(batch.Inputs, batch.B, batch.T)
-			y := dev.FromInt32s(batch.Targets, batch.B, batch.T)
-			loss := model.Forward(x, y, "mean")
-			trainLoss = loss.Detach()
-			loss.MulScalar(1 / float32(gradAccumSteps)).Backward()
-			s.Close(trainLoss)
-			batch = trainLoader.Next()
-			epoch = batch.Epoch
-		}
-
-		// Progress and schedules
-		progress := min(totalTrainingTime/timeBudget, 1)
-		lrm := getLRMultiplier(progress)
-		muonMomentum := getMuonMomentum(step)
-		muonWeightDecay := getWeightDecay(progress)
-		for _, g := range optimizer.Groups {
-			g.LR = g.InitialLR * lrm
-			if g.Kind == "muon" {
-				g.Momentum = muonMomentum
-				g.WeightDecay = muonWeightDecay
+		budget.StartStep()
+		var progress, lrm float64
+		trainLoss := dev.Step(func() (trainLoss *tensor.Tensor) {
+			for range gradAccumSteps {
+				x, y := dev.FromInt32s(batch.Inputs, batch.B, batch.T), dev.FromInt32s(batch.Targets, batch.B, batch.T)
+				loss := model.Forward(x, y, "mean")
+				trainLoss = loss.Detach()
+				loss.MulScalar(1 / float32(gradAccumSteps)).Backward()
+				batch = trainLoader.Next()
+				epoch = batch.Epoch
 			}
-		}
-		optimizer.Step()
-		dev.ZeroGrad()
 
-		trainLossF := trainLoss.Item()
-		stepScope.Close()
+			// Progress and schedules
+			progress = budget.Progress()
+			lrm = getLRMultiplier(progress)
+			muonMomentum := getMuonMomentum(step)
+			muonWeightDecay := getWeightDecay(progress)
+			for _, g := range optimizer.Groups {
+				g.LR = g.InitialLR * lrm
+				if g.Kind == "muon" {
+					g.Momentum = muonMomentum
+					g.WeightDecay = muonWeightDecay
+				}
+			}
+			optimizer.Step()
+			dev.ZeroGrad()
+			return trainLoss
+		})
 
 		// Fast fail: abort if loss is exploding or NaN
-		if math.IsNaN(trainLossF) || trainLossF > 100 {
+		if math.IsNaN(trainLoss) || trainLoss > 100 {
 			fmt.Println("FAIL")
 			os.Exit(1)
 		}
 
-		syncDevice(dev)
-		dt := time.Since(t0).Seconds()
-
-		if step > 10 {
-			totalTrainingTime += dt
-		}
+		// Count the step; a program whose steps cannot fit the budget ends here.
+		dt, err := budget.EndStep(trainLoss)
+		check(err)
 
 		// Logging
-		emaBeta := 0.9
-		smoothTrainLoss = emaBeta*smoothTrainLoss + (1-emaBeta)*trainLossF
-		debiasedSmoothLoss := smoothTrainLoss / (1 - math.Pow(emaBeta, float64(step+1)))
-		pctDone := 100 * progress
-		tokPerSec := int(float64(totalBatchSize) / dt)
-		mfu := 0.0
-		if peakFlops > 0 {
-			mfu = 100 * numFlopsPerToken * float64(totalBatchSize) / dt / peakFlops
-		}
-		remaining := max(0, timeBudget-totalTrainingTime)
-
+		tokPerSec := float64(totalBatchSize) / dt
 		fmt.Printf("\rstep %05d (%.1f%%) | loss: %.6f | lrm: %.2f | dt: %.0fms | tok/sec: %s | mfu: %.1f%% | epoch: %d | remaining: %.0fs    ",
-			step, pctDone, debiasedSmoothLoss, lrm, dt*1000, harness.Thousands(tokPerSec), mfu, epoch, remaining)
+			step, 100*progress, budget.SmoothLoss(), lrm, dt*1000, harness.Thousands(int(tokPerSec)), mfu(tokPerSec), epoch, budget.Remaining())
 
 		step++
 
-		// Time's up — but only stop after the warm-up steps, which stay out
-		// of the budget
-		if step > 10 && totalTrainingTime >= timeBudget {
+		// Time's up, once the warm-up steps are over
+		if budget.Done() {
 			break
 		}
 	}
 
 	fmt.Println() // newline after \r training log
 
-	totalTokens := step * totalBatchSize
-
 	// Final eval
 	valBPB, err := env.EvaluateBPB(model, deviceBatchSize)
-	if err != nil {
-		fatal(err)
-	}
+	check(err)
 
 	// Final summary
-	tEnd := time.Now()
-	steadyStateMFU := 0.0
-	if totalTrainingTime > 0 && peakFlops > 0 {
-		steadyStateMFU = 100 * numFlopsPerToken * float64(totalBatchSize) * float64(step-10) / totalTrainingTime / peakFlops
-	}
 	summary := harness.Summary{
 		ValBPB:          valBPB,
-		TrainingSeconds: totalTrainingTime,
-		TotalSeconds:    tEnd.Sub(tStart).Seconds(),
-		MFUPercent:      steadyStateMFU,
-		TotalTokensM:    float64(totalTokens) / 1e6,
+		TrainingSeconds: budget.Seconds(),
+		TotalSeconds:    time.Since(tStart).Seconds(),
+		MFUPercent:      mfu(budget.TokensPerSec()),
+		TotalTokensM:    float64(step*totalBatchSize) / 1e6,
 		NumSteps:        step,
 		NumParamsM:      float64(numParams) / 1e6,
 		Depth:           depth,
+		TokensPerSec:    budget.TokensPerSec(),
+		Curve:           budget.Curve(),
 	}
-	if strings.HasPrefix(dev.Name(), "cpu") {
-		summary.PeakRSSMB = peakRSSMB()
+	if env.Device == harness.DeviceCPU {
+		summary.PeakRSSMB = harness.PeakRSSMB()
 	} else {
 		_, peak := dev.Memory()
 		summary.PeakVRAMMB = float64(peak) / 1024 / 1024
 	}
-	if err := summary.Report(os.Stdout); err != nil {
-		fatal(err)
-	}
+	check(summary.Report(os.Stdout))
 }
 
-// ---------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------
-
-// syncDevice waits for the device's queued work, so step times are real.
-func syncDevice(dev *tensor.Device) {
-	if err := dev.Sync(); err != nil {
-		fatal(err)
+// check ends the program on an error, with the error as its last line.
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
 	}
-}
-
-func fatal(err error) {
-	fmt.Fprintln(os.Stderr, "error:", err)
-	os.Exit(1)
-}
-
-// peakRSSMB is the process's peak resident memory in MiB.
-func peakRSSMB() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	if runtime.GOOS == "darwin" {
-		return float64(ru.Maxrss) / 1024 / 1024 // bytes there
-	}
-	return float64(ru.Maxrss) / 1024 // KiB on Linux and the BSDs
 }

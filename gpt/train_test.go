@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,13 +67,18 @@ func TestSmokeTrainingLearns(t *testing.T) {
 			t.Errorf("the summary lacks %s:\n%s", key, out)
 		}
 	}
-	// The budget counts training only, after the 10 warm-up steps; the
-	// rest of the run is start-up, warm-up and evaluation.
-	if got := figures["training_seconds"]; got < p.TimeBudget || got > p.TimeBudget+2 {
+	// The budget counts training only, after the warm-up steps; the rest of
+	// the run is start-up, warm-up and evaluation. On a crowded machine the
+	// steps may stop at the wall-clock cap first, and the log says so.
+	capped := strings.Contains(out, "budget: the steps took")
+	if got := figures["training_seconds"]; got < p.TimeBudget && !capped || got > p.TimeBudget+2 {
 		t.Errorf("training_seconds %.1f, want the budget %gs (plus at most one step)", got, p.TimeBudget)
 	}
-	if got := figures["total_seconds"]; got > p.TimeBudget+30 {
+	if got := figures["total_seconds"]; got > p.HardLimit(harness.DeviceCPU).Seconds() {
 		t.Errorf("total_seconds %.1f for a %gs budget", got, p.TimeBudget)
+	}
+	if figures["tokens_per_sec"] <= 0 || !strings.Contains(out, "\ncurve:            ") {
+		t.Errorf("the summary lacks the training curve:\n%s", out)
 	}
 	t.Logf("smoke run: %s wall (build included), %.0f steps, val_bpb %.4f", wall.Round(time.Millisecond), figures["num_steps"], figures["val_bpb"])
 
@@ -168,7 +175,10 @@ func TestOptimizerGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := m.SetupOptimizer(0.004, 0.6, 0.04, 0.2, [2]float64{0.8, 0.95}, 0.5)
+	opt, err := m.SetupOptimizer(0.004, 0.6, 0.04, 0.2, [2]float64{0.8, 0.95}, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
 	scale := 1 / math.Sqrt(float64(tinyConfig.NEmbd)/768)
 	seen := map[*tensor.Tensor]int{}
 	type want struct {
@@ -235,6 +245,47 @@ func TestOptimizerGroups(t *testing.T) {
 			t.Errorf("Muon groups not one per shape in sorted order: %v", shapes)
 		}
 	}
+}
+
+// TestSetupOptimizerRefusesAStrayParameter checks the edit that trains
+// silently wrong without the check: a parameter added to the model outside
+// the names SetupOptimizer groups (here a new gain beside the blocks) fails
+// the setup with its name; one under transformer.h. joins a Muon group.
+func TestSetupOptimizerRefusesAStrayParameter(t *testing.T) {
+	dev := open64(t)
+	m, err := NewGPT(dev, tinyConfig, tensor.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.Parameter("final_gain", dev.Ones(tinyConfig.NEmbd))
+	_, err = m.SetupOptimizer(0.004, 0.6, 0.04, 0.2, [2]float64{0.8, 0.95}, 0.5)
+	if err == nil || !strings.Contains(err.Error(), "parameter final_gain is in no optimizer group") {
+		t.Errorf("SetupOptimizer with a stray parameter: %v", err)
+	}
+
+	dev = open64(t)
+	m, _ = NewGPT(dev, tinyConfig, tensor.NewRNG(1))
+	gate := dev.Parameter("transformer.h.0.mlp.c_gate.weight", dev.Zeros(4*tinyConfig.NEmbd, tinyConfig.NEmbd))
+	opt, err := m.SetupOptimizer(0.004, 0.6, 0.04, 0.2, [2]float64{0.8, 0.95}, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := groupOf(opt, gate); g == nil || g.Kind != "muon" {
+		t.Errorf("a new block matrix is in group %+v, want a Muon group", g)
+	}
+	if _, err := NewMuonAdamW(dev, append(opt.Groups, &ParamGroup{Kind: "adamw", Params: []*tensor.Tensor{m.wte}})); err == nil ||
+		!strings.Contains(err.Error(), "parameter transformer.wte.weight is in 2 optimizer groups") {
+		t.Errorf("a parameter in two groups: %v", err)
+	}
+}
+
+func groupOf(opt *MuonAdamW, p *tensor.Tensor) *ParamGroup {
+	for _, g := range opt.Groups {
+		if slices.Contains(g.Params, p) {
+			return g
+		}
+	}
+	return nil
 }
 
 // TestSchedules checks the shapes of the schedules: the LR multiplier is 1

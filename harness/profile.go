@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // The environment variables through which the runner talks to a training
@@ -26,12 +27,34 @@ type Profile struct {
 	TimeBudget     float64 // training seconds, warm-up steps excluded
 	EvalTokens     int     // validation tokens scored by EvaluateBPB
 	DefaultDataset string  // what prepare uses without --dataset
+	Allowance      float64 // wall-clock seconds for start-up and evaluation (see HardLimit)
 }
 
 var profiles = []Profile{
-	{Name: "smoke", MaxSeqLen: 64, VocabSize: 512, TimeBudget: 5, EvalTokens: 1 << 14, DefaultDataset: "synthetic"},
-	{Name: "cpu", MaxSeqLen: 256, VocabSize: 2048, TimeBudget: 300, EvalTokens: 1 << 18, DefaultDataset: "sotu"},
-	{Name: "gpu", MaxSeqLen: 2048, VocabSize: 8192, TimeBudget: 300, EvalTokens: 40 * (1 << 19), DefaultDataset: "climbmix"},
+	{Name: "smoke", MaxSeqLen: 64, VocabSize: 512, TimeBudget: 5, EvalTokens: 1 << 14, DefaultDataset: "synthetic", Allowance: 15},
+	{Name: "cpu", MaxSeqLen: 256, VocabSize: 2048, TimeBudget: 300, EvalTokens: 1 << 18, DefaultDataset: "sotu", Allowance: 120},
+	{Name: "gpu", MaxSeqLen: 2048, VocabSize: 8192, TimeBudget: 300, EvalTokens: 40 * (1 << 19), DefaultDataset: "climbmix", Allowance: 120},
+}
+
+// HardLimit is the wall-clock time after which a runner kills a run with a
+// budget of budget seconds on device, allowing allowance seconds for
+// start-up and evaluation. Its steps end within MaxStretch budgets on the CPU
+// (the budget clock counts CPU time, which a busy machine stretches) and
+// within 1 + WarmupShare budgets on a GPU; one budget more, and the
+// allowance, are for the evaluation and the summary.
+func HardLimit(budget, allowance float64, device string) time.Duration {
+	budgets := 2.0
+	if device == DeviceCPU {
+		budgets = MaxStretch + 1
+	}
+	return time.Duration((budgets*budget + allowance) * float64(time.Second))
+}
+
+// HardLimit is the profile's hard limit on device with the profile's own
+// allowance: on the CPU 45 s for smoke's 5 s budget, 32 minutes for cpu's 5
+// minutes; 12 minutes for gpu on a GPU.
+func (p Profile) HardLimit(device string) time.Duration {
+	return HardLimit(p.TimeBudget, p.Allowance, device)
 }
 
 // DefaultProfile is used when AUTORESEARCH_PROFILE is unset.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"autoresearch/internal/atomicfile"
 )
@@ -23,6 +24,11 @@ type Summary struct {
 	NumParamsM      float64 `json:"num_params_M"`
 	Depth           int     `json:"depth"`
 	PeakRSSMB       float64 `json:"peak_rss_mb,omitempty"` // CPU runs only
+	// How training went, after the original's keys: the training throughput
+	// on the budget clock and the smoothed loss at every tenth of the budget
+	// (Budget.TokensPerSec and Budget.Curve).
+	TokensPerSec float64      `json:"tokens_per_sec"`
+	Curve        []CurvePoint `json:"curve,omitempty"`
 }
 
 // Print writes the summary block, key for key as the original.
@@ -42,8 +48,31 @@ func (s Summary) Print(w io.Writer) error {
 	if err == nil && s.PeakRSSMB > 0 {
 		_, err = fmt.Fprintf(w, "peak_rss_mb:      %.1f\n", s.PeakRSSMB)
 	}
+	if err == nil && s.TokensPerSec > 0 {
+		_, err = fmt.Fprintf(w, "tokens_per_sec:   %.0f\n", s.TokensPerSec)
+	}
+	if err == nil && len(s.Curve) > 0 {
+		_, err = fmt.Fprintf(w, "curve:            %s\n", FormatCurve(s.Curve))
+	}
 	return err
 }
+
+// FormatCurve writes a training curve on one line, each point as the share of
+// the budget, the smoothed loss and the step: "10% 3.912 @7, 20% 3.204 @13, ...".
+func FormatCurve(c []CurvePoint) string {
+	var b strings.Builder
+	for i, p := range c {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%.0f%% %.3f @%d", 100*p.Progress, p.Loss, p.Step)
+	}
+	return b.String()
+}
+
+// PeakRSSMB is the process's peak resident memory in MiB (0 where unknown):
+// the peak memory of a CPU run.
+func PeakRSSMB() float64 { return peakRSSMB() }
 
 // WriteJSON writes the summary as a JSON object to path, atomically.
 func (s Summary) WriteJSON(path string) error {

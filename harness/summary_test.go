@@ -2,10 +2,12 @@ package harness
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The block printed by the original train.py on its H100 baseline.
@@ -106,5 +108,64 @@ func TestReadMetaNamesThePrepareCommand(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, MetaFile), []byte(`{"profile":"smoke","vocab_size":512}`), 0o644)
 	if _, err := ReadMeta(home, p); err == nil || !strings.Contains(err.Error(), "not cpu") {
 		t.Fatalf("wrong profile's data accepted: %v", err)
+	}
+}
+
+func TestSummaryCurveFollowsTheOriginalKeys(t *testing.T) {
+	s := Summary{ValBPB: 0.9979, TrainingSeconds: 300.12, TotalSeconds: 325.94, PeakVRAMMB: 45060.2,
+		MFUPercent: 39.8, TotalTokensM: 499.6, NumSteps: 953, NumParamsM: 50.3, Depth: 8,
+		TokensPerSec: 1664321.4, Curve: []CurvePoint{{0.1, 95, 3.91234}, {0.2, 190, 3.5}}}
+	var b strings.Builder
+	if err := s.Print(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := originalBlock + "tokens_per_sec:   1664321\ncurve:            10% 3.912 @95, 20% 3.500 @190\n"
+	if b.String() != want {
+		t.Errorf("summary block:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	path := filepath.Join(t.TempDir(), "result.json")
+	t.Setenv(EnvResult, path)
+	if err := s.Report(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Summary
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.TokensPerSec != s.TokensPerSec || len(got.Curve) != 2 || got.Curve[1] != s.Curve[1] {
+		t.Errorf("JSON round trip: %+v", got)
+	}
+	if !strings.Contains(string(raw), `"curve": [`) || !strings.Contains(string(raw), `"progress": 0.1`) || !strings.Contains(string(raw), `"tokens_per_sec"`) {
+		t.Errorf("JSON keys differ from the documented ones:\n%s", raw)
+	}
+}
+
+func TestCommas(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
+		if got := Commas(n); got != want {
+			t.Errorf("Commas(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestHardLimitScalesWithTheProfile(t *testing.T) {
+	smoke, _ := LookupProfile("smoke")
+	cpu, _ := LookupProfile("cpu")
+	gpu, _ := LookupProfile("gpu")
+	for _, c := range []struct {
+		got, want time.Duration
+	}{
+		{smoke.HardLimit(DeviceCPU), 45 * time.Second},
+		{cpu.HardLimit(DeviceCPU), 32 * time.Minute},
+		{gpu.HardLimit(DeviceCUDA), 12 * time.Minute},
+	} {
+		if c.got != c.want {
+			t.Errorf("hard limit %s, want %s", c.got, c.want)
+		}
 	}
 }

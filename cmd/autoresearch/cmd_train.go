@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -95,7 +94,7 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 		}
 		return err
 	}
-	limit := runner.HardLimit(time.Duration(p.TimeBudget*float64(time.Second)), defaultEvalAllowance)
+	limit := p.HardLimit(device)
 	announceSandbox(func(f string, a ...any) { fmt.Fprintf(out, f+"\n", a...) }, mode, missing)
 	lw := &lineEnd{w: out}
 	res, err := runner.Run(ctx, runner.Spec{

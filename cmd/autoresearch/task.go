@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -20,9 +21,8 @@ import (
 // The GPT task, as the experiment loop sees it: edit gpt/train.go, build
 // ./gpt, run it with the profile in its environment, minimise val_bpb.
 const (
-	trainFile            = "gpt/train.go"
-	trainPackage         = "./gpt"
-	defaultEvalAllowance = 2 * time.Minute
+	trainFile    = "gpt/train.go"
+	trainPackage = "./gpt"
 )
 
 // defaultTag names a run after today's date, like nov26.
@@ -110,7 +110,7 @@ func gptConfig(root, tag string, p harness.Profile, home, device, detail string,
 		Metric:               experiment.Metric{Name: "val_bpb", LowerIsBetter: true},
 		MemoryKeys:           []string{"peak_vram_mb", "peak_rss_mb"},
 		BudgetSeconds:        p.TimeBudget,
-		EvalAllowanceSeconds: allowance.Seconds(),
+		EvalAllowanceSeconds: cmp.Or(allowance.Seconds(), p.Allowance),
 	}
 }
 

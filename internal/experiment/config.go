@@ -66,7 +66,8 @@ type Config struct {
 	// training progress in percent; empty means the trainer's step line.
 	ProgressPattern string `json:"progress_pattern,omitempty"`
 	// BudgetSeconds is the training time the program gives itself; the run is
-	// killed at HardLimitSeconds, by default 2 × budget + the allowance.
+	// killed at HardLimitSeconds, by default runner.HardLimit of the budget,
+	// the allowance and the device.
 	// Executor runs the training program: local (empty) or slurm, with
 	// ExecutorArgs passed to it (sbatch's arguments). Chosen at setup; run
 	// may override it.
@@ -122,7 +123,7 @@ func (c *Config) HardLimit() time.Duration {
 	if c.HardLimitSeconds > 0 {
 		return seconds(c.HardLimitSeconds)
 	}
-	return runner.HardLimit(seconds(c.BudgetSeconds), seconds(c.EvalAllowanceSeconds))
+	return runner.HardLimit(seconds(c.BudgetSeconds), seconds(c.EvalAllowanceSeconds), c.Device)
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"autoresearch/harness"
 )
 
 // DefaultProgress matches the trainer's progress line, as the original prints
@@ -35,7 +37,9 @@ type output struct {
 	figures map[string]float64 // nil until a --- line
 	failed  bool               // a line exactly FAIL
 	panic   string             // the first panic or fatal error line
+	errLine string             // the last line beginning "error: ", how a program says why it ends
 	any     bool               // any byte seen
+	onPhase func(string)       // told "warm-up" and "training" as the harness's budget prints them
 }
 
 func (o *output) Write(p []byte) (int, error) {
@@ -100,6 +104,12 @@ func (o *output) line(s string, full bool) {
 		return
 	}
 	switch {
+	case strings.HasPrefix(t, harness.WarmupLine):
+		o.phase(PhaseWarmup)
+	case strings.HasPrefix(t, harness.WarmupDoneLine):
+		o.phase(PhaseTraining)
+	case strings.HasPrefix(t, "error: "):
+		o.errLine = strings.TrimPrefix(t, "error: ")
 	case t == "---":
 		o.figures = map[string]float64{}
 	case t == "FAIL":
@@ -134,6 +144,18 @@ func (o *output) match(s string) {
 		}
 		o.matched[name] = v
 		delete(o.unparsed, name)
+	}
+}
+
+// Phases of a training run that the harness's budget announces.
+const (
+	PhaseWarmup   = "warm-up"  // untimed warm-up steps
+	PhaseTraining = "training" // the budget counts
+)
+
+func (o *output) phase(p string) {
+	if o.onPhase != nil {
+		o.onPhase(p)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"autoresearch/harness"
 	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/sandbox"
 )
@@ -70,10 +71,13 @@ func Build(ctx context.Context, dir string, argv, env []string) (string, error) 
 	return string(out), nil
 }
 
-// HardLimit is when a run of a program that trains for budget is killed as
-// a timeout, unless its task sets its own: twice the budget, plus allowance
-// for start-up and evaluation. It is the project's one statement of the rule.
-func HardLimit(budget, allowance time.Duration) time.Duration { return 2*budget + allowance }
+// HardLimit is when a run of a program that trains for budget on device is
+// killed as a timeout, unless its task sets its own: harness.HardLimit's
+// rule (6 budgets on the CPU, whose budget clock a busy machine stretches, 2
+// elsewhere) plus allowance for start-up and evaluation.
+func HardLimit(budget, allowance time.Duration, device string) time.Duration {
+	return harness.HardLimit(budget.Seconds(), allowance.Seconds(), device)
+}
 
 // Spec describes one run of a built program.
 type Spec struct {
@@ -90,6 +94,10 @@ type Spec struct {
 	// with ProgressPattern (DefaultProgress when nil).
 	Progress        func(float64)
 	ProgressPattern *regexp.Regexp
+	// Phase is told PhaseWarmup when the program's untimed warm-up steps
+	// start and PhaseTraining when its budget starts counting (the lines
+	// harness.Budget prints); nil ignores them.
+	Phase func(string)
 	// Metric is the figure a successful run must report, e.g. val_bpb.
 	Metric string
 	// Patterns name figures read from the log by regular expression: the
@@ -119,12 +127,13 @@ type Spec struct {
 
 // Result is how a run ended.
 type Result struct {
-	Figures  map[string]float64 // every figure reported; nil when none
-	Source   string             // "json" or "log": where the figures came from
-	ExitCode int                // -1 when killed by a signal
-	Crash    Crash              // empty when the run reported a usable metric
-	Reason   string             // for a crash: what happened, in words
-	Tail     string             // the last 50 lines of output
+	Figures  map[string]float64   // every figure reported; nil when none
+	Source   string               // "json" or "log": where the figures came from
+	Curve    []harness.CurvePoint // the training curve of the result JSON; nil when none
+	ExitCode int                  // -1 when killed by a signal
+	Crash    Crash                // empty when the run reported a usable metric
+	Reason   string               // for a crash: what happened, in words
+	Tail     string               // the last 50 lines of output
 	Started  time.Time
 	// FirstOutput is the time from start to the first byte of output.
 	FirstOutput time.Duration
@@ -183,7 +192,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	if pat == nil {
 		pat = DefaultProgress
 	}
-	out := &output{progress: pat, onProg: s.Progress, patterns: s.Patterns}
+	out := &output{progress: pat, onProg: s.Progress, patterns: s.Patterns, onPhase: s.Phase}
 	res := &Result{Started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		pr.Close()
@@ -258,8 +267,8 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	res.Figures, res.Source = out.figures, "log"
 	if resultPath != "" {
 		if b, err := os.ReadFile(resultPath); err == nil {
-			if figs, err := parseResult(resultPath, b); err == nil {
-				res.Figures, res.Source = figs, "json"
+			if figs, curve, err := parseResult(resultPath, b); err == nil {
+				res.Figures, res.Source, res.Curve = figs, "json", curve
 			}
 			if resultPath != s.ResultPath {
 				// Kept with the run's logs, as an unconfined run's is.
@@ -295,6 +304,8 @@ func classify(res *Result, out *output, werr error, timedOut bool, s Spec) (Cras
 		return RuntimeCrash, fmt.Sprintf("%s (past the sandbox's memory limit of %d MB)", out.panic, s.Sandbox.Limits.MemoryMB)
 	case out.panic != "":
 		return RuntimeCrash, out.panic
+	case werr != nil && out.errLine != "":
+		return RuntimeCrash, describeExit(werr) + ": " + out.errLine
 	case werr != nil:
 		return RuntimeCrash, describeExit(werr)
 	}
@@ -328,12 +339,12 @@ func describeExit(err error) string {
 	return err.Error()
 }
 
-// parseResult reads the figures the program wrote as a JSON object; numbers
-// only, other values are skipped.
-func parseResult(path string, b []byte) (map[string]float64, error) {
+// parseResult reads the figures the program wrote as a JSON object (numbers
+// only, other values are skipped) and its training curve, if any.
+func parseResult(path string, b []byte) (map[string]float64, []harness.CurvePoint, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	figs := map[string]float64{}
 	for k, v := range raw {
@@ -341,7 +352,13 @@ func parseResult(path string, b []byte) (map[string]float64, error) {
 			figs[k] = f
 		}
 	}
-	return figs, nil
+	var c struct {
+		Curve []harness.CurvePoint `json:"curve"`
+	}
+	if json.Unmarshal(b, &c) != nil {
+		c.Curve = nil // a curve of another shape: the figures stand without it
+	}
+	return figs, c.Curve, nil
 }
 
 func keys(m map[string]float64) []string {

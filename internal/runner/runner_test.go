@@ -86,6 +86,39 @@ func helper(mode string) int {
 			b[i] = 1
 		}
 		fmt.Println(len(b))
+	case "stuck":
+		// A step that never ends, after a progress line: the budget's
+		// watchdog ends the program.
+		b := harness.NewBudget(0.1, harness.DeviceCUDA, nil, 1000)
+		b.StartStep()
+		b.EndStep(5)
+		fmt.Print("\rstep 00000 (0.0%) | loss: 5.000000    ")
+		b.StartStep()
+		time.Sleep(time.Minute)
+	case "budget", "slow":
+		// The harness's budget clock, as a training program uses it:
+		// steps of 2 ms of compute in a 0.1 s budget, or of 60 ms.
+		step := 2 * time.Millisecond
+		if mode == "slow" {
+			step = 60 * time.Millisecond
+		}
+		b := harness.NewBudget(0.1, harness.DeviceCUDA, nil, 1000)
+		for !b.Done() {
+			b.StartStep()
+			for start := time.Now(); time.Since(start) < step; {
+			}
+			if _, err := b.EndStep(5); err != nil {
+				fmt.Fprintln(os.Stderr, "error:", err) // on the progress line, as gpt/train.go's check prints it
+				return 1
+			}
+			fmt.Printf("\rstep 00000 (%.1f%%) | loss: 5.000000    ", 100*b.Progress())
+		}
+		s := helperSummary
+		s.TokensPerSec, s.Curve = b.TokensPerSec(), b.Curve()
+		if err := s.Report(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	case "hang":
 		child := exec.Command("sleep", "1000")
 		child.Start()
@@ -217,6 +250,39 @@ func TestRunWithoutAMatchIsACrashSayingSo(t *testing.T) {
 	res, log = runTask(t, "tasknotanumber")
 	if res.Crash != RuntimeCrash || !strings.Contains(res.Reason, `is ".", not a number`) {
 		t.Errorf("crash %q reason %q\n%s", res.Crash, res.Reason, log)
+	}
+}
+
+func TestRunReadsTheBudgetsPhasesCurveAndReasons(t *testing.T) {
+	var phases []string
+	var mu sync.Mutex
+	dir := t.TempDir()
+	res, err := Run(context.Background(), Spec{
+		Dir: dir, Command: []string{os.Args[0]}, Env: []string{"RUNNER_HELPER=budget"},
+		ResultPath: filepath.Join(dir, "result.json"), Output: &bytes.Buffer{}, HardLimit: time.Minute,
+		Phase:  func(p string) { mu.Lock(); phases = append(phases, p); mu.Unlock() },
+		Metric: "val_bpb",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Crash != "" {
+		t.Fatalf("crash %s: %s\n%s", res.Crash, res.Reason, res.Tail)
+	}
+	if strings.Join(phases, ",") != PhaseWarmup+","+PhaseTraining {
+		t.Errorf("phases %v, want warm-up then training", phases)
+	}
+	if len(res.Curve) != harness.CurvePoints || res.Curve[harness.CurvePoints-1].Progress != 1 || res.Figures["tokens_per_sec"] <= 0 {
+		t.Errorf("curve %v, tokens/s %v", res.Curve, res.Figures["tokens_per_sec"])
+	}
+
+	// A program whose steps cannot fit its budget says so, and the crash
+	// reason carries what it said.
+	for _, mode := range []string{"slow", "stuck"} {
+		res, log, _ := run(t, mode, time.Minute)
+		if res.Crash != RuntimeCrash || !strings.HasPrefix(res.Reason, "exit status 1: steps cannot fit the budget: ") {
+			t.Errorf("%s: crash %q reason %q\n%s", mode, res.Crash, res.Reason, log)
+		}
 	}
 }
 
@@ -356,9 +422,12 @@ func TestResolveDevice(t *testing.T) {
 	}
 }
 
-func TestHardLimitIsTwiceTheBudgetPlusTheAllowance(t *testing.T) {
-	if got := HardLimit(300*time.Second, 2*time.Minute); got != 12*time.Minute {
-		t.Errorf("HardLimit(300s, 2m) = %s, want 12m0s", got)
+func TestHardLimitScalesWithTheBudgetAndDevice(t *testing.T) {
+	if got := HardLimit(300*time.Second, 2*time.Minute, CUDA); got != 12*time.Minute {
+		t.Errorf("HardLimit(300s, 2m, cuda) = %s, want 12m0s: twice the budget plus the allowance", got)
+	}
+	if got := HardLimit(5*time.Second, 15*time.Second, CPU); got != 45*time.Second {
+		t.Errorf("HardLimit(5s, 15s, cpu) = %s, want 45s: six budgets plus the allowance", got)
 	}
 }
 

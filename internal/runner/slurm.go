@@ -95,7 +95,7 @@ func (s *Slurm) Run(ctx context.Context, sp Spec) (*Result, error) {
 	if pat == nil {
 		pat = DefaultProgress
 	}
-	out := &output{progress: pat, onProg: sp.Progress, patterns: sp.Patterns}
+	out := &output{progress: pat, onProg: sp.Progress, patterns: sp.Patterns, onPhase: sp.Phase}
 	tail := &fileTail{path: outPath}
 	feed := func() {
 		tail.read(func(b []byte) {
@@ -193,7 +193,7 @@ func (s *Slurm) Run(ctx context.Context, sp Spec) (*Result, error) {
 	if st.Signal != 0 {
 		res.ExitCode = -1
 	}
-	res.Figures, res.Source = gatherFigures(out, sp)
+	res.Figures, res.Source, res.Curve = gatherFigures(out, sp)
 	switch {
 	case timedOut:
 		res.Crash, res.Reason = Timeout, fmt.Sprintf("killed at the hard limit of %s (Slurm job %s cancelled)", sp.HardLimit.Round(time.Second), res.Job)
@@ -351,14 +351,15 @@ func parseScontrol(text string) slurmJob {
 	return j
 }
 
-// gatherFigures is what a job reported: the JSON file's figures, else the
-// summary block's, with the figures the patterns matched on top (as Run
-// reads a local run's).
-func gatherFigures(out *output, s Spec) (map[string]float64, string) {
+// gatherFigures is what a job reported: the JSON file's figures (and
+// training curve), else the summary block's, with the figures the patterns
+// matched on top (as Run reads a local run's).
+func gatherFigures(out *output, s Spec) (map[string]float64, string, []harness.CurvePoint) {
 	figs, source := out.figures, "log"
+	var curve []harness.CurvePoint
 	if b, err := os.ReadFile(s.ResultPath); err == nil {
-		if f, err := parseResult(s.ResultPath, b); err == nil {
-			figs, source = f, "json"
+		if f, c, err := parseResult(s.ResultPath, b); err == nil {
+			figs, source, curve = f, "json", c
 		}
 	}
 	if len(out.matched) > 0 {
@@ -372,9 +373,9 @@ func gatherFigures(out *output, s Spec) (map[string]float64, string) {
 		figs, source = all, "log"
 	}
 	if len(figs) == 0 {
-		return nil, ""
+		return nil, "", curve
 	}
-	return figs, source
+	return figs, source, curve
 }
 
 // fileTail reads what was appended to a file since the last read.
