@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 
+	"autoresearch/harness"
 	"autoresearch/internal/results"
 )
 
@@ -58,6 +59,7 @@ type Request struct {
 	Threshold float64
 	Results   []results.Row // every row so far, oldest first
 	Last      *Outcome      // the previous experiment's outcome; nil before the first
+	Best      *Outcome      // the current best's (the last kept experiment's); nil before the baseline
 	// InFlight describes the experiments other workers are measuring now:
 	// a proposal must not repeat one.
 	InFlight []string
@@ -80,6 +82,10 @@ type Outcome struct {
 	Value       float64 // the metric; 0 for a crash
 	Crash       string  // for a crash: build, runtime, timeout or guard
 	LogTail     string  // the last lines of the training log (crashes)
+	// How training went, when the program reported it: the summary's
+	// figures (steps, tokens/s, MFU, memory...) and its training curve.
+	Figures map[string]float64
+	Curve   []harness.CurvePoint
 }
 
 // Failure describes a failed attempt for Repair.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"autoresearch/harness"
 	"autoresearch/internal/results"
 )
 
@@ -123,8 +124,8 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 		fmt.Fprintf(&b, "# Run\n\nExperiment %d of the task in %s. Every run of the program has a fixed budget of %g s (it gets it in $AUTORESEARCH_BUDGET_SECONDS). Metric: %s (%s). Files you may change: %s.\n",
 			req.N, req.Task, req.Budget, metric, direction(req), strings.Join(req.EditablePaths, ", "))
 	} else {
-		fmt.Fprintf(&b, "# Run\n\nExperiment %d. Profile %s: every run trains for a fixed budget of %g s of wall-clock time. Device: %s. Metric: %s (%s).\n",
-			req.N, orUnknown(req.Profile), req.Budget, orUnknown(req.Device), metric, direction(req))
+		fmt.Fprintf(&b, "# Run\n\nExperiment %d. Profile %s: every run trains for a fixed budget of %g s of %s. Device: %s. Metric: %s (%s).\n",
+			req.N, orUnknown(req.Profile), req.Budget, budgetClock(req.Device), orUnknown(req.Device), metric, direction(req))
 	}
 
 	writeNoise(&b, req, metric)
@@ -142,8 +143,18 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 			fmt.Fprintf(&b, ", %s %.6f", metric, o.Value)
 		}
 		b.WriteString("\n")
+		writeTraining(&b, o)
 		if t := lastLines(o.LogTail, d.logLines); t != "" {
 			fmt.Fprintf(&b, "\nIts log ends with:\n```\n%s\n```\n", t)
+		}
+	}
+	if o := req.Best; o != nil && failure == nil {
+		b.WriteString("\n# Current best\n\n")
+		if o == req.Last {
+			b.WriteString("The last experiment.\n")
+		} else {
+			fmt.Fprintf(&b, "%q: %s %.6f\n", o.Description, metric, o.Value)
+			writeTraining(&b, o)
 		}
 	}
 
@@ -199,6 +210,40 @@ func writeNoise(b *strings.Builder, req Request, metric string) {
 			req.NoiseRuns, metric, req.Noise, req.Threshold)
 	case req.Threshold > 0:
 		fmt.Fprintf(b, "A change is kept only when it beats the best by more than %.6f.\n", req.Threshold)
+	}
+}
+
+// budgetClock says what the budget counts on the device (harness.Budget).
+func budgetClock(device string) string {
+	if strings.HasPrefix(device, "cpu") {
+		return "compute (the program's CPU time over its threads: a busy machine costs wall-clock time, not steps)"
+	}
+	return "wall-clock time"
+}
+
+// writeTraining writes how an experiment's training went, as far as its
+// program reported it: steps, throughput, MFU and memory, then the smoothed
+// training loss at every tenth of the budget.
+func writeTraining(b *strings.Builder, o *Outcome) {
+	var parts []string
+	f := o.Figures
+	if v, ok := f["num_steps"]; ok {
+		parts = append(parts, fmt.Sprintf("%.0f steps", v))
+	}
+	if v := f["tokens_per_sec"]; v > 0 {
+		parts = append(parts, harness.Commas(int64(v))+" tokens/s")
+	}
+	if v := f["mfu_percent"]; v > 0 {
+		parts = append(parts, fmt.Sprintf("MFU %.1f%%", v))
+	}
+	if v := max(f["peak_vram_mb"], f["peak_rss_mb"]); v > 0 {
+		parts = append(parts, fmt.Sprintf("peak memory %.0f MB", v))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(b, "Training: %s.\n", strings.Join(parts, ", "))
+	}
+	if len(o.Curve) > 0 {
+		fmt.Fprintf(b, "Training loss (smoothed) at each tenth of the budget, as share loss @step: %s\n", harness.FormatCurve(o.Curve))
 	}
 }
 

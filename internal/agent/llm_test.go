@@ -16,6 +16,7 @@ import (
 	"github.com/sashabaranov/go-openai"
 	"github.com/spf13/pflag"
 
+	"autoresearch/harness"
 	"autoresearch/internal/agent"
 	"autoresearch/internal/agent/llmtest"
 	"autoresearch/internal/results"
@@ -1050,5 +1051,37 @@ func TestContextLengthElidesOldToolResults(t *testing.T) {
 	}
 	if shrinks != 1 {
 		t.Errorf("%d shrink entries in the transcript, want 1", shrinks)
+	}
+}
+
+func TestPromptShowsHowTrainingWent(t *testing.T) {
+	wt, _ := worktree(t)
+	srv := llmtest.NewServer(t)
+	srv.SetScript(srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "x"))))
+	l, _ := newAgent(t, srv, nil)
+	req := request(t, wt)
+	curve := func(loss float64) []harness.CurvePoint {
+		var c []harness.CurvePoint
+		for i := 1; i <= 10; i++ {
+			c = append(c, harness.CurvePoint{Progress: float64(i) / 10, Step: 10 * i, Loss: loss / float64(i)})
+		}
+		return c
+	}
+	req.Last = &agent.Outcome{Description: "double the batch", Status: results.Discard, Value: 0.62,
+		Figures: map[string]float64{"num_steps": 31, "tokens_per_sec": 20480, "mfu_percent": 11.5, "peak_rss_mb": 70.2}, Curve: curve(4)}
+	req.Best = &agent.Outcome{Description: "baseline", Status: results.Keep, Value: 0.6,
+		Figures: map[string]float64{"num_steps": 65, "tokens_per_sec": 21504}, Curve: curve(3)}
+	l.Propose(context.Background(), req)
+	u := srv.Requests()[0].Messages[1].Content
+	for _, want := range []string{
+		"fixed budget of 5 s of compute (the program's CPU time over its threads",
+		"# Last experiment\n\n\"double the batch\": discard, val_bpb 0.620000\nTraining: 31 steps, 20,480 tokens/s, MFU 11.5%, peak memory 70 MB.\n" +
+			"Training loss (smoothed) at each tenth of the budget, as share loss @step: 10% 4.000 @10, 20% 2.000 @20,",
+		"# Current best\n\n\"baseline\": val_bpb 0.600000\nTraining: 65 steps, 21,504 tokens/s.\n",
+		"100% 0.300 @100\n",
+	} {
+		if !strings.Contains(u, want) {
+			t.Errorf("the user message lacks %q:\n%s", want, u)
+		}
 	}
 }

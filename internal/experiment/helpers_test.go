@@ -33,7 +33,7 @@ func newUserRepo(t testing.TB) string {
 }
 
 // toyConfig is the toy task's run configuration: a 1 s budget and 1 s
-// allowance, so the hard limit is 3 s.
+// allowance, so the hard limit is 7 s (harness.HardLimit on the CPU).
 func toyConfig(repo, tag string) Config {
 	argv, env := runner.GoBuild("./gpt", runner.CPU)
 	return Config{
@@ -107,10 +107,11 @@ type scripted struct {
 	next     int
 	fix      int
 	failures map[int][]agent.Failure // by experiment number
+	requests map[int]agent.Request   // the proposals' requests, by experiment number
 }
 
 func newScripted(t testing.TB, ideas ...idea) *scripted {
-	return &scripted{t: t, ideas: ideas, failures: map[int][]agent.Failure{}}
+	return &scripted{t: t, ideas: ideas, failures: map[int][]agent.Failure{}, requests: map[int]agent.Request{}}
 }
 
 func (s *scripted) Name() string { return "scripted" }
@@ -119,6 +120,7 @@ func (s *scripted) Propose(ctx context.Context, req agent.Request) (agent.Propos
 	if s.next >= len(s.ideas) {
 		return agent.Proposal{}, fmt.Errorf("script over: %w", agent.ErrExhausted)
 	}
+	s.requests[req.N] = req
 	i := s.ideas[s.next]
 	s.next++
 	s.fix = 0

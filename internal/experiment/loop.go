@@ -406,7 +406,7 @@ func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
 			rec.Measurements = a.values
 		}
 		if a.res != nil {
-			rec.Figures, rec.Source = a.res.Figures, a.res.Source
+			rec.Figures, rec.Source, rec.Curve = a.res.Figures, a.res.Source, a.res.Curve
 		}
 	}
 	if err := results.Append(r.path(ResultsFile), row); err != nil {
@@ -414,6 +414,9 @@ func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
 	}
 	r.rows = append(r.rows, row)
 	r.last = r.outcomeOf(rec, a)
+	if row.Status == results.Keep {
+		r.bestOutcome = r.last
+	}
 	rec.End = time.Now()
 	rec.Seconds["record"] += time.Since(t).Seconds()
 	if err := appendRecord(r.path(RecordsFile), *rec); err != nil {
@@ -518,8 +521,19 @@ func (r *Run) logName(label, suffix string) string {
 func (r *Run) run(ctx context.Context, w *workspace, rec *Record, a *attemptResult, logf *os.File, vars map[string]string) error {
 	rep := w.rep
 	rep.Phase(status.Training)
-	evaluating := false
+	evaluating, warming := false, false
+	phase := func(p string) {
+		warming = p == runner.PhaseWarmup
+		if warming {
+			rep.Phase(status.WarmingUp)
+		} else {
+			rep.Phase(status.Training)
+		}
+	}
 	progress := func(f float64) {
+		if warming {
+			return // the warm-up steps' progress lines say 0 %
+		}
 		rep.Progress(f)
 		if f >= 1 && !evaluating {
 			evaluating = true
@@ -535,6 +549,7 @@ func (r *Run) run(ctx context.Context, w *workspace, rec *Record, a *attemptResu
 		HardLimit:       r.Config.HardLimit(),
 		Progress:        progress,
 		ProgressPattern: r.progressPattern(),
+		Phase:           phase,
 		Metric:          r.Config.Metric.Name,
 		Patterns:        r.Config.Patterns(),
 		Sandbox:         r.policy(),
@@ -615,6 +630,7 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 		Threshold:      r.KeepRule(o).Threshold(),
 		Results:        r.Rows(),
 		Last:           r.last,
+		Best:           r.bestOutcome,
 		Check:          r.checker(),
 		TranscriptPath: r.path(transcript),
 		Note: func(format string, args ...any) {
@@ -654,6 +670,9 @@ func (r *Run) outcomeOf(rec *Record, a *attemptResult) *agent.Outcome {
 		o.Status, o.Crash, o.LogTail = results.Crash, string(a.crash), a.output
 	} else {
 		o.Value = a.value
+		if a.res != nil {
+			o.Figures, o.Curve = a.res.Figures, a.res.Curve
+		}
 	}
 	return o
 }

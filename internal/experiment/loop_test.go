@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,18 @@ func TestLoopKeepsDiscardsAndCrashes(t *testing.T) {
 	}
 	if rec := byN[1]; rec.Figures["training_seconds"] <= 0 || rec.Source != "json" || rec.MemoryGB != 0.5 || rec.Seconds["build"] <= 0 {
 		t.Errorf("experiment 1's figures and timings: %+v", rec)
+	}
+	// How training went reaches the record and the next proposals: the
+	// last experiment's and the best's curves.
+	if rec := byN[1]; len(rec.Curve) != 1 || rec.Curve[0].Loss != 0.9 || rec.Figures["tokens_per_sec"] != 1000 {
+		t.Errorf("experiment 1's curve %v, figures %v", rec.Curve, rec.Figures)
+	}
+	if req := p.requests[3]; req.Last == nil || req.Best == nil || len(req.Last.Curve) != 1 || req.Last.Curve[0].Loss != 0.95 ||
+		req.Best.Value != 0.9 || len(req.Best.Curve) != 1 || req.Best.Curve[0].Loss != 0.9 {
+		t.Errorf("experiment 3 was proposed knowing last %+v and best %+v", req.Last, req.Best)
+	}
+	if !slices.Contains(rep.phases, "warm-up") {
+		t.Errorf("the reporter never heard of the warm-up: %v", rep.phases)
 	}
 	if !reflect.DeepEqual(checks, []bool{true, false}) {
 		t.Errorf("Check results %v, want a build then a compile error", checks)

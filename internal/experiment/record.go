@@ -8,7 +8,10 @@ import (
 	"os"
 	"time"
 
+	"autoresearch/harness"
+	"autoresearch/internal/agent"
 	"autoresearch/internal/gitops"
+	"autoresearch/internal/results"
 )
 
 // Record is one line of experiments.jsonl: everything about an experiment
@@ -37,6 +40,8 @@ type Record struct {
 	MemoryGB     float64            `json:"memory_gb"`
 	Figures      map[string]float64 `json:"figures,omitempty"` // the whole summary: tokens, mfu, memory...
 	Source       string             `json:"figures_from,omitempty"`
+	// Curve is the smoothed training loss at every tenth of the budget.
+	Curve []harness.CurvePoint `json:"curve,omitempty"`
 
 	Start   time.Time          `json:"start"`
 	End     time.Time          `json:"end"`
@@ -120,6 +125,15 @@ func cutTornLine(path string) (bool, error) {
 		return false, err
 	}
 	return true, os.Truncate(path, int64(bytes.LastIndexByte(b, '\n')+1))
+}
+
+// outcome is how the record's experiment ended, as a proposer sees it.
+func (rec Record) outcome() *agent.Outcome {
+	o := &agent.Outcome{Description: rec.Description, Status: results.Status(rec.Status), Value: rec.Value, Crash: rec.Crash}
+	if rec.Crash == "" {
+		o.Figures, o.Curve = rec.Figures, rec.Curve
+	}
+	return o
 }
 
 func finite(x float64) float64 {

@@ -72,6 +72,8 @@ type Run struct {
 	best float64 // NaN before the baseline
 	kept string  // full hash of the last kept commit; the base before the baseline
 	last *agent.Outcome
+	// bestOutcome is the last kept experiment's outcome, for proposers.
+	bestOutcome *agent.Outcome
 	// abandonedWhy is the reason of the last abandoned proposal.
 	abandonedWhy string
 }
@@ -248,6 +250,19 @@ func (r *Run) resume() error {
 	if n := len(r.rows); n > 0 {
 		last := r.rows[n-1]
 		r.last = &agent.Outcome{Description: last.Description, Status: last.Status, Value: last.Value}
+	}
+	// How the last experiment's and the best's training went is in
+	// experiments.jsonl; without it (an older run) proposers go without.
+	if recs, err := ReadRecords(r.path(RecordsFile)); err == nil {
+		for _, rec := range recs {
+			o := rec.outcome()
+			if rec.N == len(r.rows)-1 && rec.Status == string(r.last.Status) {
+				r.last = o
+			}
+			if rec.Status == string(results.Keep) {
+				r.bestOutcome = o
+			}
+		}
 	}
 	head, err := r.repo.Head()
 	if err != nil {

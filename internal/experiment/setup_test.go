@@ -43,8 +43,8 @@ func TestSetupMakesTheWorkspace(t *testing.T) {
 	if cfg["base_commit"] != base || cfg["branch"] != "autoresearch/nov26" || cfg["repo"] != user || cfg["profile"] != "smoke" {
 		t.Errorf("run.json %s", b)
 	}
-	if r.Config.HardLimit().Seconds() != 3 {
-		t.Errorf("hard limit %s, want 2 × 1 s + 1 s", r.Config.HardLimit())
+	if r.Config.HardLimit().Seconds() != 7 {
+		t.Errorf("hard limit %s, want 6 × 1 s + 1 s on the CPU", r.Config.HardLimit())
 	}
 	if ok, _ := gitops.BranchExists(user, "autoresearch/nov26"); ok {
 		t.Error("the branch reached the user's repository before the baseline")

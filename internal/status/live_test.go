@@ -161,3 +161,15 @@ func TestLiveShowsTheBestOfAResumedRun(t *testing.T) {
 	Resumed(NewPlain(&b), 1) // a reporter without a best to show: nothing happens
 	Resumed(Nop{}, 1)
 }
+
+func TestLiveLineShowsTheWarmup(t *testing.T) {
+	var b bytes.Buffer
+	l, c := newTestLive(&b, 200)
+	l.Start(2)
+	l.Phase(WarmingUp)
+	c.advance(3 * time.Second)
+	l.Phase(WarmingUp)
+	if got := screen(b.String()); got[len(got)-1] != "experiment 2 · warm-up · 3s" {
+		t.Errorf("live line %q", got[len(got)-1])
+	}
+}

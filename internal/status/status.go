@@ -13,6 +13,7 @@ const (
 	Proposing  Phase = "proposing"
 	Repairing  Phase = "repairing"
 	Building   Phase = "building"
+	WarmingUp  Phase = "warm-up" // the untimed warm-up steps before the budget counts
 	Training   Phase = "training"
 	Evaluating Phase = "evaluating"
 )

@@ -20,8 +20,12 @@ func main() {
 	fmt.Printf("pid %d profile %s\n", os.Getpid(), os.Getenv("AUTORESEARCH_PROFILE"))
 	const steps = 4
 	start := time.Now()
+	fmt.Println("warm-up: the first step stays out of the budget")
 	for i := 1; i <= steps; i++ {
 		time.Sleep(time.Duration(SLEEP * float64(time.Second) / steps))
+		if i == 2 {
+			fmt.Println("\nwarm-up done: the budget counts from here")
+		}
 		fmt.Printf("\rstep %05d (%.1f%%) | loss: %.6f    ", i, 100*float64(i)/steps, VALUE)
 	}
 	fmt.Println()
