@@ -308,7 +308,6 @@ func (m *GPT) SetupOptimizer(unembeddingLR, embeddingLR, matrixLR, weightDecay f
 	modelDim := m.config.NEmbd
 	// Scale the AdamW LRs ∝ 1/√dmodel (tuned at 768 wide).
 	dmodelLRScale := math.Pow(float64(modelDim)/768, -0.5)
-	fmt.Printf("Scaling AdamW LRs by 1/sqrt(%d/768) = %.6f\n", modelDim, dmodelLRScale)
 	adamw := func(ps []*tensor.Tensor, lr float64, betas [2]float64) *ParamGroup {
 		return &ParamGroup{Kind: "adamw", Params: ps, LR: lr, Betas: betas, Eps: 1e-10}
 	}
@@ -550,11 +549,8 @@ func buildModelConfig(depth, sequenceLen, vocabSize int) GPTConfig {
 	baseDim := depth * ASPECT_RATIO
 	modelDim := ((baseDim + HEAD_DIM - 1) / HEAD_DIM) * HEAD_DIM
 	numHeads := modelDim / HEAD_DIM
-	return GPTConfig{
-		SequenceLen: sequenceLen, VocabSize: vocabSize,
-		NLayer: depth, NHead: numHeads, NKVHead: numHeads, NEmbd: modelDim,
-		WindowPattern: WINDOW_PATTERN,
-	}
+	return GPTConfig{SequenceLen: sequenceLen, VocabSize: vocabSize, NLayer: depth,
+		NHead: numHeads, NKVHead: numHeads, NEmbd: modelDim, WindowPattern: WINDOW_PATTERN}
 }
 
 // Schedules (all based on progress = training_time / TIME_BUDGET)
@@ -632,6 +628,7 @@ func main() {
 	}
 	gradAccumSteps := totalBatchSize / tokensPerFwdBwd
 
+	fmt.Printf("Scaling AdamW LRs by 1/sqrt(%d/768) = %.6f\n", config.NEmbd, math.Pow(float64(config.NEmbd)/768, -0.5))
 	optimizer, err := model.SetupOptimizer(UNEMBEDDING_LR, EMBEDDING_LR, MATRIX_LR, WEIGHT_DECAY,
 		[2]float64{ADAM_BETA1, ADAM_BETA2}, SCALAR_LR)
 	check(err)

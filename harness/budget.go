@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -40,7 +41,10 @@ import (
 // the first step (which pays the one-time costs) EndStep fails when a step
 // takes longer than the whole budget, and from the third step on when the
 // faster of the second and third steps shows that fewer than MinSteps steps
-// fit. The error says so; a training program exits with it.
+// fit; a training program exits with the error. A step that is still running
+// when it has cost the whole budget (twice the budget for the first step)
+// cannot fit either: the budget ends the program then, with the same error as
+// its last line, rather than wait for the step or the runner's hard limit.
 const (
 	WarmupSteps = 11   // steps 0..10 stay out of the budget, as the original's
 	WarmupShare = 0.25 // ... until they have cost this share of the budget
@@ -77,7 +81,10 @@ type Budget struct {
 	wallStart        time.Time
 	clockStart       time.Duration
 	err              error
-	ema              float64 // the smoothed training loss (EMA 0.9, debiased when read)
+	watch            sync.Mutex // guards running and clockStart for the watchdog
+	running          bool       // a step is between StartStep and EndStep
+	watching         bool       // the watchdog runs (not under test clocks)
+	ema              float64    // the smoothed training loss (EMA 0.9, debiased when read)
 	curve            []CurvePoint
 }
 
@@ -101,7 +108,7 @@ func (e *Env) Budget(sync func() error, tokensPerStep int) *Budget {
 func NewBudget(seconds float64, device string, sync func() error, tokensPerStep int) *Budget {
 	start := time.Now()
 	b := &Budget{seconds: seconds, rule: "wall clock", tokensPerStep: tokensPerStep, sync: sync,
-		now: time.Now, clock: func() time.Duration { return time.Since(start) }, out: os.Stdout, warming: true}
+		now: time.Now, clock: func() time.Duration { return time.Since(start) }, out: os.Stdout, warming: true, watching: true}
 	if _, ok := processCPUTime(); ok && device == DeviceCPU {
 		threads := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
 		b.clock = func() time.Duration { t, _ := processCPUTime(); return t / time.Duration(threads) }
@@ -119,11 +126,36 @@ func (b *Budget) StartStep() {
 		b.loopStart = b.now()
 		fmt.Fprintf(b.out, "%sthe first %d steps stay out of the %gs budget (%s), at most %.2fs of them\n",
 			WarmupLine, WarmupSteps, b.seconds, b.rule, WarmupShare*b.seconds)
+		if b.watching {
+			go b.watchdog()
+		}
 	}
 	if b.sync != nil && b.err == nil {
 		b.err = b.sync()
 	}
-	b.wallStart, b.clockStart = b.now(), b.clock()
+	b.watch.Lock()
+	b.wallStart, b.clockStart, b.running = b.now(), b.clock(), true
+	b.watch.Unlock()
+}
+
+// watchdog ends the program when a step has run for longer than the whole
+// budget (twice the budget for the first step) and is still running.
+func (b *Budget) watchdog() {
+	for range time.Tick(100 * time.Millisecond) {
+		b.watch.Lock()
+		limit := b.seconds
+		if b.step == 0 {
+			limit = 2 * b.seconds
+		}
+		took := (b.clock() - b.clockStart).Seconds()
+		over := b.running && took > limit
+		b.watch.Unlock()
+		if over {
+			fmt.Fprintf(os.Stderr, "\nerror: steps cannot fit the budget: step %d has taken %.1fs (%s) and is still running, longer than the %gs budget; "+
+				"training stopped early: make each step cheaper (a smaller model or batch)\n", b.step, took, b.rule, b.seconds)
+			os.Exit(1)
+		}
+	}
 }
 
 // EndStep waits for the device and ends the step whose training loss was
@@ -135,6 +167,9 @@ func (b *Budget) EndStep(loss float64) (wallSeconds float64, err error) {
 	if b.sync != nil && b.err == nil {
 		b.err = b.sync()
 	}
+	b.watch.Lock()
+	defer b.watch.Unlock()
+	b.running = false
 	wall := b.now().Sub(b.wallStart).Seconds()
 	dt := (b.clock() - b.clockStart).Seconds()
 	if b.err != nil {

@@ -14,7 +14,7 @@ func fakeBudget(seconds float64, stepWall, stepClock time.Duration) *Budget {
 	b := NewBudget(seconds, DeviceCUDA, nil, 100)
 	var wall time.Time
 	var clock time.Duration
-	b.out = io.Discard
+	b.out, b.watching = io.Discard, false
 	b.now = func() time.Time { return wall }
 	b.clock = func() time.Duration { return clock }
 	syncs := 0

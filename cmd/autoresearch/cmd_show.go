@@ -109,6 +109,9 @@ func runShow(_ context.Context, opts showOptions, n int, out io.Writer) error {
 		if len(rec.Figures) > 0 {
 			line("figures", "%s", keyValues(rec.Figures, "%g"))
 		}
+		if len(rec.Curve) > 0 {
+			line("curve", "%s (smoothed training loss at each tenth of the budget: share loss @step)", harness.FormatCurve(rec.Curve))
+		}
 		if len(rec.Seconds) > 0 {
 			line("seconds", "%s", keyValues(rec.Seconds, "%.1f"))
 		}

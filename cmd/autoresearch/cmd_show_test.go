@@ -59,7 +59,8 @@ func TestShowEveryKindOfExperiment(t *testing.T) {
 		{"2", []string{"experiment 2 of run s1: crash", "description   panic mode", "val_bpb       0.000000", "crash         runtime: ",
 			"panic mode cannot be fixed", `+	MODE  = "panic"`, "log           .autoresearch/s1/logs/2.log"}},
 		{"3", []string{"experiment 3 of run s1: keep", "val_bpb       0.700000 (lower is better; best after it 0.700000)", "+\tVALUE = 0.7", "seconds       build "}},
-		{"0", []string{"experiment 0 of run s1: keep", "description   baseline", "no diff: the baseline is the repository's commit as it was", "figures       "}},
+		{"0", []string{"experiment 0 of run s1: keep", "description   baseline", "no diff: the baseline is the repository's commit as it was", "figures       ",
+			"curve         100% 1.000 @4 (smoothed training loss at each tenth of the budget"}},
 	} {
 		out, err := runCLI(t, "show", c.n, "--tag", "s1")
 		if err != nil {

@@ -37,7 +37,7 @@ type output struct {
 	figures map[string]float64 // nil until a --- line
 	failed  bool               // a line exactly FAIL
 	panic   string             // the first panic or fatal error line
-	errLine string             // the last line beginning "error: ", how a program says why it ends
+	errLine string             // the last line beginning "error: " (how a program says why it ends), without it
 	any     bool               // any byte seen
 	onPhase func(string)       // told "warm-up" and "training" as the harness's budget prints them
 }
@@ -100,6 +100,11 @@ func (o *output) line(s string, full bool) {
 	if m := o.progress.FindStringSubmatch(t); m != nil {
 		if f, err := strconv.ParseFloat(m[1], 64); err == nil && o.onProg != nil {
 			o.onProg(min(max(f/100, 0), 1))
+		}
+		// An error printed to stderr right after a progress line (which
+		// ends in no newline) shares its line.
+		if i := strings.LastIndex(t, " error: "); i >= 0 && full {
+			o.errLine = t[i+len(" error: "):]
 		}
 		return
 	}
