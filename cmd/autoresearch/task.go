@@ -23,6 +23,9 @@ import (
 const (
 	trainFile    = "gpt/train.go"
 	trainPackage = "./gpt"
+	// taskEvalAllowance is a task's time beyond its budgets before the hard
+	// limit, without --eval-allowance (the GPT task's is its profile's).
+	taskEvalAllowance = 2 * time.Minute
 )
 
 // defaultTag names a run after today's date, like nov26.

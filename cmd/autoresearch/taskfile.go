@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -62,7 +63,7 @@ func newTaskRun(ctx context.Context, root string, t *task.Task, f setupFlags, re
 	if err := f.validExecutor(); err != nil {
 		return nil, err
 	}
-	cfg := t.Config(root, f.Tag, f.EvalAllowance)
+	cfg := t.Config(root, f.Tag, cmp.Or(f.EvalAllowance, taskEvalAllowance))
 	cfg.BaselineRepeats = f.Repeat
 	if f.Repeat == 0 {
 		cfg.BaselineRepeats = experiment.DefaultRepeats(cfg.BudgetSeconds)
