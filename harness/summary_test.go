@@ -145,14 +145,6 @@ func TestSummaryCurveFollowsTheOriginalKeys(t *testing.T) {
 	}
 }
 
-func TestCommas(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
-		if got := Commas(n); got != want {
-			t.Errorf("Commas(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestHardLimitScalesWithTheProfile(t *testing.T) {
 	smoke, _ := LookupProfile("smoke")
 	cpu, _ := LookupProfile("cpu")

@@ -231,7 +231,7 @@ func writeTraining(b *strings.Builder, o *Outcome) {
 		parts = append(parts, fmt.Sprintf("%.0f steps", v))
 	}
 	if v := f["tokens_per_sec"]; v > 0 {
-		parts = append(parts, harness.Commas(int64(v))+" tokens/s")
+		parts = append(parts, harness.Thousands(int64(v))+" tokens/s")
 	}
 	if v := f["mfu_percent"]; v > 0 {
 		parts = append(parts, fmt.Sprintf("MFU %.1f%%", v))
