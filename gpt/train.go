@@ -655,7 +655,7 @@ func main() {
 	for {
 		budget.StartStep()
 		var progress, lrm float64
-		trainLoss := dev.Step(func() (trainLoss *tensor.Tensor) {
+		trainLossF := dev.Step(func() (trainLoss *tensor.Tensor) {
 			for range gradAccumSteps {
 				x, y := dev.FromInt32s(batch.Inputs, batch.B, batch.T), dev.FromInt32s(batch.Targets, batch.B, batch.T)
 				loss := model.Forward(x, y, "mean")
@@ -683,13 +683,13 @@ func main() {
 		})
 
 		// Fast fail: abort if loss is exploding or NaN
-		if math.IsNaN(trainLoss) || trainLoss > 100 {
+		if math.IsNaN(trainLossF) || trainLossF > 100 {
 			fmt.Println("FAIL")
 			os.Exit(1)
 		}
 
 		// Count the step; a program whose steps cannot fit the budget ends here.
-		dt, err := budget.EndStep(trainLoss)
+		dt, err := budget.EndStep(trainLossF)
 		check(err)
 
 		// Logging
