@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"autoresearch/harness"
-	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/sandbox"
 )
 
@@ -178,6 +177,9 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	}
 	defer c.Cleanup()
 	argv, env, resultPath := c.Argv, c.Env, c.ResultPath
+	if resultPath != "" {
+		env = append(env, harness.EnvResult+"="+resultPath)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -270,10 +272,8 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 			if figs, curve, err := parseResult(resultPath, b); err == nil {
 				res.Figures, res.Source, res.Curve = figs, "json", curve
 			}
-			if resultPath != s.ResultPath {
-				// Kept with the run's logs, as an unconfined run's is.
-				atomicfile.Write(s.ResultPath, b, 0o644)
-			}
+			// Kept with the run's logs, as an unconfined run's is.
+			keepResult(resultPath, s.ResultPath)
 		}
 	}
 	if len(out.matched) > 0 {

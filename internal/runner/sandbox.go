@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"autoresearch/harness"
+	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/sandbox"
 )
 
@@ -39,8 +39,8 @@ func KernelCache() string {
 // Spec's sandbox, with the scratch folder as its TMPDIR.
 type Confined struct {
 	Argv []string
-	// Env is the Spec's Env plus TMPDIR and AUTORESEARCH_RESULT (RunEnv's
-	// basics still to be added).
+	// Env is the Spec's Env plus TMPDIR (RunEnv's basics and
+	// AUTORESEARCH_RESULT=ResultPath still to be added).
 	Env []string
 	// ResultPath is where the program writes its result file: in the
 	// scratch folder when sandboxed (the executor copies it to the Spec's
@@ -57,7 +57,7 @@ type Confined struct {
 func Confine(s Spec, attr *syscall.SysProcAttr) (Confined, error) {
 	c := Confined{Argv: s.Command, Env: append([]string(nil), s.Env...), ResultPath: s.ResultPath, Cleanup: func() {}}
 	switch {
-	case s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off:
+	case isSandboxed(s):
 		scratch, cleanup, err := prepareScratch(s.Scratch)
 		if err != nil {
 			return c, err
@@ -85,10 +85,21 @@ func Confine(s Spec, attr *syscall.SysProcAttr) (Confined, error) {
 		}
 		c.Env = append(c.Env, "TMPDIR="+s.Scratch)
 	}
-	if c.ResultPath != "" {
-		c.Env = append(c.Env, harness.EnvResult+"="+c.ResultPath)
-	}
 	return c, nil
+}
+
+// isSandboxed reports whether s runs confined.
+func isSandboxed(s Spec) bool { return s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off }
+
+// keepResult copies a sandboxed program's result file from its scratch
+// folder to where the Spec wants it, beside the run's logs.
+func keepResult(written, want string) {
+	if written == want || want == "" {
+		return
+	}
+	if b, err := os.ReadFile(written); err == nil {
+		atomicfile.Write(want, b, 0o644)
+	}
 }
 
 // prepareScratch makes dir an empty folder (a new temporary one when dir is

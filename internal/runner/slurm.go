@@ -29,9 +29,12 @@ import (
 // not its submission; at the limit, or when ctx ends, the job is cancelled
 // (scancel). A job that ends in another state than COMPLETED or FAILED
 // (TIMEOUT, NODE_FAIL, PREEMPTED, CANCELLED from outside, OUT_OF_MEMORY...)
-// is a ClusterCrash with Slurm's state and reason. Spec.Sandbox and
-// Spec.Scratch are not applied: the job runs under the cluster's own
-// confinement, with the node's TMPDIR. No accounting database is
+// is a ClusterCrash with Slurm's state and reason. A sandboxed program runs
+// under the launcher's full command line (Confine without a SysProcAttr),
+// which the node runs from the same path as this host (the autoresearch
+// binary must be on the shared filesystem too); its scratch folder, by
+// default beside Spec.ResultPath, is on the shared filesystem as well, and
+// its result file is copied from there. No accounting database is
 // needed: scontrol knows a job for MinJobAge after its end, and the exit
 // status file covers a job it has forgotten.
 type Slurm struct {
@@ -69,6 +72,13 @@ func (s *Slurm) Run(ctx context.Context, sp Spec) (*Result, error) {
 	if poll <= 0 {
 		poll = time.Second
 	}
+	job, written := sp, sp.ResultPath // what the batch script runs, where it writes its result
+	if isSandboxed(sp) {
+		if sp.Scratch == "" {
+			sp.Scratch = base + ".scratch"
+		}
+		job.Scratch, written = sp.Scratch, filepath.Join(sp.Scratch, "result.json")
+	}
 	res := &Result{Job: sp.Attach}
 	submitted := time.Now()
 	if res.Job == "" {
@@ -77,8 +87,15 @@ func (s *Slurm) Run(ctx context.Context, sp Spec) (*Result, error) {
 				return nil, err
 			}
 		}
+		if isSandboxed(sp) {
+			c, err := Confine(sp, nil)
+			if err != nil {
+				return nil, err
+			}
+			job.Command, job.Env, job.ResultPath = c.Argv, c.Env, c.ResultPath
+		}
 		script := base + ".sbatch"
-		if err := os.WriteFile(script, []byte(s.script(sp, exitPath)), 0o755); err != nil {
+		if err := os.WriteFile(script, []byte(s.script(job, exitPath)), 0o755); err != nil {
 			return nil, err
 		}
 		id, err := s.submit(ctx, sp, script, outPath)
@@ -193,6 +210,7 @@ func (s *Slurm) Run(ctx context.Context, sp Spec) (*Result, error) {
 	if st.Signal != 0 {
 		res.ExitCode = -1
 	}
+	keepResult(written, sp.ResultPath)
 	res.Figures, res.Source, res.Curve = gatherFigures(out, sp)
 	switch {
 	case timedOut:

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"autoresearch/internal/sandbox"
 )
 
 func slurmSpec(t *testing.T, script string) (Spec, *bytes.Buffer) {
@@ -182,5 +184,27 @@ func TestSlurmBadArgsSayWhat(t *testing.T) {
 	_, err := (&Slurm{Args: []string{"--partition=nosuchpartition"}}).Run(context.Background(), sp)
 	if err == nil || !strings.Contains(err.Error(), "sbatch --partition=nosuchpartition") {
 		t.Fatalf("err %v, want sbatch's refusal naming the arguments", err)
+	}
+}
+
+// A sandboxed job runs under the launcher's full command line (the test
+// binary is the launcher); its result file comes back from its scratch
+// folder beside the result.
+func TestSlurmSandboxedJob(t *testing.T) {
+	sp, log := slurmSpec(t, "")
+	sp.Command = []string{os.Args[0]}
+	sp.Env = []string{"RUNNER_HELPER=json"}
+	sp.Sandbox = SandboxPolicy(sandbox.Auto, CPU, nil, sandbox.Limits{MemoryMB: 2048})
+	res, err := (&Slurm{Poll: 200 * time.Millisecond}).Run(context.Background(), sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Crash != "" || res.Source != "json" || res.Metric("val_bpb") != 0.5 {
+		t.Fatalf("crash %q (%s), source %q, val_bpb %v; log:\n%s", res.Crash, res.Reason, res.Source, res.Metric("val_bpb"), log)
+	}
+	base := strings.TrimSuffix(sp.ResultPath, ".json")
+	script, _ := os.ReadFile(base + ".sbatch")
+	if !strings.Contains(string(script), sandbox.Subcommand) || !strings.Contains(string(script), base+".scratch") {
+		t.Errorf("the job script does not run the launcher with the scratch folder beside the result:\n%s", script)
 	}
 }
