@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"autoresearch/harness"
 	"autoresearch/internal/sandbox"
 )
 
@@ -106,7 +107,7 @@ func TestConfineForAJobScript(t *testing.T) {
 		t.Errorf("result path %s, want it in the scratch folder", c.ResultPath)
 	}
 	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
-	cmd.Dir, cmd.Env = dir, RunEnv(c.Env...)
+	cmd.Dir, cmd.Env = dir, RunEnv(append(c.Env, harness.EnvResult+"="+c.ResultPath)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "val_bpb:") {
 		t.Fatalf("%v\n%s", err, out)
