@@ -20,7 +20,7 @@ test: fmt-check vet
 test-slurm:
 	bash scripts/slurm-local.sh start
 	@eval "$$(bash scripts/slurm-local.sh env)"; status=0; \
-	$(GO) test -tags slurm -count=1 -run Slurm ./internal/runner/ ./internal/experiment/ || status=$$?; \
+	$(GO) test -tags slurm -count=1 -run Slurm ./internal/runner/ ./internal/experiment/ ./internal/doctor/ || status=$$?; \
 	bash scripts/slurm-local.sh stop; exit $$status
 
 vet:

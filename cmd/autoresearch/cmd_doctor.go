@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,8 @@ type doctorOptions struct {
 	Agent        string
 	Repo         string
 	BaseURL      string // as run's --base-url: it wins over $OPENAI_BASE_URL
+	Executor     string // as baseline's --executor: slurm is checked with a job
+	SlurmArgs    string
 }
 
 func newDoctorCmd() *cobra.Command {
@@ -55,6 +58,8 @@ LLM agent has its program.md; prepared data and a GPU are not needed.`,
 	f.StringVar(&opts.Agent, "agent", "llm", "the agent a run will use: llm or sweep")
 	f.StringVar(&opts.Repo, "repo", ".", "the repository a run will use")
 	f.StringVar(&opts.BaseURL, "base-url", "", "the LLM endpoint a run will use, as run's --base-url (default $OPENAI_BASE_URL, else OpenAI)")
+	f.StringVar(&opts.Executor, "executor", "local", "where a run's training will run: local, or slurm (checks with a real job that the nodes share the repository and the data)")
+	f.StringVar(&opts.SlurmArgs, "slurm-args", "", "the sbatch arguments a run will use, for the test job")
 	return cmd
 }
 
@@ -66,6 +71,10 @@ func runDoctor(ctx context.Context, opts doctorOptions, env doctor.Env, out io.W
 		return err
 	}
 	env.Profile, env.Agent, env.Dir = opts.Profile, opts.Agent, opts.Repo
+	env.Executor, env.SlurmArgs = opts.Executor, strings.Fields(opts.SlurmArgs)
+	if env.Executor != "local" && env.Executor != "slurm" {
+		return usagef("--executor %q: use local or slurm", env.Executor)
+	}
 	if opts.BaseURL != "" {
 		getenv := env.Getenv
 		env.Getenv = func(k string) string {

@@ -61,6 +61,10 @@ type Env struct {
 	Sandbox   func() sandbox.Support            // what the kernel offers the sandbox; nil skips the check
 	// LookPath finds a task's programs; exec.LookPath when nil.
 	LookPath func(file string) (string, error)
+	// Executor is where a run's training runs ("slurm" is checked with a
+	// real job); SlurmArgs are its sbatch arguments.
+	Executor  string
+	SlurmArgs []string
 }
 
 // System is the Env of this process: its environment, PATH and network.
@@ -119,6 +123,7 @@ func Run(ctx context.Context, env Env) []Check {
 	if tc, ok := checkTask(ctx, env); ok {
 		checks = append(tc, checkDisk(env)...)
 		checks = append(checks, checkSandbox(env)...)
+		checks = append(checks, checkSlurm(ctx, env)...)
 		return append(checks, checkLLM(ctx, env)...)
 	}
 	if _, err := harness.LookupProfile(env.Profile); err != nil {
@@ -128,6 +133,7 @@ func Run(ctx context.Context, env Env) []Check {
 	checks = append(checks, checkData(env)...)
 	checks = append(checks, checkDisk(env)...)
 	checks = append(checks, checkSandbox(env)...)
+	checks = append(checks, checkSlurm(ctx, env)...)
 	checks = append(checks, checkLLM(ctx, env)...)
 	return checks
 }
