@@ -72,6 +72,9 @@ func runReport(_ context.Context, opts reportOptions, out, errOut io.Writer) err
 	if a.Noise, err = report.ReadNoise(path); err != nil {
 		return err
 	}
+	if a.Workers, err = report.ReadWorkers(path); err != nil {
+		return err
+	}
 	usage, err := report.ReadUsage(filepath.Join(filepath.Dir(path), runs.ExperimentsFile))
 	if err != nil {
 		return err

@@ -70,5 +70,8 @@ func runResults(ctx context.Context, opts resultsOptions, out io.Writer) error {
 	if a.Noise, err = report.ReadNoise(path); err != nil {
 		return err
 	}
+	if a.Workers, err = report.ReadWorkers(path); err != nil {
+		return err
+	}
 	return report.Table(out, a, path)
 }

@@ -17,6 +17,7 @@ import (
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/runs"
 	"autoresearch/internal/status"
 )
 
@@ -58,8 +59,8 @@ import (
 // recorded as interrupted.
 
 const (
-	WorkersDir  = "workers"
-	FlightsFile = "inflight.json"
+	WorkersDir  = runs.WorkersDir
+	FlightsFile = runs.FlightsFile
 	maxReapply  = 3
 )
 

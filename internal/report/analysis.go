@@ -28,6 +28,9 @@ type Analysis struct {
 	// Noise is the run's measured noise when known (see ReadNoise); the
 	// table and the summary then show it, and kept deltas in sigmas.
 	Noise *Noise
+	// Workers counts the experiments of each worker of a run with several,
+	// and what each is doing (see ReadWorkers); nil for one worker.
+	Workers *Workers
 }
 
 // Measured reports whether a row of a lower-is-better metric holds a

@@ -54,6 +54,9 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 	if a.Noise != nil {
 		row("noise", strings.TrimPrefix(a.Noise.Line(), "noise: "))
 	}
+	if a.Workers != nil {
+		row("workers", mdEscape(strings.Join(a.Workers.Lines(time.Now()), "; ")))
+	}
 	if u != nil {
 		if wall := u.Wall(); wall > 0 {
 			per := ""

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"time"
 
 	"autoresearch/internal/results"
 )
@@ -69,6 +70,11 @@ func Table(w io.Writer, a *Analysis, name string) error {
 	fmt.Fprintf(ew, "%s (%s)\n", name, Headline(a))
 	if a.Noise != nil {
 		fmt.Fprintln(ew, a.Noise.Line())
+	}
+	if a.Workers != nil {
+		for _, l := range a.Workers.Lines(time.Now()) {
+			fmt.Fprintln(ew, l)
+		}
 	}
 	if len(a.Rows) == 0 {
 		return ew.err

@@ -25,6 +25,8 @@ const (
 	WorktreeDir     = "worktree"
 	LogsDir         = "logs"
 	TranscriptsDir  = "transcripts"
+	WorkersDir      = "workers"       // the workers' clones and binaries: workers/<i>/
+	FlightsFile     = "inflight.json" // what each worker is doing now
 )
 
 // RunDir is the folder of the run called tag in the repository whose top
