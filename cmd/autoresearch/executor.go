@@ -83,6 +83,9 @@ func setWorkers(ctx context.Context, opts *experiment.Options, o runOptions, r *
 			return usagef("--workers: %v", err)
 		}
 		opts.WorkerEnv = env
+		if r.Config.Device == runner.CPU && len(r.Rows()) > 0 {
+			r.Reporter.Logf("note: the baseline ran on the whole machine, each of %d workers gets %s; on a wall-clock budget that is not a fair comparison: set up the run with \"run --workers %d\" to measure its baseline on a worker's share", o.Workers, strings.Join(env[0], " "), o.Workers)
+		}
 	}
 	if o.Agent == "llm" {
 		for i := 0; i < o.Workers; i++ {

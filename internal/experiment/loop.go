@@ -80,7 +80,14 @@ func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
 		return "", errors.New("no proposer")
 	}
 	if len(r.rows) == 0 {
-		if err := r.Baseline(ctx); err != nil {
+		// With workers, the baseline runs on a worker's share of the
+		// machine, as every experiment will.
+		if len(o.WorkerEnv) > 0 {
+			r.mainEnv = o.WorkerEnv[0]
+		}
+		err := r.Baseline(ctx)
+		r.mainEnv = nil
+		if err != nil {
 			return "", err
 		}
 	} else {

@@ -65,6 +65,10 @@ type Run struct {
 	Sandbox sandbox.Mode
 	// Executor runs the training program; runner.Local when nil.
 	Executor runner.Executor
+	// mainEnv is the extra environment of runs in the run's own worktree
+	// (a worker's share of the machine for the baseline of a run with
+	// workers).
+	mainEnv []string
 
 	repo *gitops.Repo
 	lock *lock

@@ -81,7 +81,7 @@ type workspace struct {
 
 func (r *Run) mainSpace(n int) *workspace {
 	return &workspace{label: strconv.Itoa(n), worktree: r.Worktree(), bin: filepath.Join(r.Dir, binDir), rep: r.reporter(),
-		repo: r.repo, scratch: r.path(scratchDir)}
+		repo: r.repo, scratch: r.path(scratchDir), env: r.mainEnv}
 }
 
 func (w *workspace) vars() map[string]string {
