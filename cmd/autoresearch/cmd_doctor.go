@@ -72,7 +72,7 @@ func runDoctor(ctx context.Context, opts doctorOptions, env doctor.Env, out io.W
 	}
 	env.Profile, env.Agent, env.Dir = opts.Profile, opts.Agent, opts.Repo
 	env.Executor, env.SlurmArgs = opts.Executor, strings.Fields(opts.SlurmArgs)
-	if env.Executor != "local" && env.Executor != "slurm" {
+	if env.Executor != "" && env.Executor != "local" && env.Executor != "slurm" {
 		return usagef("--executor %q: use local or slurm", env.Executor)
 	}
 	if opts.BaseURL != "" {
