@@ -42,9 +42,9 @@ import (
 // takes longer than the whole budget, and from the third step on when the
 // faster of the second and third steps shows that fewer than MinSteps steps
 // fit; a training program exits with the error. A step that is still running
-// when it has cost the whole budget (twice the budget for the first step)
-// cannot fit either: the budget ends the program then, with the same error as
-// its last line, rather than wait for the step or the runner's hard limit.
+// when it has cost the whole budget cannot fit either: the budget ends the
+// program then, with the same error as its last line, rather than wait for the
+// step or the runner's hard limit.
 const (
 	WarmupSteps = 11   // steps 0..10 stay out of the budget, as the original's
 	WarmupShare = 0.25 // ... until they have cost this share of the budget
@@ -139,16 +139,12 @@ func (b *Budget) StartStep() {
 }
 
 // watchdog ends the program when a step has run for longer than the whole
-// budget (twice the budget for the first step) and is still running.
+// budget and is still running.
 func (b *Budget) watchdog() {
 	for range time.Tick(100 * time.Millisecond) {
 		b.watch.Lock()
-		limit := b.seconds
-		if b.step == 0 {
-			limit = 2 * b.seconds
-		}
 		took := (b.clock() - b.clockStart).Seconds()
-		over := b.running && took > limit
+		over := b.running && took > b.seconds
 		b.watch.Unlock()
 		if over {
 			fmt.Fprintf(os.Stderr, "\nerror: steps cannot fit the budget: step %d has taken %.1fs (%s) and is still running, longer than the %gs budget; "+

@@ -152,7 +152,7 @@ func TestHardLimitScalesWithTheProfile(t *testing.T) {
 	for _, c := range []struct {
 		got, want time.Duration
 	}{
-		{smoke.HardLimit(DeviceCPU), 45 * time.Second},
+		{smoke.HardLimit(DeviceCPU), 55 * time.Second},
 		{cpu.HardLimit(DeviceCPU), 32 * time.Minute},
 		{gpu.HardLimit(DeviceCUDA), 12 * time.Minute},
 	} {

@@ -54,7 +54,7 @@ func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
 	addProfileFlag(cmd, &o.Profile)
 	addDeviceFlag(cmd, &o.Device)
 	f.StringVar(&o.Repo, "repo", ".", "the git repository holding gpt/train.go")
-	f.DurationVar(&o.EvalAllowance, "eval-allowance", 0, "time for start-up and evaluation: a run is killed after 6 budgets on the CPU, 2 on a GPU, and this (default: the profile's, 15s for smoke, 2m for cpu and gpu; 2m for a task)")
+	f.DurationVar(&o.EvalAllowance, "eval-allowance", 0, "time for start-up and evaluation: a run is killed after 6 budgets on the CPU, 2 on a GPU, and this (default: the profile's, 25s for smoke, 2m for cpu and gpu; 2m for a task)")
 	f.IntVar(&o.Repeat, "repeat", 0, "train the baseline this many times to measure the noise (0: 8 for budgets up to a minute, 5 otherwise)")
 	addSandboxFlag(cmd, &o.Sandbox)
 	addExecutorFlags(cmd, o)
