@@ -38,16 +38,22 @@ func newRunRepo(t *testing.T, runs ...[2]string) string {
 	when := time.Now().Add(-time.Hour)
 	for _, r := range runs {
 		dir := filepath.Join(root, ".autoresearch", r[0])
-		os.MkdirAll(dir, 0o755)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		path := filepath.Join(dir, "results.tsv")
 		if err := os.WriteFile(path, []byte(r[1]), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		os.Chtimes(path, when, when)
+		if err := os.Chtimes(path, when, when); err != nil {
+			t.Fatal(err)
+		}
 		when = when.Add(time.Minute)
 	}
 	sub := filepath.Join(root, "gpt")
-	os.Mkdir(sub, 0o755)
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Chdir(sub)
 	return root
 }
@@ -83,7 +89,9 @@ func TestResultsCommand(t *testing.T) {
 
 func TestResultsCommandMalformedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.tsv")
-	os.WriteFile(path, []byte(header+"aaaaaaa\t1.5\t1.0\tkeep\tbaseline\nbbbbbbb\t1.4\n"), 0o644)
+	if err := os.WriteFile(path, []byte(header+"aaaaaaa\t1.5\t1.0\tkeep\tbaseline\nbbbbbbb\t1.4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, _, err := execute(t, "results", "--file", path)
 	if err == nil || !strings.Contains(err.Error(), path+":3: want 5 tab-separated columns") {
 		t.Errorf("error %v, want one naming line 3", err)
@@ -92,7 +100,9 @@ func TestResultsCommandMalformedFile(t *testing.T) {
 
 func TestResultsFollowStopsCleanlyOnInterrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.tsv")
-	os.WriteFile(path, []byte(header+"aaaaaaa\t1.5\t1.0\tkeep\tbaseline\n"), 0o644)
+	if err := os.WriteFile(path, []byte(header+"aaaaaaa\t1.5\t1.0\tkeep\tbaseline\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var out bytes.Buffer
@@ -106,7 +116,9 @@ func TestReportCommand(t *testing.T) {
 	root := newRunRepo(t, [2]string{"nov26", header +
 		"bbbbbbb\t1.200000\t1.0\tkeep\tbaseline\nccccccc\t0.000000\t0.0\tcrash\tOOM\nddddddd\t1.100000\t1.0\tkeep\tdeeper\n"})
 	jsonl := `{"start":"2026-11-26T22:00:00Z","end":"2026-11-26T23:00:00Z","prompt_tokens":100,"completion_tokens":20}` + "\n"
-	os.WriteFile(filepath.Join(root, ".autoresearch", "nov26", "experiments.jsonl"), []byte(jsonl), 0o644)
+	if err := os.WriteFile(filepath.Join(root, ".autoresearch", "nov26", "experiments.jsonl"), []byte(jsonl), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	chart := filepath.Join(t.TempDir(), "chart.png")
 	out, errOut, err := execute(t, "report", "-o", chart)
 	if err != nil {

@@ -189,7 +189,9 @@ func TestRunLLMPreflightFailsBeforeSetup(t *testing.T) {
 	t.Setenv("OPENAI_BASE_URL", srv.URL())
 	t.Setenv("OPENAI_API_KEY", llmtest.Key)
 	program := filepath.Join(t.TempDir(), "program.md")
-	os.WriteFile(program, []byte("lower val_bpb"), 0o644)
+	if err := os.WriteFile(program, []byte("lower val_bpb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, err := runCLI(t, "run", "--repo", repo, "--tag", "llm2", "--device", "cpu", "--program", program)
 	if err == nil || !strings.Contains(err.Error(), "refused the API key") || !strings.Contains(err.Error(), "OPENAI_API_KEY") || exitCode(err) != 1 {
 		t.Fatalf("err = %v", err)

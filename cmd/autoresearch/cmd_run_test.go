@@ -25,10 +25,16 @@ func toyRepo(t *testing.T) string {
 	t.Setenv(harness.EnvHome, home)
 	t.Setenv(harness.EnvProfile, "")
 	smoke := filepath.Join(home, "smoke")
-	os.MkdirAll(smoke, 0o755)
-	os.WriteFile(filepath.Join(smoke, harness.MetaFile), []byte(`{"profile":"smoke","vocab_size":512}`), 0o644)
+	if err := os.MkdirAll(smoke, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(smoke, harness.MetaFile), []byte(`{"profile":"smoke","vocab_size":512}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{harness.TokenizerFile, harness.TrainFile, harness.ValFile} {
-		os.WriteFile(filepath.Join(smoke, f), nil, 0o644)
+		if err := os.WriteFile(filepath.Join(smoke, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return gittest.CommitTree(t, filepath.Join("..", "..", "internal", "experiment", "testdata", "toy"), "toy")
 }
@@ -149,16 +155,22 @@ func TestTrainRunsTheProgramAsItIs(t *testing.T) {
 	}
 	train := filepath.Join(repo, "gpt", "train.go")
 	b, _ := os.ReadFile(train)
-	os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "fail"`), 1), 0o644)
+	if err := os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "fail"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "training failed (runtime: the program printed FAIL") {
 		t.Errorf("a failing run: %v", err)
 	}
-	os.WriteFile(train, append(b, []byte("\nfunc broken() { undefinedName() }\n")...), 0o644)
+	if err := os.WriteFile(train, append(b, []byte("\nfunc broken() { undefinedName() }\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "gpt/train.go does not build") ||
 		!strings.Contains(err.Error(), "undefined: undefinedName") {
 		t.Errorf("a broken build: %v", err)
 	}
-	os.WriteFile(train, b, 0o644)
+	if err := os.WriteFile(train, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	prepared := os.Getenv(harness.EnvHome)
 	t.Setenv(harness.EnvHome, t.TempDir())
 	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), `run "autoresearch prepare --profile smoke"`) {
@@ -178,7 +190,9 @@ func TestBaselineInterrupted(t *testing.T) {
 	os.CopyFS(src, os.DirFS(filepath.Join("..", "..", "internal", "experiment", "testdata", "toy")))
 	train := filepath.Join(src, "gpt", "train.go")
 	b, _ := os.ReadFile(train)
-	os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "hang"`), 1), 0o644)
+	if err := os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "hang"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	toyRepo(t) // the prepared-data stand-ins
 	repo := gittest.CommitTree(t, src, "toy that hangs")
 	ctx, cancel := context.WithCancel(context.Background())

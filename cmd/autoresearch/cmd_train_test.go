@@ -37,7 +37,9 @@ func TestTrainInterrupted(t *testing.T) {
 	b, _ := os.ReadFile(train)
 	b = bytes.Replace(b, []byte("\tfmt.Println()\n\tswitch MODE"), []byte("\tswitch MODE"), 1)
 	b = bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "hang"`), 1)
-	os.WriteFile(train, b, 0o644)
+	if err := os.WriteFile(train, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	t.Chdir(repo)
 
 	ctx, cancel := context.WithCancel(context.Background())

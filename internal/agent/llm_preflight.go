@@ -52,7 +52,7 @@ func (l *LLM) Preflight(ctx context.Context, note func(format string, args ...an
 	}
 	tried := ""
 	if retries > 0 {
-		tried = fmt.Sprintf(" (%d attempts over %s)", retries+1, max(time.Since(start), waited).Round(time.Second))
+		tried = fmt.Sprintf(" in %d attempts over %s", retries+1, max(time.Since(start), waited).Round(time.Second))
 	}
 	status, _, msg := apiErrorParts(err)
 	if status == 0 {
@@ -68,9 +68,9 @@ func (l *LLM) Preflight(ctx context.Context, note func(format string, args ...an
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
-		return fmt.Errorf("the LLM endpoint %s is rate-limiting requests%s (%d: %s): the configuration is fine; wait and run again, or use a key or model with a higher limit", l.cfg.BaseURL, tried, status, msg)
+		return fmt.Errorf("the LLM endpoint %s is rate-limiting requests: %d (%s)%s; the configuration is fine: wait and run again, or use a key or model with a higher limit", l.cfg.BaseURL, status, msg, tried)
 	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusConflict:
-		return fmt.Errorf("the LLM endpoint %s is overloaded%s (%d: %s): the configuration is fine; run again later, or use another --base-url", l.cfg.BaseURL, tried, status, msg)
+		return fmt.Errorf("the LLM endpoint %s is overloaded: %d (%s)%s; the configuration is fine: run again later, or use another --base-url", l.cfg.BaseURL, status, msg, tried)
 	}
 	return fmt.Errorf("%w: the LLM endpoint %s refused a test request for model %q (%d: %s): check --model, --temperature and --reasoning-effort", ErrLLMConfig, l.cfg.BaseURL, l.cfg.Model, status, msg)
 }

@@ -21,7 +21,9 @@ func sweepWorktree(t *testing.T) (dir string, orig []byte) {
 		t.Fatal(err)
 	}
 	dir = t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "gpt"), 0o755)
+	if err := os.MkdirAll(filepath.Join(dir, "gpt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "gpt", "train.go"), orig, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +105,9 @@ func TestNeighboursKeepDecayFactorsAndFractionsInRange(t *testing.T) {
 func TestSweepDoesNotUndoAKeptChange(t *testing.T) {
 	dir, _ := sweepWorktree(t)
 	src := []byte("package main\n\nconst LR = 0.008\n\nfunc main() { _ = LR }\n")
-	os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rows := []results.Row{
 		{Commit: "a", Status: results.Keep, Description: "baseline"},
 		{Commit: "b", Status: results.Keep, Description: "LR 0.004 -> 0.008"},
@@ -116,7 +120,9 @@ func TestSweepDoesNotUndoAKeptChange(t *testing.T) {
 		if p.Description != "LR 0.008 -> 0.016" {
 			t.Errorf("seed %d proposed %q: 0.004 is the kept change's parent, measured already", n, p.Description)
 		}
-		os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644)
+		if err := os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -207,7 +213,9 @@ func TestSweepNeverRepeatsAndEnds(t *testing.T) {
 	seen := map[string]bool{}
 	for n := 1; ; n++ {
 		// Every change is discarded: the file goes back to the original.
-		os.WriteFile(filepath.Join(dir, "gpt", "train.go"), orig, 0o644)
+		if err := os.WriteFile(filepath.Join(dir, "gpt", "train.go"), orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		p, err := s.Propose(context.Background(), sweepReq(dir, n, rows))
 		if errors.Is(err, ErrExhausted) {
 			break
@@ -233,7 +241,9 @@ func TestSweepNeverRepeatsAndEnds(t *testing.T) {
 func TestSweepTreatsEqualNumbersAsTheSameTry(t *testing.T) {
 	dir, _ := sweepWorktree(t)
 	src := []byte("package main\n\nconst LR = 0.0006\n\nfunc main() { _ = LR }\n")
-	os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "gpt", "train.go"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rows := []results.Row{{Commit: "a", Status: results.Keep, Description: "LR 6e-4 -> 3e-4"}}
 	p, err := NewSweep(1).Propose(context.Background(), sweepReq(dir, 2, rows))
 	if err != nil {
@@ -292,7 +302,9 @@ func TestSweepOnTextFiles(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
 	for name, src := range textFiles {
-		os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		paths = append(paths, name)
 	}
 	total := 0
@@ -347,7 +359,9 @@ func TestSweepOnTextFiles(t *testing.T) {
 	// The same seed and number give the same change.
 	a, _ := NewSweep(9).Propose(context.Background(), Request{N: 3, Worktree: dir, EditablePaths: paths})
 	for name, src := range textFiles {
-		os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b, _ := NewSweep(9).Propose(context.Background(), Request{N: 3, Worktree: dir, EditablePaths: paths})
 	if a.Description != b.Description {
@@ -357,7 +371,9 @@ func TestSweepOnTextFiles(t *testing.T) {
 
 func TestSweepSaysWhatItCanChange(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "prompt.txt"), []byte("Answer briefly.\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "prompt.txt"), []byte("Answer briefly.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, err := NewSweep(1).Propose(context.Background(), Request{Worktree: dir, EditablePaths: []string{"prompt.txt"}})
 	if err == nil || !regexp.MustCompile(`prompt.txt has no value the sweep can change: .*LR = 0.01`).MatchString(err.Error()) {
 		t.Errorf("error %v", err)
@@ -386,7 +402,9 @@ func TestSweepSkipsChangesInFlight(t *testing.T) {
 	if err != nil || p.Description != last {
 		t.Fatalf("proposed %q, %v; want the one move not in flight, %q", p.Description, err, last)
 	}
-	os.WriteFile(filepath.Join(dir, "gpt", "train.go"), orig, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "gpt", "train.go"), orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	req.InFlight = all
 	if _, err := NewSweep(1).Propose(context.Background(), req); !errors.Is(err, ErrExhausted) {
 		t.Fatalf("with every move in flight: %v, want ErrExhausted", err)

@@ -65,11 +65,17 @@ func modelServer(t *testing.T, key string) *httptest.Server {
 func prepare(t *testing.T, home string, p harness.Profile) {
 	t.Helper()
 	dir := harness.DataDir(home, p)
-	os.MkdirAll(dir, 0o755)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	meta, _ := json.Marshal(harness.Meta{Profile: p.Name, Dataset: p.DefaultDataset, VocabSize: p.VocabSize, TrainTokens: 2_500_000, ValTokens: 16384})
-	os.WriteFile(filepath.Join(dir, harness.MetaFile), meta, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, harness.MetaFile), meta, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{harness.TokenizerFile, harness.TrainFile, harness.ValFile} {
-		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -264,7 +270,9 @@ func TestSystemRunsCommandsFromPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	failing := "#!/bin/sh\necho 'driver not loaded' >&2\nexit 9\n"
-	os.WriteFile(filepath.Join(bin, "go"), []byte(failing), 0o755)
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(failing), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("PATH", bin)
 	env := System()
 	env.Profile = "gpu"

@@ -64,7 +64,9 @@ func TestLoopKeepsDiscardsAndCrashes(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(r.Dir, ResultsFile))
 	golden := filepath.Join("testdata", "loop.tsv")
 	if *update {
-		os.WriteFile(golden, got, 0o644)
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
@@ -184,7 +186,9 @@ func TestBaselineCrashRecordsNothing(t *testing.T) {
 	setConst(t, user, "MODE", `"panic"`)
 	w, _ := git.PlainOpen(user)
 	wt, _ := w.Worktree()
-	wt.Add("gpt/train.go")
+	if _, err := wt.Add("gpt/train.go"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := wt.Commit("broken", &git.CommitOptions{Author: sigAt(epoch)}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +213,9 @@ func TestBaselineCrashRecordsNothing(t *testing.T) {
 
 	// The fix committed, the same tag is set up afresh from the new HEAD.
 	setConst(t, user, "MODE", `"ok"`)
-	wt.Add("gpt/train.go")
+	if _, err := wt.Add("gpt/train.go"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := wt.Commit("fixed", &git.CommitOptions{Author: sigAt(epoch.Add(time.Minute))}); err != nil {
 		t.Fatal(err)
 	}

@@ -113,8 +113,12 @@ func TestSetupStartsOverAfterAHalfFinishedSetup(t *testing.T) {
 	t.Parallel()
 	user := newUserRepo(t)
 	dir := filepath.Join(user, ".autoresearch", "t1")
-	os.MkdirAll(filepath.Join(dir, "worktree", "gpt"), 0o755)
-	os.WriteFile(filepath.Join(dir, "worktree", "gpt", "train.go"), []byte("half"), 0o644)
+	if err := os.MkdirAll(filepath.Join(dir, "worktree", "gpt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "worktree", "gpt", "train.go"), []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r, err := Setup(toyConfig(user, "t1"), nil)
 	if err != nil {
 		t.Fatalf("setup over a half-finished one: %v", err)
@@ -135,9 +139,19 @@ func TestSetupLinksSharedPathsWithoutTrippingTheGuard(t *testing.T) {
 	t.Parallel()
 	user := newUserRepo(t)
 	// An ignored vendor folder, as on a machine that builds offline.
-	os.MkdirAll(filepath.Join(user, "vendor"), 0o755)
-	os.WriteFile(filepath.Join(user, "vendor", "modules.txt"), []byte("# vendored\n"), 0o644)
-	os.WriteFile(filepath.Join(user, ".git", "info", "exclude"), []byte("/vendor/\n"), 0o644)
+	if err := os.MkdirAll(filepath.Join(user, "vendor"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(user, "vendor", "modules.txt"), []byte("# vendored\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// go-git makes no .git/info: the exclude file is the first thing in it.
+	if err := os.MkdirAll(filepath.Join(user, ".git", "info"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(user, ".git", "info", "exclude"), []byte("/vendor/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg := toyConfig(user, "t1")
 	cfg.Shared = []string{"vendor", "absent"}
 	r, err := Setup(cfg, nil)

@@ -75,7 +75,9 @@ func startFollow(t *testing.T, path string) (*syncBuffer, func() error) {
 
 func TestFollowShowsRowsAsTheyArrive(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.tsv")
-	os.WriteFile(path, []byte("commit\tval_bpb\tmemory_gb\tstatus\tdescription\na1b2c3d\t1.000000\t1.0\tkeep\tbaseline\n"), 0o644)
+	if err := os.WriteFile(path, []byte("commit\tval_bpb\tmemory_gb\tstatus\tdescription\na1b2c3d\t1.000000\t1.0\tkeep\tbaseline\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, stop := startFollow(t, path)
 	waitFor(t, out, "baseline")
 
@@ -129,10 +131,14 @@ func TestFollowShowsRowsAsTheyArrive(t *testing.T) {
 func TestFollowStartsOverWhenTheFileIsReplaced(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.tsv")
 	header := "commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"
-	os.WriteFile(path, []byte(header+"a1b2c3d\t1.000000\t1.0\tkeep\tfirst run baseline\nb2c3d4e\t1.100000\t1.0\tdiscard\tsomething\n"), 0o644)
+	if err := os.WriteFile(path, []byte(header+"a1b2c3d\t1.000000\t1.0\tkeep\tfirst run baseline\nb2c3d4e\t1.100000\t1.0\tdiscard\tsomething\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, stop := startFollow(t, path)
 	waitFor(t, out, "something")
-	os.WriteFile(path, []byte(header+"e5f6a7b\t2.000000\t1.0\tkeep\tsecond run baseline\n"), 0o644)
+	if err := os.WriteFile(path, []byte(header+"e5f6a7b\t2.000000\t1.0\tkeep\tsecond run baseline\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, out, "second run baseline")
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -144,7 +150,9 @@ func TestFollowStartsOverWhenTheFileIsReplaced(t *testing.T) {
 
 func TestFollowStopsOnAMalformedLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.tsv")
-	os.WriteFile(path, []byte("commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"), 0o644)
+	if err := os.WriteFile(path, []byte("commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	done := make(chan error, 1)

@@ -380,8 +380,12 @@ func TestParseSummaryReadsHarnessPrint(t *testing.T) {
 
 func TestBuild(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module m\n\ngo 1.22\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { undefinedThing() }\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module m\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { undefinedThing() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, "prog")
 	argv, _ := GoBuild(".", CPU)
 	argv = Expand(argv, map[string]string{BinVar: bin, WorktreeVar: dir})
@@ -390,7 +394,9 @@ func TestBuild(t *testing.T) {
 	if !errors.As(err, &be) || !strings.Contains(be.Output, "undefined: undefinedThing") || out != be.Output {
 		t.Fatalf("build error %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Build(context.Background(), dir, argv, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +419,9 @@ func TestResolveDevice(t *testing.T) {
 		t.Errorf("cuda without a GPU: %v", err)
 	}
 	script := "#!/bin/sh\necho 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)'\n"
-	os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte(script), 0o755)
+	if err := os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if d, detail, err := ResolveDevice(context.Background(), "auto"); err != nil || d != CUDA || !strings.Contains(detail, "H100") {
 		t.Errorf("auto with a GPU: %s %q %v", d, detail, err)
 	}

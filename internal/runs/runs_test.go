@@ -37,9 +37,13 @@ func TestResolve(t *testing.T) {
 	now := time.Now()
 	root := newRepo(t, map[string]time.Time{"nov25": now.Add(-time.Hour), "nov26": now, "old": now.Add(-48 * time.Hour)})
 	sub := filepath.Join(root, "gpt", "deep")
-	os.MkdirAll(sub, 0o755)
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	// A run folder without results.tsv is no run.
-	os.MkdirAll(filepath.Join(root, Dir, "empty"), 0o755)
+	if err := os.MkdirAll(filepath.Join(root, Dir, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	if got, err := Resolve(sub, "", ""); err != nil || got != ResultsPath(root, "nov26") {
 		t.Errorf("latest: %q, %v; want the nov26 run", got, err)
@@ -55,7 +59,9 @@ func TestResolve(t *testing.T) {
 		t.Errorf("tag with a slash: %v", err)
 	}
 	file := filepath.Join(t.TempDir(), "r.tsv")
-	os.WriteFile(file, nil, 0o644)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := Resolve(t.TempDir(), "", file); err != nil || got != file {
 		t.Errorf("--file outside a repository: %q, %v", got, err)
 	}
