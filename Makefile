@@ -82,8 +82,8 @@ build-cuda: cuda-sdk
 # The backend on the CPU emulator of CUDA (emulate.h): its parity tests run every kernel here.
 cuda-emu:
 	$(GO) vet -tags cudaemu $(CUDA_PKG) ./gpt/
-	$(GO) test -tags cudaemu -count=1 $(CUDA_PKG)
-	$(GO) test -tags cudaemu -count=1 -run '^TestTrainingStepOnTheGPU$$' ./gpt/
+	$(GO) test -tags cudaemu -count=1 -timeout 45m $(CUDA_PKG)
+	$(GO) test -tags cudaemu -count=1 -timeout 20m -run '^TestTrainingStepOnTheGPU$$' ./gpt/
 
 # No GPU needed: vet, compile and link the cuda-tagged code and its tests, compile every kernel
 # to PTX for sm_90 with NVRTC (a kernel that does not compile fails), run the parity tests on

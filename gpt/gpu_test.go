@@ -72,7 +72,10 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 				p.CopyFrom(dev.FromFloat32s(weights[i], p.Shape()...))
 			}
 		})
-		opt := m.SetupOptimizer(UNEMBEDDING_LR, EMBEDDING_LR, MATRIX_LR, WEIGHT_DECAY, [2]float64{ADAM_BETA1, ADAM_BETA2}, SCALAR_LR)
+		opt, err := m.SetupOptimizer(UNEMBEDDING_LR, EMBEDDING_LR, MATRIX_LR, WEIGHT_DECAY, [2]float64{ADAM_BETA1, ADAM_BETA2}, SCALAR_LR)
+		if err != nil {
+			t.Fatal(err)
+		}
 		o := outcome{grads: map[string][]float32{}, updated: map[string][]float32{}}
 		s := dev.Scope()
 		loss := m.Forward(dev.FromInt32s(idx, B, T), dev.FromInt32s(tgt, B, T), "mean")
