@@ -9,6 +9,7 @@ import (
 
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/status"
 )
 
 // addExecutorFlags declares --executor and --slurm-args: where the training
@@ -31,6 +32,27 @@ func (o *setupFlags) validExecutor() error {
 		return usagef("--executor: %v", err)
 	}
 	return nil
+}
+
+// setupRun sets up a run of cfg with the flags every task shares: the
+// baseline's repeats and the executor.
+func setupRun(cfg experiment.Config, f setupFlags, rep status.Reporter) (*experiment.Run, error) {
+	cfg.BaselineRepeats = f.Repeat
+	if f.Repeat == 0 {
+		cfg.BaselineRepeats = experiment.DefaultRepeats(cfg.BudgetSeconds)
+	}
+	if f.Executor != runner.LocalExecutor {
+		cfg.Executor, cfg.ExecutorArgs = f.Executor, strings.Fields(f.SlurmArgs)
+	}
+	r, err := experiment.Setup(cfg, rep)
+	if err != nil {
+		return nil, err
+	}
+	if err := useExecutor(r, f); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // useExecutor gives the run its executor: the one in run.json, or the

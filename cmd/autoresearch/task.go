@@ -165,19 +165,8 @@ func newRun(ctx context.Context, f setupFlags, rep status.Reporter) (*experiment
 		return nil, err
 	}
 	cfg := gptConfig(root, f.Tag, p, home, device, detail, f.EvalAllowance)
-	cfg.BaselineRepeats = f.Repeat
-	if f.Repeat == 0 {
-		cfg.BaselineRepeats = experiment.DefaultRepeats(cfg.BudgetSeconds)
-	}
-	if f.Executor != runner.LocalExecutor {
-		cfg.Executor, cfg.ExecutorArgs = f.Executor, strings.Fields(f.SlurmArgs)
-	}
-	r, err := experiment.Setup(cfg, rep)
+	r, err := setupRun(cfg, f, rep)
 	if err != nil {
-		return nil, err
-	}
-	if err := useExecutor(r, f); err != nil {
-		r.Close()
 		return nil, err
 	}
 	rep.Logf("run %s: profile %s, device %s, budget %gs, hard limit %s, in %s", f.Tag, p.Name, device, p.TimeBudget, cfg.HardLimit(), r.Dir)

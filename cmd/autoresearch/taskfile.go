@@ -13,7 +13,6 @@ import (
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
-	"autoresearch/internal/runner"
 	"autoresearch/internal/sandbox"
 	"autoresearch/internal/status"
 	"autoresearch/internal/task"
@@ -64,19 +63,8 @@ func newTaskRun(ctx context.Context, root string, t *task.Task, f setupFlags, re
 		return nil, err
 	}
 	cfg := t.Config(root, f.Tag, cmp.Or(f.EvalAllowance, taskEvalAllowance))
-	cfg.BaselineRepeats = f.Repeat
-	if f.Repeat == 0 {
-		cfg.BaselineRepeats = experiment.DefaultRepeats(cfg.BudgetSeconds)
-	}
-	if f.Executor != runner.LocalExecutor {
-		cfg.Executor, cfg.ExecutorArgs = f.Executor, strings.Fields(f.SlurmArgs)
-	}
-	r, err := experiment.Setup(cfg, rep)
+	r, err := setupRun(cfg, f, rep)
 	if err != nil {
-		return nil, err
-	}
-	if err := useExecutor(r, f); err != nil {
-		r.Close()
 		return nil, err
 	}
 	rep.Logf("run %s: task %s, %s (%s), budget %gs, hard limit %s, in %s",
