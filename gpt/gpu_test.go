@@ -32,16 +32,21 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 		}
 		devs[name] = d
 	}
-	// Every parameter random, on the CPU, then copied: the projections the
+	// Every parameter random, on a CPU device of its own (a device lists
+	// every parameter made on it), then copied: the projections the
 	// original zeroes would otherwise leave parts of the step untested.
 	cpu := devs["cpu"]
-	ref, err := NewGPT(cpu, gpuConfig, tensor.NewRNG(1))
+	refDev, err := tensor.Open("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := NewGPT(refDev, gpuConfig, tensor.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rng := tensor.NewRNG(2)
 	var weights [][]float32
-	cpu.NoGrad(func() {
+	refDev.NoGrad(func() {
 		for _, p := range ref.parameters() {
 			mean, std := 0.0, 0.1
 			switch p {
@@ -50,7 +55,7 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 			case ref.x0Lambdas:
 				mean = 0.1
 			}
-			weights = append(weights, cpu.Normal(rng, mean, std, p.Shape()...).Float32s())
+			weights = append(weights, refDev.Normal(rng, mean, std, p.Shape()...).Float32s())
 		}
 	})
 	const B = 2
