@@ -107,7 +107,7 @@ func runShow(_ context.Context, opts showOptions, n int, out io.Writer) error {
 			line("fixes", "%d", rec.FixAttempts)
 		}
 		if len(rec.Figures) > 0 {
-			line("figures", "%s", keyValues(rec.Figures, "%g"))
+			line("figures", "%s", keyValues(rec.Figures, "%.6g"))
 		}
 		if len(rec.Curve) > 0 {
 			line("curve", "%s (smoothed training loss at each tenth of the budget: share loss @step)", harness.FormatCurve(rec.Curve))
