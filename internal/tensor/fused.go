@@ -134,18 +134,7 @@ func Attention(q, k, v *Tensor, window int) *Tensor {
 // softcapped tensor keeps its own node, so a second use of it still gets
 // its gradient through the softcap.
 func CrossEntropy(logits, targets *Tensor) *Tensor {
-	logits.float("cross_entropy")
-	targets.check("cross_entropy")
-	sameDevice("cross_entropy", logits, targets)
-	r := len(logits.shape)
-	if targets.dtype != I32 || r < 1 || !slices.Equal(logits.shape[:r-1], targets.shape) {
-		panic(fmt.Sprintf("tensor: cross_entropy: want logits [..., V] and i32 targets [...], got %s and %s", logits.desc(), targets.desc()))
-	}
-	v := logits.shape[r-1]
-	if targets.ids != nil && int(targets.ids.max) >= v {
-		panic(fmt.Sprintf("tensor: cross_entropy: target %d out of range for %d classes", targets.ids.max, v))
-	}
-	n := targets.Numel()
+	n, v := checkCrossEntropy(logits, targets)
 	losses := logits.dev.newTensor(F32, targets.shape)
 	lse := logits.dev.newTensor(F32, []int{n})
 	if n > 0 {
@@ -171,4 +160,21 @@ func CrossEntropyMean(logits, targets *Tensor) *Tensor {
 		valid = targets.ids.valid
 	}
 	return losses.Sum().MulScalar(1 / float32(valid))
+}
+
+// checkCrossEntropy checks logits [..., V] against i32 targets [...] and
+// returns the number of targets and V.
+func checkCrossEntropy(logits, targets *Tensor) (n, v int) {
+	logits.float("cross_entropy")
+	targets.check("cross_entropy")
+	sameDevice("cross_entropy", logits, targets)
+	r := len(logits.shape)
+	if targets.dtype != I32 || r < 1 || !slices.Equal(logits.shape[:r-1], targets.shape) {
+		panic(fmt.Sprintf("tensor: cross_entropy: want logits [..., V] and i32 targets [...], got %s and %s", logits.desc(), targets.desc()))
+	}
+	v = logits.shape[r-1]
+	if targets.ids != nil && int(targets.ids.max) >= v {
+		panic(fmt.Sprintf("tensor: cross_entropy: target %d out of range for %d classes", targets.ids.max, v))
+	}
+	return targets.Numel(), v
 }

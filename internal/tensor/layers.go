@@ -162,18 +162,7 @@ func CrossEntropyWith(logits, targets *Tensor, o CrossEntropyOptions) *Tensor {
 	if o.LabelSmoothing < 0 || o.LabelSmoothing > 1 || o.ZLoss < 0 {
 		panic(fmt.Sprintf("tensor: cross_entropy: label smoothing %g outside [0, 1] or negative z-loss %g", o.LabelSmoothing, o.ZLoss))
 	}
-	logits.float("cross_entropy")
-	targets.check("cross_entropy")
-	sameDevice("cross_entropy", logits, targets)
-	r := len(logits.shape)
-	if targets.dtype != I32 || r < 1 || !slices.Equal(logits.shape[:r-1], targets.shape) {
-		panic(fmt.Sprintf("tensor: cross_entropy: want logits [..., V] and i32 targets [...], got %s and %s", logits.desc(), targets.desc()))
-	}
-	v := logits.shape[r-1]
-	if targets.ids != nil && int(targets.ids.max) >= v {
-		panic(fmt.Sprintf("tensor: cross_entropy: target %d out of range for %d classes", targets.ids.max, v))
-	}
-	n := targets.Numel()
+	n, v := checkCrossEntropy(logits, targets)
 	losses := logits.dev.newTensor(F32, targets.shape)
 	lse := logits.dev.newTensor(F32, []int{n})
 	if n > 0 {
