@@ -12,7 +12,6 @@ import (
 
 	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/report"
-	"autoresearch/internal/results"
 	"autoresearch/internal/runs"
 )
 
@@ -64,15 +63,8 @@ func runReport(_ context.Context, opts reportOptions, out, errOut io.Writer) err
 	if err != nil {
 		return err
 	}
-	f, err := results.ReadFile(path)
+	a, err := report.AnalyzeRun(path, lowerIsBetter(path, opts.Dir))
 	if err != nil {
-		return err
-	}
-	a := report.AnalyzeMetric(f, lowerIsBetter(path, opts.Dir))
-	if a.Noise, err = report.ReadNoise(path); err != nil {
-		return err
-	}
-	if a.Workers, err = report.ReadWorkers(path); err != nil {
 		return err
 	}
 	usage, err := report.ReadUsage(filepath.Join(filepath.Dir(path), runs.ExperimentsFile))

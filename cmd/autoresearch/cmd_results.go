@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"autoresearch/internal/report"
-	"autoresearch/internal/results"
 	"autoresearch/internal/runs"
 )
 
@@ -62,15 +61,8 @@ func runResults(ctx context.Context, opts resultsOptions, out io.Writer) error {
 	if opts.Follow {
 		return report.FollowMetric(ctx, path, out, opts.Poll, lower)
 	}
-	f, err := results.ReadFile(path)
+	a, err := report.AnalyzeRun(path, lower)
 	if err != nil {
-		return err
-	}
-	a := report.AnalyzeMetric(f, lower)
-	if a.Noise, err = report.ReadNoise(path); err != nil {
-		return err
-	}
-	if a.Workers, err = report.ReadWorkers(path); err != nil {
 		return err
 	}
 	return report.Table(out, a, path)

@@ -68,6 +68,24 @@ func (a *Analysis) gain(i int) float64 {
 // as val_bpb.
 func Analyze(f *results.File) *Analysis { return AnalyzeMetric(f, true) }
 
+// AnalyzeRun reads the results file at path and analyses it for a metric of
+// the given direction, with the run's noise and workers from the files beside
+// it.
+func AnalyzeRun(path string, lowerIsBetter bool) (*Analysis, error) {
+	f, err := results.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	a := AnalyzeMetric(f, lowerIsBetter)
+	if a.Noise, err = ReadNoise(path); err != nil {
+		return nil, err
+	}
+	if a.Workers, err = ReadWorkers(path); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
 // AnalyzeMetric derives the figures of f for a metric of the given direction.
 func AnalyzeMetric(f *results.File, lowerIsBetter bool) *Analysis {
 	a := &Analysis{Metric: f.Metric, LowerIsBetter: lowerIsBetter, Rows: f.Rows, Baseline: -1, Best: -1}

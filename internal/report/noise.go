@@ -55,21 +55,15 @@ func ReadNoise(resultsPath string) (*Noise, error) {
 			n.Outliers = len(cfg.Noise.Outliers)
 		}
 	}
-	b, err = os.ReadFile(filepath.Join(dir, runs.ExperimentsFile))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
-	for sc.Scan() {
+	err = eachRecord(filepath.Join(dir, runs.ExperimentsFile), func(line []byte) {
 		var rec struct {
 			N            int       `json:"n"`
 			Status       string    `json:"status"`
 			Threshold    *float64  `json:"threshold"`
 			Measurements []float64 `json:"measurements"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.N == 0 || (rec.Status != "keep" && rec.Status != "discard") {
-			continue
+		if json.Unmarshal(line, &rec) != nil || rec.N == 0 || (rec.Status != "keep" && rec.Status != "discard") {
+			return
 		}
 		if rec.Threshold != nil {
 			n.Threshold = *rec.Threshold
@@ -78,11 +72,29 @@ func ReadNoise(resultsPath string) (*Noise, error) {
 			n.Remeasured++
 			n.ExtraRuns += len(rec.Measurements) - 1
 		}
+	})
+	if err != nil || n.Runs == 0 && n.Threshold == 0 && n.Remeasured == 0 {
+		return nil, err
 	}
-	if n.Runs == 0 && n.Threshold == 0 && n.Remeasured == 0 {
-		return nil, sc.Err()
+	return n, nil
+}
+
+// eachRecord calls fn with each line of the JSON-lines file at path; a
+// missing file has none.
+func eachRecord(path string, fn func(line []byte)) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	return n, sc.Err()
+	if err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	for sc.Scan() {
+		fn(sc.Bytes())
+	}
+	return sc.Err()
 }
 
 // Line says it in one line, e.g. "noise: sigma 0.005600 over 8 baseline runs

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,19 +42,13 @@ type Flight struct {
 func ReadWorkers(resultsPath string) (*Workers, error) {
 	dir := filepath.Dir(resultsPath)
 	w := &Workers{Counts: map[int]*WorkerCount{}}
-	b, err := os.ReadFile(filepath.Join(dir, runs.ExperimentsFile))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
-	for sc.Scan() {
+	err := eachRecord(filepath.Join(dir, runs.ExperimentsFile), func(line []byte) {
 		var rec struct {
 			Worker int    `json:"worker"`
 			Status string `json:"status"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Worker == 0 {
-			continue
+		if json.Unmarshal(line, &rec) != nil || rec.Worker == 0 {
+			return
 		}
 		c := w.Counts[rec.Worker]
 		if c == nil {
@@ -71,14 +63,14 @@ func ReadWorkers(resultsPath string) (*Workers, error) {
 		case "crash":
 			c.Crashes++
 		default:
-			continue // abandoned, interrupted: no experiment
+			return // abandoned, interrupted: no experiment
 		}
 		c.Experiments++
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
-	b, err = os.ReadFile(filepath.Join(dir, runs.FlightsFile))
+	b, err := os.ReadFile(filepath.Join(dir, runs.FlightsFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
