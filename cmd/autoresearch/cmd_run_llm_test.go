@@ -17,6 +17,15 @@ import (
 	"autoresearch/internal/results"
 )
 
+// edit is the scripted LLM's edit_file call on gpt/train.go, submit its submit.
+func edit(old, new string) llmtest.Call {
+	return llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", old, "new_string", new))
+}
+
+func submit(description string) llmtest.Call {
+	return llmtest.Tool("submit", llmtest.Args("description", description))
+}
+
 // TestRunLLMAgentThreeExperiments drives "run --agent llm" for three
 // experiments against a scripted OpenAI-compatible server on loopback: the
 // real go-openai client, the real loop, real builds and runs of the toy task.
@@ -28,10 +37,6 @@ import (
 func TestRunLLMAgentThreeExperiments(t *testing.T) {
 	repo := toyRepo(t)
 	srv := llmtest.NewServer(t)
-	edit := func(old, new string) llmtest.Call {
-		return llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", old, "new_string", new))
-	}
-	submit := func(d string) llmtest.Call { return llmtest.Tool("submit", llmtest.Args("description", d)) }
 	srv.SetScript(
 		srv.Text("ready"), // the preflight
 		srv.Calls(llmtest.Tool("read_file", llmtest.Args("path", "gpt/train.go"))),

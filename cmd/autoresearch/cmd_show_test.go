@@ -16,10 +16,6 @@ import (
 func TestShowEveryKindOfExperiment(t *testing.T) {
 	repo := toyRepo(t)
 	srv := llmtest.NewServer(t)
-	edit := func(old, new string) llmtest.Call {
-		return llmtest.Tool("edit_file", llmtest.Args("path", "gpt/train.go", "old_string", old, "new_string", new))
-	}
-	submit := func(d string) llmtest.Call { return llmtest.Tool("submit", llmtest.Args("description", d)) }
 	srv.SetScript(
 		srv.Text("ready"),
 		srv.Calls(edit("VALUE = 1.0", "VALUE = 1.2")), srv.Calls(submit("raise VALUE to 1.2")),
