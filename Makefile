@@ -9,7 +9,7 @@ GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/nu
 all: build
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/autoresearch
+	$(GO) build -buildvcs=false -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/autoresearch
 
 # The tests need no GPU, no network and no prepared data.
 test: fmt-check vet

@@ -34,7 +34,7 @@ func TestSmokeTrainingLearns(t *testing.T) {
 	cli := filepath.Join(tmp, "autoresearch")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", cli, "./cmd/autoresearch")
+	build := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", cli, "./cmd/autoresearch")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the CLI: %v\n%s", err, out)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"autoresearch/internal/agent"
 	"autoresearch/internal/agent/llmtest"
+	"autoresearch/internal/runner"
 )
 
 // Fixtures: a tiny Go module as the run's worktree.
@@ -69,13 +69,18 @@ func worktree(t testing.TB) (wt, outside string) {
 	return wt, outside
 }
 
-// goCheck is a real Check: go build of ./gpt in the worktree.
+// goCheck is a real Check: the runner's own build of ./gpt in the worktree
+// (the command and environment a run uses, -buildvcs=false included, so that
+// it does not depend on the machine's Go settings).
 func goCheck(wt string) func(context.Context) (string, bool) {
 	return func(ctx context.Context) (string, bool) {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", os.DevNull, "./gpt")
-		cmd.Dir = wt
-		out, err := cmd.CombinedOutput()
-		return string(out), err == nil
+		argv, env := runner.GoBuild("./gpt", runner.CPU)
+		vars := map[string]string{runner.BinVar: os.DevNull, runner.WorktreeVar: wt}
+		out, err := runner.Build(ctx, wt, runner.Expand(argv, vars), runner.Expand(env, vars))
+		if err != nil && out == "" {
+			out = err.Error()
+		}
+		return out, err == nil
 	}
 }
 

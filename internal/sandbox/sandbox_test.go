@@ -57,7 +57,7 @@ func hostile(t *testing.T) string {
 			return
 		}
 		hostileBin = filepath.Join(dir, "hostile")
-		out, err := exec.Command("go", "build", "-o", hostileBin, "./testdata/hostile").CombinedOutput()
+		out, err := exec.Command("go", "build", "-buildvcs=false", "-o", hostileBin, "./testdata/hostile").CombinedOutput()
 		if err != nil {
 			hostileErr = fmt.Errorf("building the hostile program: %v\n%s", err, out)
 		}
