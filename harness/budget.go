@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"autoresearch/internal/contract"
 )
 
 // The training budget and the clock it is counted on.
@@ -53,10 +55,11 @@ const (
 	CurvePoints = 10   // points of the training curve, at every tenth of the budget
 )
 
-// Lines the budget prints, for a runner that shows the phase of a run.
+// Lines the budget prints, for a runner that shows the phase of a run (the
+// program-to-loop contract's).
 const (
-	WarmupLine     = "warm-up: "      // the warm-up steps start
-	WarmupDoneLine = "warm-up done: " // the budget starts counting
+	WarmupLine     = contract.WarmupLine     // the warm-up steps start
+	WarmupDoneLine = contract.WarmupDoneLine // the budget starts counting
 )
 
 // Budget is the clock of one training run: it times each step, keeps the
@@ -90,11 +93,7 @@ type Budget struct {
 
 // CurvePoint is the smoothed training loss (SmoothLoss) after Step steps,
 // when the budget had reached Progress.
-type CurvePoint struct {
-	Progress float64 `json:"progress"`
-	Step     int     `json:"step"`
-	Loss     float64 `json:"loss"`
-}
+type CurvePoint = contract.CurvePoint
 
 // Budget returns the budget clock of this run for steps of tokensPerStep
 // tokens. sync waits for the device's queued work (tensor.Device.Sync), so

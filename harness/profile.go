@@ -6,15 +6,19 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"autoresearch/internal/contract"
 )
 
 // The environment variables through which the runner talks to a training
 // program. They are the whole interface: the program reads them, nothing else.
+// EnvHome and EnvResult are the program-to-loop contract's, shared by every
+// task; the profile and the device are the GPT task's own.
 const (
 	EnvProfile = "AUTORESEARCH_PROFILE" // profile name; default smoke
-	EnvHome    = "AUTORESEARCH_HOME"    // prepared data root; default ~/.cache/autoresearch
+	EnvHome    = contract.EnvHome       // prepared data root; default ~/.cache/autoresearch
 	EnvDevice  = "AUTORESEARCH_DEVICE"  // cpu or cuda; default cpu
-	EnvResult  = "AUTORESEARCH_RESULT"  // where to write the summary as JSON; optional
+	EnvResult  = contract.EnvResult     // where to write the summary as JSON; optional
 )
 
 // Profile holds the harness constants. They are fixed for a whole research run
@@ -86,15 +90,7 @@ func CurrentProfile() (Profile, error) {
 
 // Home returns the root of prepared data: $AUTORESEARCH_HOME, else
 // ~/.cache/autoresearch.
-func Home() string {
-	if h := os.Getenv(EnvHome); h != "" {
-		return h
-	}
-	if dir, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(dir, "autoresearch")
-	}
-	return filepath.Join(os.TempDir(), "autoresearch")
-}
+func Home() string { return contract.DataHome() }
 
 // DataDir is where a profile's prepared data lives under home.
 func DataDir(home string, p Profile) string { return filepath.Join(home, p.Name) }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"autoresearch/internal/atomicfile"
+	"autoresearch/internal/contract"
 )
 
 // Summary holds the figures of one training run. Print writes them as the
@@ -33,7 +33,7 @@ type Summary struct {
 
 // Print writes the summary block, key for key as the original.
 func (s Summary) Print(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "---\n"+
+	_, err := fmt.Fprintf(w, contract.SummaryStart+"\n"+
 		"val_bpb:          %.6f\n"+
 		"training_seconds: %.1f\n"+
 		"total_seconds:    %.1f\n"+
@@ -59,16 +59,7 @@ func (s Summary) Print(w io.Writer) error {
 
 // FormatCurve writes a training curve on one line, each point as the share of
 // the budget, the smoothed loss and the step: "10% 3.912 @7, 20% 3.204 @13, ...".
-func FormatCurve(c []CurvePoint) string {
-	var b strings.Builder
-	for i, p := range c {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%.0f%% %.3f @%d", 100*p.Progress, p.Loss, p.Step)
-	}
-	return b.String()
-}
+func FormatCurve(c []CurvePoint) string { return contract.FormatCurve(c) }
 
 // PeakRSSMB is the process's peak resident memory in MiB (0 where unknown):
 // the peak memory of a CPU run.

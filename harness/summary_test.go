@@ -114,7 +114,7 @@ func TestReadMetaNamesThePrepareCommand(t *testing.T) {
 func TestSummaryCurveFollowsTheOriginalKeys(t *testing.T) {
 	s := Summary{ValBPB: 0.9979, TrainingSeconds: 300.12, TotalSeconds: 325.94, PeakVRAMMB: 45060.2,
 		MFUPercent: 39.8, TotalTokensM: 499.6, NumSteps: 953, NumParamsM: 50.3, Depth: 8,
-		TokensPerSec: 1664321.4, Curve: []CurvePoint{{0.1, 95, 3.91234}, {0.2, 190, 3.5}}}
+		TokensPerSec: 1664321.4, Curve: []CurvePoint{{Progress: 0.1, Step: 95, Loss: 3.91234}, {Progress: 0.2, Step: 190, Loss: 3.5}}}
 	var b strings.Builder
 	if err := s.Print(&b); err != nil {
 		t.Fatal(err)

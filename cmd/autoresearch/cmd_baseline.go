@@ -39,8 +39,7 @@ metric; --profile does not apply.`,
   autoresearch baseline --profile cpu --repeat 3 --tag nov26`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.profileGiven = cmd.Flags().Changed("profile")
-			o.noteExecutorFlags(cmd)
+			o.noteSetupFlags(cmd)
 			return runBaseline(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -48,27 +47,21 @@ metric; --profile does not apply.`,
 	return cmd
 }
 
-func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
-	f := cmd.Flags()
-	f.StringVar(&o.Tag, "tag", defaultTag(), "name of the run and of its branch autoresearch/<tag>")
-	addProfileFlag(cmd, &o.Profile)
-	addDeviceFlag(cmd, &o.Device)
-	f.StringVar(&o.Repo, "repo", ".", "the git repository holding gpt/train.go")
-	f.DurationVar(&o.EvalAllowance, "eval-allowance", 0, "time for start-up and evaluation: a run is killed after 6 budgets on the CPU, 2 on a GPU, and this (default: the profile's, 25s for smoke, 2m for cpu and gpu; 2m for a task)")
-	f.IntVar(&o.Repeat, "repeat", 0, "train the baseline this many times to measure the noise (0: 8 for budgets up to a minute, 5 otherwise)")
-	addSandboxFlag(cmd, &o.Sandbox)
-	addExecutorFlags(cmd, o)
-}
-
 func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
-	mode, missing, err := sandboxMode(o.Sandbox)
+	mode, warning, err := sandboxMode(o.Sandbox)
 	if err != nil {
 		return err
 	}
 	rep := status.New(out)
 	defer status.Finish(rep)
-	announceSandbox(rep.Logf, mode, missing)
-	r, err := newRun(ctx, o, rep)
+	if warning != "" {
+		rep.Logf("%s", warning)
+	}
+	cfg, ex, err := newConfig(ctx, o, rep)
+	if err != nil {
+		return err
+	}
+	r, err := setUp(cfg, ex, rep)
 	if err != nil {
 		return err
 	}
@@ -87,6 +80,6 @@ func runBaseline(ctx context.Context, o setupFlags, out io.Writer) error {
 		noise = fmt.Sprintf(" (mean of %d runs, sigma %.6f)", len(n.Values), n.Sigma)
 	}
 	fmt.Fprintf(out, "baseline %s %.6f%s recorded in %s\nnext: autoresearch run --tag %s\n",
-		r.Config.Metric.Name, best, noise, r.Dir+"/"+experiment.ResultsFile, o.Tag)
+		r.Config.Task.Metric.Name, best, noise, r.Dir+"/"+experiment.ResultsFile, o.Tag)
 	return nil
 }

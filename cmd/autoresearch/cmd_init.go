@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"autoresearch/internal/contract"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/task"
+	"autoresearch/internal/task/gpttask"
 )
 
 // initOptions are the flags of the init command.
@@ -32,7 +34,7 @@ every key commented; and program.md, a skeleton of the agent's instructions.
 Fill them in, commit them, and baseline, run, results, report, show and doctor
 work on your task instead of the built-in GPT.
 
-The program gets its budget in seconds in $` + task.EnvBudget + `.`,
+The program gets its budget in seconds in $` + contract.EnvBudget + `.`,
 		Example: `  autoresearch init
   autoresearch init --repo ../my-backtest`,
 		Args: cobra.NoArgs,
@@ -77,8 +79,8 @@ func runInit(opts initOptions, out io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(out, "wrote %s in %s\n", strings.Join(wrote, " and "), root)
-	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(trainFile))); err == nil {
-		fmt.Fprintf(out, "note: this repository holds the GPT task (%s); with %s, baseline and run work on the task file instead\n", trainFile, task.File)
+	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(gpttask.TrainFile))); err == nil {
+		fmt.Fprintf(out, "note: this repository holds the GPT task (%s); with %s, baseline and run work on the task file instead\n", gpttask.TrainFile, task.File)
 	}
 	fmt.Fprintf(out, `
 fill in %[1]s:
@@ -90,7 +92,7 @@ and %[3]s: what the task is and what the agent should try. Then commit and start
   git add %[1]s %[3]s && git commit -m "research task"
   autoresearch doctor --agent sweep
   autoresearch baseline --tag first && autoresearch run --tag first
-`, task.File, task.EnvBudget, task.ProgramFile)
+`, task.File, contract.EnvBudget, task.ProgramFile)
 	return nil
 }
 

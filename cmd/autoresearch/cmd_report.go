@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"autoresearch/internal/atomicfile"
+	"autoresearch/internal/experiment"
 	"autoresearch/internal/report"
 	"autoresearch/internal/runs"
 )
@@ -63,7 +64,7 @@ func runReport(_ context.Context, opts reportOptions, out, errOut io.Writer) err
 	if err != nil {
 		return err
 	}
-	a, err := report.AnalyzeRun(path, lowerIsBetter(path, opts.Dir))
+	a, err := report.AnalyzeRun(path, experiment.MetricOf(path, opts.Dir).LowerIsBetter)
 	if err != nil {
 		return err
 	}

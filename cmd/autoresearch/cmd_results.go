@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"autoresearch/internal/experiment"
 	"autoresearch/internal/report"
 	"autoresearch/internal/runs"
 )
@@ -57,7 +58,7 @@ func runResults(ctx context.Context, opts resultsOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	lower := lowerIsBetter(path, opts.Dir)
+	lower := experiment.MetricOf(path, opts.Dir).LowerIsBetter
 	if opts.Follow {
 		return report.FollowMetric(ctx, path, out, opts.Poll, lower)
 	}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +14,8 @@ import (
 	"autoresearch/internal/agent"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/runs"
+	"autoresearch/internal/sandbox"
 	"autoresearch/internal/status"
 	"autoresearch/internal/task"
 )
@@ -36,7 +38,7 @@ type runOptions struct {
 	// to a new run.
 	setupChanged []string
 	tagChanged   bool
-	programGiven bool // --program was on the command line: it wins over the task file's
+	programGiven bool // --program was on the command line: it wins over the task's
 }
 
 func newRunCmd() *cobra.Command {
@@ -64,8 +66,7 @@ direction says; the agent's instructions default to the task's program.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.tagChanged = cmd.Flags().Changed("tag")
 			o.programGiven = cmd.Flags().Changed("program")
-			o.profileGiven = cmd.Flags().Changed("profile")
-			o.noteExecutorFlags(cmd)
+			o.noteSetupFlags(cmd)
 			for _, name := range []string{"profile", "device", "eval-allowance", "repeat"} {
 				if cmd.Flags().Changed(name) {
 					o.setupChanged = append(o.setupChanged, "--"+name)
@@ -76,7 +77,7 @@ direction says; the agent's instructions default to the task's program.`,
 	}
 	addSetupFlags(cmd, &o.setupFlags)
 	f := cmd.Flags()
-	f.StringVar(&o.Program, "program", "programs/program.md", "the research instructions for the agent (relative to the repository)")
+	f.StringVar(&o.Program, "program", "", "the research instructions for the agent, relative to the repository (default: the task's program; the built-in GPT task's is programs/program.md, built into autoresearch too)")
 	f.StringVar(&o.Agent, "agent", "llm", "who proposes changes: llm or sweep (offline, one constant at a time)")
 	o.LLM.AddFlags(f)
 	f.IntVar(&o.MaxExperiments, "max-experiments", 0, "stop after this many experiments (0: no limit)")
@@ -94,24 +95,32 @@ direction says; the agent's instructions default to the task's program.`,
 // sameSetup refuses setup flags that contradict an existing run's run.json:
 // they only shape a new run.
 func sameSetup(o runOptions, cfg experiment.Config) error {
+	t := cfg.Task
 	for _, name := range o.setupChanged {
 		differs := false
 		switch name {
 		case "--profile":
-			differs = o.Profile != cfg.Profile
+			differs = o.Profile != t.Profile
 		case "--device":
-			differs = o.Device != "auto" && o.Device != cfg.Device
+			differs = o.Device != "auto" && o.Device != t.Device.Name
 		case "--eval-allowance":
-			differs = o.EvalAllowance.Seconds() != cfg.EvalAllowanceSeconds
+			differs = o.EvalAllowance.Seconds() != t.AllowanceSeconds
 		case "--repeat":
 			differs = o.Repeat != max(cfg.BaselineRepeats, 1) && o.Repeat != 0
 		}
 		if differs {
 			return usagef("run %s exists already with profile %s, device %s, an evaluation allowance of %gs and %d baseline runs; %s only applies to a new run",
-				o.Tag, cfg.Profile, cfg.Device, cfg.EvalAllowanceSeconds, max(cfg.BaselineRepeats, 1), name)
+				o.Tag, orNone(t.Profile), t.Device.Name, t.AllowanceSeconds, max(cfg.BaselineRepeats, 1), name)
 		}
 	}
 	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // newProposer makes the agent --agent names.
@@ -125,114 +134,114 @@ func newProposer(o runOptions) (agent.Proposer, error) {
 	return nil, usagef("unknown --agent %q: use llm or sweep", o.Agent)
 }
 
-func runRun(ctx context.Context, o runOptions, out io.Writer) error {
+// runPlan is what run will do, decided from the options before anything
+// starts: which run (new or resumed), how it is confined, who proposes.
+type runPlan struct {
+	o        runOptions
+	root     string
+	dir      string // the run folder
+	resume   bool   // the run exists and has its baseline
+	mode     sandbox.Mode
+	warning  string // about the sandbox, said once at start
+	proposer agent.Proposer
+}
+
+// planRun checks the options and decides what run will do.
+func planRun(o runOptions) (*runPlan, error) {
 	if o.MaxExperiments < 0 || o.FixAttempts < 0 || o.Until < 0 || o.MinDelta < 0 {
-		return usagef("--max-experiments, --fix-attempts, --until and --min-delta cannot be negative")
+		return nil, usagef("--max-experiments, --fix-attempts, --until and --min-delta cannot be negative")
 	}
 	if o.Repeat < 0 || o.NoiseMult < 0 || o.Remeasure < 0 {
-		return usagef("--repeat, --noise-multiplier and --remeasure cannot be negative")
+		return nil, usagef("--repeat, --noise-multiplier and --remeasure cannot be negative")
 	}
 	if o.Workers < 1 {
-		return usagef("--workers must be at least 1")
+		return nil, usagef("--workers must be at least 1")
 	}
-	if err := o.validExecutor(); err != nil {
-		return err
+	if _, err := o.executor(); err != nil {
+		return nil, err
 	}
 	if err := runner.ValidDevice(o.Device); err != nil {
-		return usagef("--device: %v", err)
+		return nil, usagef("--device: %v", err)
 	}
-	mode, missing, err := sandboxMode(o.Sandbox)
-	if err != nil {
-		return err
+	p := &runPlan{o: o}
+	var err error
+	if p.mode, p.warning, err = sandboxMode(o.Sandbox); err != nil {
+		return nil, err
 	}
-	proposer, err := newProposer(o)
-	if err != nil {
-		return err
+	if p.proposer, err = newProposer(o); err != nil {
+		return nil, err
 	}
-	root, inRun, err := repoRoot(o.Repo)
+	root, inRun, err := runs.RepoRoot(o.Repo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if inRun != "" && !o.tagChanged {
-		o.Tag = inRun
+		p.o.Tag = inRun
 	}
-	if err := experiment.CheckTag(o.Tag); err != nil {
-		return usagef("--tag: %v", err)
+	if err := experiment.CheckTag(p.o.Tag); err != nil {
+		return nil, usagef("--tag: %v", err)
 	}
-	program := ""
-	path := o.Program
-	if p, ok := taskProgram(root); ok && !o.programGiven {
-		if path = p; p == "" && o.Agent != "sweep" {
-			return fmt.Errorf("%s names no program for the agent: add program = \"program.md\" to it (autoresearch init writes a skeleton), or pass --program FILE", task.File)
-		}
-	}
-	if path != "" && !filepath.IsAbs(path) {
-		path = filepath.Join(root, path)
-	}
-	if b, err := os.ReadFile(path); err == nil {
-		program = string(b)
-	} else if o.Agent != "sweep" {
-		return fmt.Errorf("reading the research program: %w (pass --program FILE)", err)
-	}
+	p.root, p.dir = root, experiment.Dir(root, p.o.Tag)
+	// A run that never recorded its baseline is set up again from HEAD, so
+	// that a fix committed after a crashed baseline is what runs.
+	p.resume = experiment.Exists(p.dir) && experiment.HasBaseline(p.dir)
+	return p, nil
+}
 
+func runRun(ctx context.Context, o runOptions, out io.Writer) error {
+	p, err := planRun(o)
+	if err != nil {
+		return err
+	}
+	return p.execute(ctx, out)
+}
+
+// execute carries the plan out: the LLM endpoint tried, the run opened or
+// set up, the workers given their shares, the loop run, the end reported.
+func (p *runPlan) execute(ctx context.Context, out io.Writer) error {
+	o := p.o
 	rep := status.New(out)
 	defer status.Finish(rep)
-	announceSandbox(rep.Logf, mode, missing)
+	if p.warning != "" {
+		rep.Logf("%s", p.warning)
+	}
 	// The LLM agent tries its endpoint now, so that a wrong key or URL stops
 	// the command before any setup or experiment; a busy endpoint is waited
 	// for, each retry shown.
-	if p, ok := proposer.(interface {
+	if pf, ok := p.proposer.(interface {
 		Preflight(context.Context, func(string, ...any)) error
 	}); ok {
-		if err := p.Preflight(ctx, rep.Logf); err != nil {
+		if err := pf.Preflight(ctx, rep.Logf); err != nil {
 			if ctx.Err() != nil {
 				return interruptedf("interrupted while checking the LLM endpoint; nothing was set up or run")
 			}
 			return err
 		}
 	}
-	var r *experiment.Run
-	// A run that never recorded its baseline is set up again from HEAD, so
-	// that a fix committed after a crashed baseline is what runs.
-	if dir := experiment.Dir(root, o.Tag); experiment.Exists(dir) && experiment.HasBaseline(dir) {
-		if r, err = experiment.Open(dir, rep); err != nil {
-			return err
-		}
-		if err := sameSetup(o, r.Config); err != nil {
-			r.Close()
-			return err
-		}
-		if err := checkData(r); err != nil {
-			r.Close()
-			return err
-		}
-		if err := useExecutor(r, o.setupFlags); err != nil {
-			r.Close()
-			return err
-		}
-		rep.Logf("resuming run %s at experiment %d", o.Tag, len(r.Rows()))
-	} else if r, err = newRun(ctx, o.setupFlags, rep); err != nil {
+	r, program, err := p.open(ctx, rep)
+	if err != nil {
 		return err
 	}
 	defer r.Close()
-	r.Sandbox = mode
+	r.Sandbox = p.mode
 
-	opts := experiment.Options{Proposer: proposer, Program: program, MaxExperiments: o.MaxExperiments,
-		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure}
+	opts := experiment.Options{Proposer: p.proposer, Program: program, MaxExperiments: o.MaxExperiments,
+		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure, Workers: o.Workers}
 	if o.Until > 0 {
 		opts.Until = time.Now().Add(o.Until)
 	}
-	if err := setWorkers(ctx, &opts, o, r); err != nil {
+	if err := p.shareWorkers(ctx, &opts, r); err != nil {
 		return err
 	}
 	stop, err := r.Loop(ctx, opts)
 	status.Finish(rep)
 	rows := r.Rows()
 	best, _ := r.Best()
+	metric := r.Config.Task.Metric.Name
 	if errors.Is(err, context.Canceled) {
 		done := "before the baseline was recorded"
 		if len(rows) > 0 {
-			done = fmt.Sprintf("after experiment %d (best %s %.6f); the unfinished experiment was rolled back", len(rows)-1, r.Config.Metric.Name, best)
+			done = fmt.Sprintf("after experiment %d (best %s %.6f); the unfinished experiment was rolled back", len(rows)-1, metric, best)
 		}
 		return interruptedf("stopped %s: continue with \"autoresearch run --tag %s\"", done, o.Tag)
 	}
@@ -240,6 +249,84 @@ func runRun(ctx context.Context, o runOptions, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "stopped: %s. %d experiments, best %s %.6f at %s; results in %s\n",
-		stop, len(rows), r.Config.Metric.Name, best, r.Kept()[:7], filepath.Join(r.Dir, experiment.ResultsFile))
+		stop, len(rows), metric, best, r.Kept()[:7], filepath.Join(r.Dir, experiment.ResultsFile))
+	return nil
+}
+
+// open resumes the planned run, or sets it up, and reads the agent's
+// program for it (the sweep needs none).
+func (p *runPlan) open(ctx context.Context, rep status.Reporter) (*experiment.Run, string, error) {
+	o := p.o
+	if p.resume {
+		r, err := openRun(p.dir, o.setupFlags, rep)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := sameSetup(o, r.Config); err != nil {
+			r.Close()
+			return nil, "", err
+		}
+		program, err := p.program(r.Config.Task)
+		if err != nil {
+			r.Close()
+			return nil, "", err
+		}
+		rep.Logf("resuming run %s at experiment %d", o.Tag, len(r.Rows()))
+		return r, program, nil
+	}
+	cfg, ex, err := newConfig(ctx, o.setupFlags, rep)
+	if err != nil {
+		return nil, "", err
+	}
+	program, err := p.program(cfg.Task)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := setUp(cfg, ex, rep)
+	return r, program, err
+}
+
+// program is the agent's instructions for task t; the sweep goes without.
+func (p *runPlan) program(t task.Task) (string, error) {
+	text, err := programText(p.root, t, p.o.Program, p.o.programGiven)
+	if p.o.Agent == "sweep" {
+		return text, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if text == "" {
+		return "", fmt.Errorf("the task names no program for the agent: add program = \"program.md\" to %s (autoresearch init writes a skeleton), or pass --program FILE", task.File)
+	}
+	return text, nil
+}
+
+// shareWorkers gives each worker its share of the machine (a GPU, or its
+// share of the cores) when the program runs here, and, for the LLM agent
+// (which remembers its proposal for the repair), a proposer of its own.
+func (p *runPlan) shareWorkers(ctx context.Context, opts *experiment.Options, r *experiment.Run) error {
+	o := p.o
+	if o.Workers == 1 {
+		return nil
+	}
+	if r.Executor == nil || r.Executor.Name() == runner.LocalExecutor {
+		env, err := runner.Shares(ctx, r.Config.Task.Device.Name, o.Workers, o.GPUs)
+		if err != nil {
+			return usagef("--workers: %v", err)
+		}
+		opts.WorkerEnv = env
+		if r.Config.Task.Device.Name == runner.CPU && len(r.Rows()) > 0 {
+			r.Reporter.Logf("note: the baseline ran on the whole machine, each of %d workers gets %s; on a wall-clock budget that is not a fair comparison: set up the run with \"run --workers %d\" to measure its baseline on a worker's share", o.Workers, strings.Join(env[0], " "), o.Workers)
+		}
+	}
+	if o.Agent == "llm" {
+		for i := 0; i < o.Workers; i++ {
+			prop, err := newProposer(o)
+			if err != nil {
+				return err
+			}
+			opts.WorkerProposers = append(opts.WorkerProposers, prop)
+		}
+	}
 	return nil
 }

@@ -108,14 +108,14 @@ func TestRunLLMAgentThreeExperiments(t *testing.T) {
 		req  int
 		want string
 	}{
-		{1, "Experiment 1. Profile smoke"},
+		{1, "Experiment 1 on the GPT training program gpt/train.go (profile smoke)."},
 		{1, "Device: cpu"},
 		{5, "- " + f.Rows[1].Commit + " 0.900000 (-0.100000) lower VALUE to 0.9"},
 		{5, `"lower VALUE to 0.9": keep, val_bpb 0.900000`},
-		{7, `Your change "VALUE 0.8 in panic mode" crashed while training (repair attempt 1)`},
+		{7, `Your change "VALUE 0.8 in panic mode" crashed while running (repair attempt 1)`},
 		{7, "index out of range"},
-		{9, "Experiment 3."},
-		{11, `Your change "try the fail mode" crashed while training`},
+		{9, "Experiment 3 on"},
+		{11, `Your change "try the fail mode" crashed while running`},
 		{11, "FAIL"},
 	} {
 		if u := reqs[c.req].Messages[1].Content; !strings.Contains(u, c.want) {

@@ -158,7 +158,7 @@ func TestTrainRunsTheProgramAsItIs(t *testing.T) {
 	if err := os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "fail"`), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "training failed (runtime: the program printed FAIL") {
+	if _, err := runCLI(t, "train", "--device", "cpu"); err == nil || !strings.Contains(err.Error(), "the run failed (runtime: the program printed FAIL") {
 		t.Errorf("a failing run: %v", err)
 	}
 	if err := os.WriteFile(train, append(b, []byte("\nfunc broken() { undefinedName() }\n")...), 0o644); err != nil {

@@ -12,8 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"autoresearch/harness"
+	"autoresearch/internal/contract"
 	"autoresearch/internal/experiment"
+	"autoresearch/internal/numfmt"
 	"autoresearch/internal/runs"
 )
 
@@ -75,7 +76,7 @@ func runShow(_ context.Context, opts showOptions, n int, out io.Writer) error {
 	line := func(key, format string, args ...any) {
 		fmt.Fprintf(&b, "  %-12s  %s\n", key, fmt.Sprintf(format, args...))
 	}
-	row, rec, metric := s.Row, s.Record, s.Config.Metric
+	row, rec, metric := s.Row, s.Record, s.Config.Task.Metric
 	fmt.Fprintf(&b, "experiment %d of run %s: %s\n", n, s.Config.Tag, row.Status)
 	line("description", "%s", row.Description)
 	direction := "higher is better"
@@ -110,14 +111,14 @@ func runShow(_ context.Context, opts showOptions, n int, out io.Writer) error {
 			line("figures", "%s", keyValues(rec.Figures, "%.6g"))
 		}
 		if len(rec.Curve) > 0 {
-			line("curve", "%s (smoothed training loss at each tenth of the budget: share loss @step)", harness.FormatCurve(rec.Curve))
+			line("curve", "%s (smoothed training loss at each tenth of the budget: share loss @step)", contract.FormatCurve(rec.Curve))
 		}
 		if len(rec.Seconds) > 0 {
 			line("seconds", "%s", keyValues(rec.Seconds, "%.1f"))
 		}
 		if rec.PromptTokens+rec.CompletionTokens > 0 {
 			line("llm", "%s: %s prompt and %s completion tokens, %d tool calls", rec.Proposer,
-				harness.Thousands(rec.PromptTokens), harness.Thousands(rec.CompletionTokens), rec.ToolCalls)
+				numfmt.Thousands(rec.PromptTokens), numfmt.Thousands(rec.CompletionTokens), rec.ToolCalls)
 		}
 		for _, p := range rec.Logs {
 			line("log", "%s", shownPath(filepath.Join(dir, filepath.FromSlash(p))))

@@ -92,7 +92,7 @@ func TestExamplesWithTheSweepAgent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if mb := recs[0].Figures[experiment.MemoryFigure]; ex.memory && mb <= 0 {
+			if mb := recs[0].Figures[task.MemoryFigure]; ex.memory && mb <= 0 {
 				t.Errorf("the baseline's memory was not read by the pattern: figures %v", recs[0].Figures)
 			}
 			knob := regexp.MustCompile(ex.knob)

@@ -7,28 +7,30 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
-	"autoresearch/harness"
-	"autoresearch/internal/gitops"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/runs"
 )
 
 type trainOptions struct {
 	Profile      string
 	Device       string
 	Sandbox      string
+	Repo         string
 	profileGiven bool // --profile was on the command line
 }
 
 func newTrainCmd() *cobra.Command {
-	var o trainOptions
+	o := trainOptions{Repo: "."}
 	cmd := &cobra.Command{
 		Use:   "train [--profile P] [--device D]",
-		Short: "Build gpt/train.go of the current repository and run it once, as it is",
-		Long: `train builds ./gpt of the repository you are in and runs it once for the
-profile's time budget, streaming its output: what "uv run train.py" is to the
+		Short: "Build the repository's program and run it once, as it is",
+		Long: `train builds the program of the repository you are in (gpt/train.go, or the
+program of its autoresearch.toml) and runs it once for its budget in the
+sandbox a run uses, streaming its output: what "uv run train.py" is to the
 original. Nothing is committed or recorded.`,
 		Example: `  autoresearch train --profile smoke
   autoresearch train --profile gpu --device cuda`,
@@ -45,35 +47,18 @@ original. Nothing is committed or recorded.`,
 }
 
 func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
-	p, err := lookupProfile(o.Profile, o.profileGiven)
+	mode, warning, err := sandboxMode(o.Sandbox)
 	if err != nil {
 		return err
 	}
-	if err := runner.ValidDevice(o.Device); err != nil {
-		return usagef("--device: %v", err)
-	}
-	mode, missing, err := sandboxMode(o.Sandbox)
+	root, _, err := runs.RepoRoot(o.Repo)
 	if err != nil {
-		return err
+		root, err = filepath.Abs(o.Repo)
+		if err != nil {
+			return err
+		}
 	}
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	if r, err := gitops.Root(root); err == nil {
-		root = r
-	}
-	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(trainFile))); err != nil {
-		return fmt.Errorf("no %s in %s: run autoresearch train in the project that holds the training program", trainFile, root)
-	}
-	home, err := dataHome()
-	if err != nil {
-		return err
-	}
-	if _, err := harness.ReadMeta(home, p); err != nil {
-		return err
-	}
-	device, _, err := runner.ResolveDevice(ctx, o.Device)
+	t, err := taskOf(ctx, root, setupFlags{Profile: o.Profile, profileGiven: o.profileGiven, Device: o.Device})
 	if err != nil {
 		return err
 	}
@@ -82,43 +67,38 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	vars := map[string]string{runner.BinVar: filepath.Join(tmp, "train"), runner.WorktreeVar: root}
-	argv, env := runner.GoBuild(trainPackage, device)
-	if _, err := runner.Build(ctx, root, runner.Expand(argv, vars), runner.Expand(env, vars)); err != nil {
-		var be *runner.BuildError
-		switch {
-		case errors.As(err, &be):
-			return fmt.Errorf("%s does not build:\n%s", trainFile, be.Output)
-		case ctx.Err() != nil:
-			return interruptedf("interrupted while building %s; nothing ran", trainFile)
+	vars := map[string]string{runner.BinVar: filepath.Join(tmp, "program"), runner.WorktreeVar: root}
+	if len(t.Build.Argv) > 0 {
+		if _, err := runner.Build(ctx, root, runner.Expand(t.Build.Argv, vars), runner.Expand(t.Build.Env, vars)); err != nil {
+			var be *runner.BuildError
+			switch {
+			case errors.As(err, &be):
+				return fmt.Errorf("%s does not build:\n%s", strings.Join(t.Editable, ", "), be.Output)
+			case ctx.Err() != nil:
+				return interruptedf("interrupted while building; nothing ran")
+			}
+			return err
 		}
-		return err
 	}
-	limit := p.HardLimit(device)
-	announceSandbox(func(f string, a ...any) { fmt.Fprintf(out, f+"\n", a...) }, mode, missing)
+	if warning != "" {
+		fmt.Fprintln(out, warning)
+	}
 	lw := &lineEnd{w: out}
-	res, err := runner.Run(ctx, runner.Spec{
-		Dir:        root,
-		Command:    []string{vars[runner.BinVar]},
-		Env:        gptEnv(p, home, device),
-		ResultPath: filepath.Join(tmp, "result.json"),
-		Output:     lw,
-		HardLimit:  limit,
-		Metric:     "val_bpb",
-		Sandbox:    runner.SandboxPolicy(mode, device, []string{home}, profileLimits(p)),
-		Scratch:    filepath.Join(tmp, "scratch"),
-	})
+	spec := runner.TaskSpec(&t, vars)
+	spec.Dir, spec.ResultPath, spec.Output = root, filepath.Join(tmp, "result.json"), lw
+	spec.Sandbox, spec.Scratch = runner.TaskPolicy(mode, &t), filepath.Join(tmp, "scratch")
+	res, err := runner.Run(ctx, spec)
 	// The program's last line may be a progress line ended by a carriage
 	// return: whatever is printed next starts on a line of its own.
 	lw.finishLine()
 	if err != nil {
 		if ctx.Err() != nil {
-			return interruptedf("training interrupted; nothing is recorded by train")
+			return interruptedf("interrupted; nothing is recorded by train")
 		}
 		return err
 	}
 	if res.Crash != "" {
-		return fmt.Errorf("training failed (%s: %s)", res.Crash, res.Reason)
+		return fmt.Errorf("the run failed (%s: %s)", res.Crash, res.Reason)
 	}
 	return nil
 }

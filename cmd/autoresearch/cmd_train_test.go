@@ -50,7 +50,7 @@ func TestTrainInterrupted(t *testing.T) {
 	root.SetErr(out)
 	root.SetArgs([]string{"train", "--device", "cpu"})
 	err := root.ExecuteContext(ctx)
-	if !errors.Is(err, context.Canceled) || exitCode(err) != 130 || err.Error() != "training interrupted; nothing is recorded by train" {
+	if !errors.Is(err, context.Canceled) || exitCode(err) != 130 || err.Error() != "interrupted; nothing is recorded by train" {
 		t.Errorf("interrupted train: %v (exit %d)", err, exitCode(err))
 	}
 	if s := out.buf.String(); !strings.Contains(s, "step 00004") || !strings.HasSuffix(s, "\n") {

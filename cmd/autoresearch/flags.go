@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"autoresearch/harness"
+	"autoresearch/internal/runner"
 	"autoresearch/internal/sandbox"
 )
 
@@ -28,4 +29,25 @@ func addDeviceFlag(cmd *cobra.Command, device *string) {
 func addSandboxFlag(cmd *cobra.Command, mode *string) {
 	cmd.Flags().StringVar(mode, "sandbox", string(sandbox.Auto),
 		"confine the training program: strict (refuse without every protection), auto (every protection the kernel offers) or off")
+}
+
+// addSetupFlags declares the flags that shape a new run (baseline's, and
+// run's for a tag not set up yet).
+func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
+	f := cmd.Flags()
+	f.StringVar(&o.Tag, "tag", defaultTag(), "name of the run and of its branch autoresearch/<tag>")
+	addProfileFlag(cmd, &o.Profile)
+	addDeviceFlag(cmd, &o.Device)
+	f.StringVar(&o.Repo, "repo", ".", "the git repository holding the task (gpt/train.go, or an autoresearch.toml)")
+	f.DurationVar(&o.EvalAllowance, "eval-allowance", 0, "time for start-up and evaluation: a run is killed after 6 budgets on the CPU, 2 on a GPU, and this (default: the profile's, 25s for smoke, 2m for cpu and gpu; a task file's allowance, else 2m)")
+	f.IntVar(&o.Repeat, "repeat", 0, "run the baseline this many times to measure the noise (0: 8 for budgets up to a minute, 5 otherwise)")
+	addSandboxFlag(cmd, &o.Sandbox)
+	f.StringVar(&o.Executor, "executor", runner.LocalExecutor, "where the program runs: local, or slurm (each run an sbatch job; the run's folder and the data on a filesystem the nodes share)")
+	f.StringVar(&o.SlurmArgs, "slurm-args", "", `arguments for sbatch, split at spaces, e.g. "-p gpu --gres=gpu:1 --time=00:15:00"`)
+}
+
+// noteSetupFlags notes which setup flags the command line set.
+func (o *setupFlags) noteSetupFlags(cmd *cobra.Command) {
+	o.profileGiven = cmd.Flags().Changed("profile")
+	o.executorGiven = cmd.Flags().Changed("executor") || cmd.Flags().Changed("slurm-args")
 }

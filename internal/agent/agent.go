@@ -1,24 +1,27 @@
 // Package agent holds the proposers: what decides the next change to try. A
-// proposer edits the editable files in the run's worktree and describes the
-// change in one line; the experiment loop then guards, commits, builds, trains
-// and decides. Two proposers exist: the LLM agent (tool calling through an
-// OpenAI-compatible API) and the sweep agent (offline: one hyperparameter
-// constant at a time, deterministic from a seed).
+// proposer edits the task's editable files in a clone of the run and
+// describes the change in one line; the experiment loop then guards,
+// commits, builds, runs and decides. Two proposers exist: the LLM agent (tool
+// calling through an OpenAI-compatible API) and the sweep agent (offline:
+// one constant at a time, deterministic from a seed). They know the task
+// only through task.Task: its files, metric and budget, and the words its
+// prompt uses.
 package agent
 
 import (
 	"context"
 	"errors"
 
-	"autoresearch/harness"
+	"autoresearch/internal/contract"
 	"autoresearch/internal/results"
+	"autoresearch/internal/task"
 )
 
 // Proposer decides and makes the next change.
 type Proposer interface {
 	// Name identifies the proposer in records, e.g. "sweep" or "llm:gpt-5".
 	Name() string
-	// Propose edits files in req.Worktree (only req.EditablePaths) and returns
+	// Propose edits files in req.Worktree (only req.Task.Editable) and returns
 	// a one-line description of the change.
 	Propose(ctx context.Context, req Request) (Proposal, error)
 	// Repair tries to fix the change that failed as f describes, editing the
@@ -36,21 +39,13 @@ var ErrAbandoned = errors.New("proposal abandoned")
 
 // Request is everything a proposer may know when it proposes.
 type Request struct {
-	N             int      // the experiment's number (the baseline is 0)
-	Program       string   // the human's instructions (program.md)
-	Worktree      string   // absolute path of the run's worktree; edits go here
-	EditablePaths []string // slash-separated paths relative to Worktree that may change
-	// Task is the task file the run came from (autoresearch.toml); empty
-	// for the built-in GPT task, whose program is gpt/train.go.
-	Task string
-	// HasBuild says whether the task builds its program before each run
-	// (the GPT task always does).
-	HasBuild      bool
-	Metric        string // e.g. "val_bpb"
-	LowerIsBetter bool
-	Profile       string // e.g. "smoke", "cpu", "gpu"
-	Device        string // "cpu" or "cuda", plus hardware details when known
-	Budget        float64
+	N        int    // the experiment's number (the baseline is 0)
+	Program  string // the human's instructions (program.md)
+	Worktree string // absolute path of the clone to edit
+	// Task is what is researched: the editable paths (relative to Worktree),
+	// the metric and its direction, the budget, the device, whether there is
+	// a build, and the words the prompt uses for the program.
+	Task task.Task
 	// Noise is the metric's spread over NoiseRuns runs of the baseline (a
 	// standard deviation; 0 when measured once) and Threshold how much a
 	// change must beat the best by to be kept.
@@ -85,7 +80,10 @@ type Outcome struct {
 	// How training went, when the program reported it: the summary's
 	// figures (steps, tokens/s, MFU, memory...) and its training curve.
 	Figures map[string]float64
-	Curve   []harness.CurvePoint
+	Curve   []contract.CurvePoint
+	// LogSection is the section of the log the task names for the agent
+	// (task.Prompt.Log); "" when none.
+	LogSection string
 }
 
 // Failure describes a failed attempt for Repair.

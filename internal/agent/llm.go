@@ -103,7 +103,7 @@ type conversation struct {
 	l        *LLM
 	req      Request
 	failure  *Failure
-	ws       *workspace
+	ws       *editRoot
 	tr       *transcript
 	files    map[string]string // the editable files when the step began
 	messages []openai.ChatCompletionMessage
@@ -120,11 +120,10 @@ func (l *LLM) step(ctx context.Context, req Request, failure *Failure) (prop Pro
 	if failure != nil {
 		phase = "repair"
 	}
-	ws, err := openWorkspace(req.Worktree, req.EditablePaths, req.Check)
+	ws, err := openEditRoot(req.Worktree, req.Task.Editable, req.Check)
 	if err != nil {
 		return Proposal{}, err
 	}
-	ws.task = req.Task != ""
 	defer ws.Close()
 	c := &conversation{l: l, req: req, failure: failure, ws: ws, tr: newTranscript(req.TranscriptPath, req.N, phase), files: map[string]string{}}
 	for p, b := range ws.base {
@@ -173,7 +172,7 @@ func (c *conversation) run(ctx context.Context) (Proposal, error) {
 	for _, m := range c.messages {
 		c.tr.add(TranscriptEntry{Kind: "message", Role: m.Role, Content: m.Content})
 	}
-	tools := llmTools()
+	tools := llmTools(c.ws.editable[0])
 	for {
 		if c.prop.PromptTokens+c.prop.CompletionTokens >= cfg.MaxTokens {
 			return c.prop, fmt.Errorf("%w: used %d tokens (the cap is %d) without submitting", ErrAbandoned, c.prop.PromptTokens+c.prop.CompletionTokens, cfg.MaxTokens)

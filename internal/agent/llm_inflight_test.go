@@ -3,12 +3,14 @@ package agent
 import (
 	"strings"
 	"testing"
+
+	"autoresearch/internal/task"
 )
 
 // The prompt lists the changes other workers are measuring, so the model
 // does not propose them again; with none in flight it says nothing of them.
 func TestPromptListsChangesInFlight(t *testing.T) {
-	req := Request{N: 5, EditablePaths: []string{"gpt/train.go"}, Metric: "val_bpb", LowerIsBetter: true,
+	req := Request{N: 5, Task: task.Task{Editable: []string{"gpt/train.go"}, Metric: task.Metric{Name: "val_bpb", LowerIsBetter: true}},
 		InFlight: []string{"raise MATRIX_LR to 0.05", "DEPTH 8 -> 9"}}
 	p := userPrompt(req, map[string]string{"gpt/train.go": "package main\n"}, 0, nil, "")
 	i := strings.Index(p, "# In flight")

@@ -42,7 +42,7 @@ func (l *LLM) Preflight(ctx context.Context, note func(format string, args ...an
 			{Role: openai.ChatMessageRoleSystem, Content: "This request only checks that the endpoint works."},
 			{Role: openai.ChatMessageRoleUser, Content: "Reply with the single word: ready"},
 		},
-		Tools: llmTools(),
+		Tools: llmTools("main.go"),
 	})
 	if err == nil {
 		return nil

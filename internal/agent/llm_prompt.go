@@ -2,10 +2,15 @@ package agent
 
 import (
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
-	"autoresearch/harness"
+	"autoresearch/internal/contract"
+	"autoresearch/internal/numfmt"
 	"autoresearch/internal/results"
+	"autoresearch/internal/task"
 )
 
 // detail is how much history the first user message carries. A proposal
@@ -35,18 +40,24 @@ func systemPrompt(req Request, cfg LLMConfig, repair bool) string {
 		b.WriteString(p)
 		b.WriteString("\n\n")
 	}
-	editable := strings.Join(req.EditablePaths, ", ")
-	locked := "Everything else in the worktree (harness/, internal/, go.mod, go.sum) is locked: read it, never edit it. Use only the Go standard library and the packages the module already has; no new dependencies."
-	check := "After editing, call check and fix any compiler error before you submit; submit refuses a program that does not build."
-	run := "trained for the fixed budget"
-	if req.Task != "" {
-		locked = fmt.Sprintf("Everything else in the worktree, %s and the evaluation included, is locked: read it, never edit it. Add no new dependencies.", req.Task)
-		run = "run with its fixed budget"
-		if !req.HasBuild {
-			check = "This task has no build step: check has nothing to run, and a mistake shows only when the program runs. Read your edit back before you submit."
-		} else {
-			check = "After editing, call check (it runs the task's build) and fix what it reports before you submit; submit refuses a change that does not build."
-		}
+	t := req.Task
+	editable := strings.Join(t.Editable, ", ")
+	locked := "Everything else in the worktree"
+	if t.Prompt.Locked != "" {
+		locked += " (" + t.Prompt.Locked + ")"
+	}
+	locked += " is locked: read it, never edit it."
+	rules := t.Prompt.Rules
+	if len(rules) == 0 {
+		rules = []string{"Add no new dependencies."}
+	}
+	check := "This task has no build step: check has nothing to run, and a mistake shows only when the program runs. Read your edit back before you submit."
+	if len(t.Build.Argv) > 0 {
+		check = "After editing, call check (it runs the task's build) and fix what it reports before you submit; submit refuses a change that does not build."
+	}
+	sandbox := "The program runs in a sandbox: no network (loopback included), no other programs, no writes outside $TMPDIR, reads only the worktree and the data the task names, memory limited."
+	if slices.ContainsFunc(t.Editable, func(p string) bool { return strings.HasSuffix(p, ".go") }) {
+		sandbox += " A Go file may import only what the baseline imports plus the standard library's computation packages (no os/exec, net, unsafe, plugin, syscall beyond the baseline's); another import comes back like a compile error."
 	}
 	fmt.Fprintf(&b, `# Protocol
 
@@ -54,13 +65,17 @@ This conversation is one step of an autonomous research loop run by autoresearch
 
 - Every reply must call at least one tool. A reply without a tool call is wasted.
 - Only %[1]s may change. %[5]s
-- The program runs in a sandbox: no network (loopback included), no other programs, no writes outside $TMPDIR, reads only the worktree and the prepared data, memory limited. A Go file may import only what the baseline imports plus the standard library's computation packages (no os/exec, net, unsafe, plugin, syscall beyond the baseline's); another import comes back like a compile error.
+`, editable, metricName(req), cfg.MaxToolCalls, cfg.MaxTokens, locked)
+	for _, r := range rules {
+		fmt.Fprintf(&b, "- %s\n", r)
+	}
+	fmt.Fprintf(&b, `- %[5]s
 - Make one focused change per proposal, so that its effect on %[2]s (%[6]s) can be measured on its own.
 - %[7]s
-- submit(description) ends the step: the program is then %[8]s and kept only if %[2]s improves. The description is one short line saying what changed, e.g. "raise the matrix learning rate from 0.04 to 0.05".
+- submit(description) ends the step: the program is then run for its fixed budget and kept only if %[2]s improves. The description is one short line saying what changed, e.g. "raise the matrix learning rate from 0.04 to 0.05".
 - Do not repeat an idea already tried (the list comes with the results) unless you change it in a way you name in the description.
 - You have at most %[3]d tool calls and %[4]d tokens for this step.
-`, editable, metricName(req), cfg.MaxToolCalls, cfg.MaxTokens, locked, direction(req), check, run)
+`, editable, metricName(req), cfg.MaxToolCalls, cfg.MaxTokens, sandbox, direction(req), check)
 	if repair {
 		b.WriteString("- This step is a repair: the change you made failed. Fix it and submit, or call give_up(reason) if the idea itself cannot work; the change is then thrown away and the loop moves on.\n")
 	} else {
@@ -71,7 +86,7 @@ This conversation is one step of an autonomous research loop run by autoresearch
 
 // direction is "lower is better" or "higher is better".
 func direction(req Request) string {
-	if req.LowerIsBetter {
+	if req.Task.Metric.LowerIsBetter {
 		return "lower is better"
 	}
 	return "higher is better"
@@ -107,10 +122,10 @@ var fenceLanguages = map[string]string{
 }
 
 func metricName(req Request) string {
-	if req.Metric == "" {
+	if req.Task.Metric.Name == "" {
 		return results.DefaultMetric
 	}
-	return req.Metric
+	return req.Task.Metric.Name
 }
 
 // userPrompt is the context of one proposal at the given level of detail:
@@ -120,13 +135,17 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 	d := detailLevels[min(level, len(detailLevels)-1)]
 	metric := metricName(req)
 	var b strings.Builder
-	if req.Task != "" {
-		fmt.Fprintf(&b, "# Run\n\nExperiment %d of the task in %s. Every run of the program has a fixed budget of %g s (it gets it in $AUTORESEARCH_BUDGET_SECONDS). Metric: %s (%s). Files you may change: %s.\n",
-			req.N, req.Task, req.Budget, metric, direction(req), strings.Join(req.EditablePaths, ", "))
-	} else {
-		fmt.Fprintf(&b, "# Run\n\nExperiment %d. Profile %s: every run trains for a fixed budget of %g s of %s. Device: %s. Metric: %s (%s).\n",
-			req.N, orUnknown(req.Profile), req.Budget, budgetClock(req.Device), orUnknown(req.Device), metric, direction(req))
+	t := req.Task
+	what := t.Prompt.What
+	if what == "" {
+		what = "the program of the task in " + orUnknown(t.Source)
 	}
+	clock := t.Prompt.Budget
+	if clock == "" {
+		clock = "wall-clock time"
+	}
+	fmt.Fprintf(&b, "# Run\n\nExperiment %d on %s. Budget: %g s of %s per run ($%s). Device: %s. Metric: %s (%s). Files you may change: %s.\n",
+		req.N, what, t.BudgetSeconds, clock, contract.EnvBudget, orUnknown(t.Device.String()), metric, direction(req), strings.Join(t.Editable, ", "))
 
 	writeNoise(&b, req, metric)
 	writeResults(&b, req, d, metric)
@@ -143,7 +162,7 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 			fmt.Fprintf(&b, ", %s %.6f", metric, o.Value)
 		}
 		b.WriteString("\n")
-		writeTraining(&b, o)
+		writeTraining(&b, t, o)
 		if t := lastLines(o.LogTail, d.logLines); t != "" {
 			fmt.Fprintf(&b, "\nIts log ends with:\n```\n%s\n```\n", t)
 		}
@@ -154,11 +173,18 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 			b.WriteString("The last experiment.\n")
 		} else {
 			fmt.Fprintf(&b, "%q: %s %.6f\n", o.Description, metric, o.Value)
-			writeTraining(&b, o)
+			writeTraining(&b, t, o)
+		}
+		if o.LogSection != "" {
+			title := t.Prompt.Log.Title
+			if title == "" {
+				title = "From its log"
+			}
+			fmt.Fprintf(&b, "\n%s:\n```\n%s\n```\n", title, lastLines(o.LogSection, maxSectionLines))
 		}
 	}
 
-	for _, p := range req.EditablePaths {
+	for _, p := range t.Editable {
 		if d.inlineFile {
 			fmt.Fprintf(&b, "\n# Current %s\n\n```%s\n%s\n```\n", p, fenceLanguage(p), strings.TrimRight(files[p], "\n"))
 		} else {
@@ -169,32 +195,26 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 	b.WriteString("\n# Task\n\n")
 	if failure == nil {
 		fmt.Fprintf(&b, "Make one change to %s that you expect to improve %s within the fixed budget, check that it builds, and submit it with a one-line description.\n",
-			strings.Join(req.EditablePaths, ", "), metric)
+			strings.Join(t.Editable, ", "), metric)
 		return b.String()
 	}
-	what := "failed"
+	failed := "failed"
 	switch failure.Kind {
 	case "build":
-		what = "does not build"
+		failed = "does not build"
 	case "runtime":
-		what = "crashed while training"
-		if req.Task != "" {
-			what = "crashed while running"
-		}
+		failed = "crashed while running"
 	}
 	if proposed != "" {
-		fmt.Fprintf(&b, "Your change %q %s (repair attempt %d).", proposed, what, failure.Attempt)
+		fmt.Fprintf(&b, "Your change %q %s (repair attempt %d).", proposed, failed, failure.Attempt)
 	} else {
-		fmt.Fprintf(&b, "The current change %s (repair attempt %d).", what, failure.Attempt)
+		fmt.Fprintf(&b, "The current change %s (repair attempt %d).", failed, failure.Attempt)
 	}
 	label := "Output"
 	if failure.Kind == "build" {
-		label = "Compiler output"
+		label = "The build's output"
 	} else if failure.Kind == "runtime" {
-		label = "The training log ends with"
-		if req.Task != "" {
-			label = "The log ends with"
-		}
+		label = "The log ends with"
 	}
 	fmt.Fprintf(&b, " %s:\n```\n%s\n```\n", label, lastLines(failure.Output, d.failLines))
 	fmt.Fprintf(&b, "The files above hold the failing change. Fix it (edit, check, then submit with a description of the fixed change), or call give_up with the reason if the idea itself cannot work.\n")
@@ -213,38 +233,34 @@ func writeNoise(b *strings.Builder, req Request, metric string) {
 	}
 }
 
-// budgetClock says what the budget counts on the device (harness.Budget).
-func budgetClock(device string) string {
-	if strings.HasPrefix(device, "cpu") {
-		return "compute (the program's CPU time over its threads: a busy machine costs wall-clock time, not steps)"
-	}
-	return "wall-clock time"
-}
+// maxSectionLines bounds the task's log section in the prompt.
+const maxSectionLines = 60
 
-// writeTraining writes how an experiment's training went, as far as its
-// program reported it: steps, throughput, MFU and memory, then the smoothed
-// training loss at every tenth of the budget.
-func writeTraining(b *strings.Builder, o *Outcome) {
+// writeTraining writes how an experiment's run went, as far as its program
+// reported it: the figures the task names (steps, throughput, memory...),
+// then the smoothed training loss at every tenth of the budget.
+func writeTraining(b *strings.Builder, t task.Task, o *Outcome) {
 	var parts []string
-	f := o.Figures
-	if v, ok := f["num_steps"]; ok {
-		parts = append(parts, fmt.Sprintf("%.0f steps", v))
-	}
-	if v := f["tokens_per_sec"]; v > 0 {
-		parts = append(parts, harness.Thousands(int64(v))+" tokens/s")
-	}
-	if v := f["mfu_percent"]; v > 0 {
-		parts = append(parts, fmt.Sprintf("MFU %.1f%%", v))
-	}
-	if v := max(f["peak_vram_mb"], f["peak_rss_mb"]); v > 0 {
-		parts = append(parts, fmt.Sprintf("peak memory %.0f MB", v))
+	for _, k := range t.Prompt.Figures {
+		if v, ok := o.Figures[k]; ok && v != 0 {
+			parts = append(parts, k+" "+figure(v))
+		}
 	}
 	if len(parts) > 0 {
-		fmt.Fprintf(b, "Training: %s.\n", strings.Join(parts, ", "))
+		fmt.Fprintf(b, "Figures: %s.\n", strings.Join(parts, ", "))
 	}
 	if len(o.Curve) > 0 {
-		fmt.Fprintf(b, "Training loss (smoothed) at each tenth of the budget, as share loss @step: %s\n", harness.FormatCurve(o.Curve))
+		fmt.Fprintf(b, "Training loss (smoothed) at each tenth of the budget, as share loss @step: %s\n", contract.FormatCurve(o.Curve))
 	}
+}
+
+// figure writes a reported number: a whole number with thousands
+// separators, anything else with four significant digits.
+func figure(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return numfmt.Thousands(int64(v))
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 // shortCommit cuts a hash to the 7 characters results.tsv shows.
@@ -267,7 +283,7 @@ func writeResults(b *strings.Builder, req Request, d detail, metric string) {
 		return
 	}
 	better := func(a, c float64) bool {
-		if req.LowerIsBetter {
+		if req.Task.Metric.LowerIsBetter {
 			return a < c
 		}
 		return a > c

@@ -12,9 +12,12 @@ import (
 
 	"github.com/sashabaranov/go-openai"
 
+	"autoresearch/harness"
 	"autoresearch/internal/agent"
 	"autoresearch/internal/agent/llmtest"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/task"
+	"autoresearch/internal/task/gpttask"
 )
 
 // Fixtures: a tiny Go module as the run's worktree.
@@ -74,7 +77,7 @@ func worktree(t testing.TB) (wt, outside string) {
 // it does not depend on the machine's Go settings).
 func goCheck(wt string) func(context.Context) (string, bool) {
 	return func(ctx context.Context) (string, bool) {
-		argv, env := runner.GoBuild("./gpt", runner.CPU)
+		argv, env := gpttask.GoBuild("./gpt", runner.CPU)
 		vars := map[string]string{runner.BinVar: os.DevNull, runner.WorktreeVar: wt}
 		out, err := runner.Build(ctx, wt, runner.Expand(argv, vars), runner.Expand(env, vars))
 		if err != nil && out == "" {
@@ -127,6 +130,16 @@ func newAgent(t testing.TB, srv *llmtest.Server, edit func(*agent.LLMConfig)) (*
 	return l, sl
 }
 
+// gptTask is the built-in GPT task on smoke, as the commands make it.
+func gptTask(t testing.TB) task.Task {
+	t.Helper()
+	p, err := harness.LookupProfile("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gpttask.New(gpttask.Options{Profile: p, Home: "/data", Device: "cpu", Detail: "2 cores"})
+}
+
 // request is a Request on the worktree with a real go build as Check and a
 // transcript in the test's temp dir.
 func request(t testing.TB, wt string) agent.Request {
@@ -134,12 +147,7 @@ func request(t testing.TB, wt string) agent.Request {
 		N:              3,
 		Program:        "PROGRAM: lower val_bpb.",
 		Worktree:       wt,
-		EditablePaths:  []string{"gpt/train.go"},
-		Metric:         "val_bpb",
-		LowerIsBetter:  true,
-		Profile:        "smoke",
-		Device:         "cpu (2 cores)",
-		Budget:         5,
+		Task:           gptTask(t),
 		Check:          goCheck(wt),
 		TranscriptPath: filepath.Join(t.TempDir(), "transcripts", "3.jsonl"),
 	}

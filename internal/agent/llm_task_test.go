@@ -9,6 +9,7 @@ import (
 
 	"autoresearch/internal/agent"
 	"autoresearch/internal/agent/llmtest"
+	"autoresearch/internal/task"
 )
 
 const strategyPy = "FAST_WINDOW = 10\nSLOW_WINDOW = 40\n\ndef signal(prices):\n    return 0\n"
@@ -22,8 +23,13 @@ func taskRequest(t *testing.T, build func(context.Context) (string, bool)) agent
 			t.Fatal(err)
 		}
 	}
-	return agent.Request{N: 2, Program: "PROGRAM: raise the Sharpe ratio.", Worktree: wt, EditablePaths: []string{"strategy.py"},
-		Task: "autoresearch.toml", HasBuild: build != nil, Check: build, Metric: "sharpe", LowerIsBetter: false, Budget: 60,
+	tk := task.Task{Source: task.File, Editable: []string{"strategy.py"}, Metric: task.Metric{Name: "sharpe"}, BudgetSeconds: 60,
+		Run: task.Command{Argv: []string{"python3", "backtest.py"}}, Device: task.Device{Name: task.CPU},
+		Prompt: task.Prompt{What: "the program of the task in autoresearch.toml", Locked: "autoresearch.toml and the evaluation"}}
+	if build != nil {
+		tk.Build.Argv = []string{"make", "check"}
+	}
+	return agent.Request{N: 2, Program: "PROGRAM: raise the Sharpe ratio.", Worktree: wt, Task: tk, Check: build,
 		TranscriptPath: filepath.Join(t.TempDir(), "2.jsonl")}
 }
 
@@ -41,8 +47,8 @@ func TestTaskPromptNamesItsFilesMetricAndDirection(t *testing.T) {
 	}
 	reqs := srv.Requests()
 	sys, user := reqs[0].Messages[0].Content, reqs[0].Messages[1].Content
-	for _, want := range []string{"Only strategy.py may change. Everything else in the worktree, autoresearch.toml and the evaluation included, is locked",
-		"its effect on sharpe (higher is better)", "This task has no build step", "the program is then run with its fixed budget"} {
+	for _, want := range []string{"Only strategy.py may change. Everything else in the worktree (autoresearch.toml and the evaluation) is locked",
+		"its effect on sharpe (higher is better)", "This task has no build step", "the program is then run for its fixed budget"} {
 		if !strings.Contains(sys, want) {
 			t.Errorf("system prompt lacks %q:\n%s", want, sys)
 		}
@@ -52,7 +58,7 @@ func TestTaskPromptNamesItsFilesMetricAndDirection(t *testing.T) {
 			t.Errorf("system prompt of a Python task mentions %q:\n%s", bad, sys)
 		}
 	}
-	for _, want := range []string{"Experiment 2 of the task in autoresearch.toml", "budget of 60 s", "$AUTORESEARCH_BUDGET_SECONDS",
+	for _, want := range []string{"Experiment 2 on the program of the task in autoresearch.toml", "Budget: 60 s of wall-clock time per run ($AUTORESEARCH_BUDGET_SECONDS)",
 		"Metric: sharpe (higher is better). Files you may change: strategy.py.", "# Current strategy.py\n\n```python\nFAST_WINDOW = 10"} {
 		if !strings.Contains(user, want) {
 			t.Errorf("user message lacks %q:\n%s", want, user)
@@ -90,7 +96,7 @@ func TestTaskCheckRunsTheTasksBuild(t *testing.T) {
 	if got := lastToolResult(t, reqs[2]); !strings.Contains(got, "x is not a number") {
 		t.Errorf("a failing build returned %q", got)
 	}
-	if got := lastToolResult(t, reqs[4]); got != "ok: the task's build passes" {
+	if got := lastToolResult(t, reqs[4]); got != "ok: the program builds" {
 		t.Errorf("a passing build returned %q", got)
 	}
 	if builds != 2 || !strings.Contains(reqs[0].Messages[0].Content, "call check (it runs the task's build)") {

@@ -16,10 +16,11 @@ import (
 	"github.com/sashabaranov/go-openai"
 	"github.com/spf13/pflag"
 
-	"autoresearch/harness"
 	"autoresearch/internal/agent"
 	"autoresearch/internal/agent/llmtest"
+	"autoresearch/internal/contract"
 	"autoresearch/internal/results"
+	"autoresearch/internal/task"
 	"autoresearch/programs"
 )
 
@@ -76,13 +77,13 @@ func TestProposeReadEditCheckSubmit(t *testing.T) {
 	if first.Messages[0].Role != "system" || !strings.HasPrefix(first.Messages[0].Content, "PROGRAM: lower val_bpb.") {
 		t.Errorf("system message does not start with the program: %.80q", first.Messages[0].Content)
 	}
-	if u := first.Messages[1]; u.Role != "user" || !strings.Contains(u.Content, trainGo[:60]) || !strings.Contains(u.Content, "Profile smoke") || !strings.Contains(u.Content, "cpu (2 cores)") {
+	if u := first.Messages[1]; u.Role != "user" || !strings.Contains(u.Content, trainGo[:60]) || !strings.Contains(u.Content, "gpt/train.go (profile smoke)") || !strings.Contains(u.Content, "cpu (2 cores)") {
 		t.Errorf("user message lacks the file, profile or device:\n%s", u.Content)
 	}
 	if got := lastToolResult(t, reqs[1]); got != trainGo {
 		t.Errorf("read_file returned %q", got)
 	}
-	if got := lastToolResult(t, reqs[3]); !strings.HasPrefix(got, "ok: the training program builds") {
+	if got := lastToolResult(t, reqs[3]); !strings.HasPrefix(got, "ok: the program builds") {
 		t.Errorf("check returned %q", got)
 	}
 	// Each request carries the whole conversation so far.
@@ -464,7 +465,7 @@ func TestRepairRuntimeCrash(t *testing.T) {
 		t.Fatalf("a repair is a fresh conversation; it starts with %d messages", len(repair.Messages))
 	}
 	u := repair.Messages[1].Content
-	for _, want := range []string{`Your change "lr 0.02" crashed while training (repair attempt 1)`, "panic: loss is NaN at step 11", "LearningRate = 0.02"} {
+	for _, want := range []string{`Your change "lr 0.02" crashed while running (repair attempt 1)`, "panic: loss is NaN at step 11", "LearningRate = 0.02"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("the repair's user message lacks %q:\n%s", want, u)
 		}
@@ -671,7 +672,7 @@ func TestContextCarriesTheHistory(t *testing.T) {
 		"0000024\t1.010000\t2.0\tdiscard\tidea 24",
 		"Older ideas already tried:\n- baseline (keep)\n- idea 01 (discard)",
 		`"idea 24": discard, val_bpb 1.010000`,
-		"Experiment 3. Profile smoke",
+		"Experiment 3 on the GPT training program gpt/train.go (profile smoke).",
 		"val_bpb (lower is better)",
 	} {
 		if !strings.Contains(u, want) {
@@ -1064,25 +1065,30 @@ func TestPromptShowsHowTrainingWent(t *testing.T) {
 	srv.SetScript(srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "x"))))
 	l, _ := newAgent(t, srv, nil)
 	req := request(t, wt)
-	curve := func(loss float64) []harness.CurvePoint {
-		var c []harness.CurvePoint
+	curve := func(loss float64) []contract.CurvePoint {
+		var c []contract.CurvePoint
 		for i := 1; i <= 10; i++ {
-			c = append(c, harness.CurvePoint{Progress: float64(i) / 10, Step: 10 * i, Loss: loss / float64(i)})
+			c = append(c, contract.CurvePoint{Progress: float64(i) / 10, Step: 10 * i, Loss: loss / float64(i)})
 		}
 		return c
 	}
 	req.Last = &agent.Outcome{Description: "double the batch", Status: results.Discard, Value: 0.62,
 		Figures: map[string]float64{"num_steps": 31, "tokens_per_sec": 20480, "mfu_percent": 11.5, "peak_rss_mb": 70.2}, Curve: curve(4)}
 	req.Best = &agent.Outcome{Description: "baseline", Status: results.Keep, Value: 0.6,
-		Figures: map[string]float64{"num_steps": 65, "tokens_per_sec": 21504}, Curve: curve(3)}
+		Figures: map[string]float64{"num_steps": 65, "tokens_per_sec": 21504}, Curve: curve(3),
+		LogSection: "Parameters:\n  wte [512 128] adamw"}
+	// The task names a section of the log for the agent: the best's is shown
+	// under its title.
+	req.Task.Prompt.Log = task.Section{Title: "Its parameters", Start: "^Parameters:"}
 	l.Propose(context.Background(), req)
 	u := srv.Requests()[0].Messages[1].Content
 	for _, want := range []string{
-		"fixed budget of 5 s of compute (the program's CPU time over its threads",
-		"# Last experiment\n\n\"double the batch\": discard, val_bpb 0.620000\nTraining: 31 steps, 20,480 tokens/s, MFU 11.5%, peak memory 70 MB.\n" +
+		"Budget: 5 s of compute (the program's CPU time over its threads",
+		"# Last experiment\n\n\"double the batch\": discard, val_bpb 0.620000\nFigures: num_steps 31, tokens_per_sec 20,480, mfu_percent 11.5, peak_rss_mb 70.2.\n" +
 			"Training loss (smoothed) at each tenth of the budget, as share loss @step: 10% 4.000 @10, 20% 2.000 @20,",
-		"# Current best\n\n\"baseline\": val_bpb 0.600000\nTraining: 65 steps, 21,504 tokens/s.\n",
+		"# Current best\n\n\"baseline\": val_bpb 0.600000\nFigures: num_steps 65, tokens_per_sec 21,504.\n",
 		"100% 0.300 @100\n",
+		"\nIts parameters:\n```\nParameters:\n  wte [512 128] adamw\n```\n",
 	} {
 		if !strings.Contains(u, want) {
 			t.Errorf("the user message lacks %q:\n%s", want, u)

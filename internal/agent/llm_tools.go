@@ -34,7 +34,7 @@ func ToolNames() []string {
 }
 
 // llmTools returns the function definitions sent with every request.
-func llmTools() []openai.Tool {
+func llmTools(example string) []openai.Tool {
 	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
 	obj := func(props map[string]any, required ...string) map[string]any {
 		if required == nil {
@@ -46,19 +46,19 @@ func llmTools() []openai.Tool {
 		return openai.Tool{Type: openai.ToolTypeFunction, Function: &openai.FunctionDefinition{Name: name, Description: desc, Parameters: params}}
 	}
 	return []openai.Tool{
-		fn(toolReadFile, "Read a file of the run's worktree (any file; a directory gives its listing). Paths are relative to the worktree root, e.g. gpt/train.go or harness/.",
+		fn(toolReadFile, "Read a file of the run's worktree (any file; a directory gives its listing). Paths are relative to the worktree root, e.g. "+example+".",
 			obj(map[string]any{"path": str("slash-separated path relative to the worktree root")}, "path")),
 		fn(toolEditFile, "Replace one exact, unique occurrence of old_string with new_string in an editable file. Copy old_string from the file exactly, with enough context to be unique.",
 			obj(map[string]any{
-				"path":       str("the editable file, e.g. gpt/train.go"),
+				"path":       str("the editable file, e.g. "+example),
 				"old_string": str("the exact text to replace; must occur exactly once"),
 				"new_string": str("the replacement text"),
 			}, "path", "old_string", "new_string")),
 		fn(toolWriteFile, "Replace the whole content of an editable file. Prefer edit_file for small changes.",
-			obj(map[string]any{"path": str("the editable file, e.g. gpt/train.go"), "content": str("the complete new file")}, "path", "content")),
-		fn(toolCheck, "Compile the training program as it is now. Returns ok or the compiler's errors. Costs seconds, not a training run.",
+			obj(map[string]any{"path": str("the editable file, e.g. "+example), "content": str("the complete new file")}, "path", "content")),
+		fn(toolCheck, "Build the program as it is now (the task's build). Returns ok or the build's errors. Costs seconds, not a run.",
 			obj(map[string]any{})),
-		fn(toolSubmit, "Finish: the edited program is built and trained for the fixed budget. The description is one short line for results.tsv, saying what changed (e.g. \"raise matrix LR to 0.05\").",
+		fn(toolSubmit, "Finish: the edited program is built and run for the fixed budget. The description is one short line for results.tsv, saying what changed (e.g. \"raise matrix LR to 0.05\").",
 			obj(map[string]any{"description": str("one line, under 100 characters")}, "description")),
 		fn(toolGiveUp, "Abandon this idea: its change is thrown away. Use it when a failure shows the idea itself is broken.",
 			obj(map[string]any{"reason": str("why the idea is abandoned, one line")}, "reason")),
@@ -77,25 +77,24 @@ func toolErr(format string, args ...any) toolOutcome {
 	return toolOutcome{content: "error: " + fmt.Sprintf(format, args...), isError: true}
 }
 
-// workspace is the sandbox the tools act in: reads anywhere under the
+// editRoot is the clone the tools act in: reads anywhere under the
 // worktree, writes only to the editable paths. os.Root refuses any name that
 // leaves the root, by ".." or by a symlink, at the moment of access; the
 // lexical checks before it only make the refusals readable.
-type workspace struct {
+type editRoot struct {
 	root     *os.Root
 	editable []string // cleaned, slash-separated
 	base     map[string][]byte
-	check    func(ctx context.Context) (string, bool)
-	task     bool   // a task of autoresearch.toml, not the GPT: check runs its build, if any
-	built    string // the editable files as of the last check that passed
+	check    func(ctx context.Context) (string, bool) // the task's build; nil when it has none
+	built    string                                  // the editable files as of the last check that passed
 }
 
-func openWorkspace(dir string, editable []string, check func(context.Context) (string, bool)) (*workspace, error) {
+func openEditRoot(dir string, editable []string, check func(context.Context) (string, bool)) (*editRoot, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("llm agent: opening worktree: %w", err)
 	}
-	w := &workspace{root: root, base: map[string][]byte{}, check: check}
+	w := &editRoot{root: root, base: map[string][]byte{}, check: check}
 	for _, p := range editable {
 		p = path.Clean(p)
 		w.editable = append(w.editable, p)
@@ -113,11 +112,11 @@ func openWorkspace(dir string, editable []string, check func(context.Context) (s
 	return w, nil
 }
 
-func (w *workspace) Close() error { return w.root.Close() }
+func (w *editRoot) Close() error { return w.root.Close() }
 
 // changed reports whether any editable file differs from its content when the
-// workspace was opened.
-func (w *workspace) changed() bool {
+// root was opened.
+func (w *editRoot) changed() bool {
 	for _, p := range w.editable {
 		b, err := w.root.ReadFile(p)
 		switch {
@@ -131,7 +130,7 @@ func (w *workspace) changed() bool {
 
 // snapshot is the editable files' current content, to tell whether they
 // changed since a check.
-func (w *workspace) snapshot() string {
+func (w *editRoot) snapshot() string {
 	var b strings.Builder
 	for _, p := range w.editable {
 		c, err := w.root.ReadFile(p)
@@ -141,8 +140,8 @@ func (w *workspace) snapshot() string {
 	return b.String()
 }
 
-// restore puts every editable file back as it was when the workspace opened.
-func (w *workspace) restore() error {
+// restore puts every editable file back as it was when the root opened.
+func (w *editRoot) restore() error {
 	for _, p := range w.editable {
 		if w.base[p] == nil {
 			if err := w.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -158,14 +157,14 @@ func (w *workspace) restore() error {
 }
 
 // cleanPath checks a path given by the model and returns it cleaned, or a
-// message saying why it is refused.
-func cleanPath(p string) (string, string) {
+// message saying why it is refused; example is a good path.
+func cleanPath(p, example string) (string, string) {
 	p = strings.TrimSpace(p)
 	switch {
 	case p == "":
-		return "", "path is empty: give a path relative to the worktree root, e.g. gpt/train.go"
+		return "", "path is empty: give a path relative to the worktree root, e.g. " + example
 	case strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`) || (len(p) > 1 && p[1] == ':'):
-		return "", fmt.Sprintf("path %q is absolute: give a path relative to the worktree root, e.g. gpt/train.go", p)
+		return "", fmt.Sprintf("path %q is absolute: give a path relative to the worktree root, e.g. %s", p, example)
 	case strings.Contains(p, `\`):
 		return "", fmt.Sprintf("path %q uses backslashes: use forward slashes", p)
 	}
@@ -175,8 +174,8 @@ func cleanPath(p string) (string, string) {
 	return path.Clean(p), ""
 }
 
-func (w *workspace) readFile(p string) toolOutcome {
-	p, msg := cleanPath(p)
+func (w *editRoot) readFile(p string) toolOutcome {
+	p, msg := cleanPath(p, w.editable[0])
 	if msg != "" {
 		return toolErr("%s", msg)
 	}
@@ -203,7 +202,7 @@ func (w *workspace) readFile(p string) toolOutcome {
 	return toolOutcome{content: string(b)}
 }
 
-func (w *workspace) listDir(p string) toolOutcome {
+func (w *editRoot) listDir(p string) toolOutcome {
 	entries, err := fs.ReadDir(w.root.FS(), p)
 	if err != nil {
 		return toolErr("%s", describeFSError(p, err))
@@ -229,8 +228,8 @@ func (w *workspace) listDir(p string) toolOutcome {
 // writable checks that p may be written: an editable path, reached through
 // no symlink at all (a link inside the worktree could still point a write at
 // the harness).
-func (w *workspace) writable(p string) (string, string) {
-	p, msg := cleanPath(p)
+func (w *editRoot) writable(p string) (string, string) {
+	p, msg := cleanPath(p, w.editable[0])
 	if msg != "" {
 		return "", msg
 	}
@@ -254,7 +253,7 @@ func (w *workspace) writable(p string) (string, string) {
 	return p, ""
 }
 
-func (w *workspace) editFile(p, oldS, newS string) toolOutcome {
+func (w *editRoot) editFile(p, oldS, newS string) toolOutcome {
 	p, msg := w.writable(p)
 	if msg != "" {
 		return toolErr("%s", msg)
@@ -285,7 +284,7 @@ func (w *workspace) editFile(p, oldS, newS string) toolOutcome {
 	return toolOutcome{content: fmt.Sprintf("ok: edited %s at line %d (%d lines replaced by %d)", p, line, strings.Count(oldS, "\n")+1, strings.Count(newS, "\n")+1)}
 }
 
-func (w *workspace) writeFile(p, content string) toolOutcome {
+func (w *editRoot) writeFile(p, content string) toolOutcome {
 	p, msg := w.writable(p)
 	if msg != "" {
 		return toolErr("%s", msg)
@@ -301,7 +300,7 @@ func (w *workspace) writeFile(p, content string) toolOutcome {
 
 // write replaces p atomically inside the root: a temporary file beside it,
 // synced, then renamed over it, keeping the old file's permissions.
-func (w *workspace) write(p string, b []byte) error {
+func (w *editRoot) write(p string, b []byte) error {
 	mode := fs.FileMode(0o644)
 	if info, err := w.root.Stat(p); err == nil {
 		mode = info.Mode().Perm()
@@ -327,26 +326,19 @@ func (w *workspace) write(p string, b []byte) error {
 	return err
 }
 
-func (w *workspace) runCheck(ctx context.Context) toolOutcome {
-	if w.check == nil && w.task {
+func (w *editRoot) runCheck(ctx context.Context) toolOutcome {
+	if w.check == nil {
 		return toolOutcome{content: "this task has no build step, so there is nothing to check: submit, and a failing run comes back to you"}
 	}
-	if w.check == nil {
-		return toolOutcome{content: "check is not available in this run: submit, and a build error will come back to you"}
-	}
 	out, ok := w.check(ctx)
-	if ok && w.task {
-		w.built = w.snapshot()
-		return toolOutcome{content: "ok: the task's build passes"}
-	}
 	if ok {
 		w.built = w.snapshot()
-		return toolOutcome{content: "ok: the training program builds"}
+		return toolOutcome{content: "ok: the program builds"}
 	}
 	return toolOutcome{content: "build failed:\n" + tail(out, maxToolOutputBytes), isError: true}
 }
 
-func (w *workspace) submit(ctx context.Context, description string) toolOutcome {
+func (w *editRoot) submit(ctx context.Context, description string) toolOutcome {
 	d := results.CleanDescription(description)
 	if strings.TrimSpace(description) == "" {
 		return toolErr("description is empty: say in one line what the change does")
@@ -359,7 +351,7 @@ func (w *workspace) submit(ctx context.Context, description string) toolOutcome 
 	}
 	if w.check != nil && (w.built == "" || w.built != w.snapshot()) {
 		if out, ok := w.check(ctx); !ok {
-			return toolErr("the training program does not build, so it was not submitted; fix it and submit again:\n%s", tail(out, maxToolOutputBytes))
+			return toolErr("the program does not build, so it was not submitted; fix it and submit again:\n%s", tail(out, maxToolOutputBytes))
 		}
 	}
 	return toolOutcome{content: "submitted: " + d, submit: d}
@@ -367,13 +359,13 @@ func (w *workspace) submit(ctx context.Context, description string) toolOutcome 
 
 // exec runs one tool call. Bad JSON, unknown tools and missing arguments come
 // back as tool errors the model can correct, never as Go errors.
-func (w *workspace) exec(ctx context.Context, name, arguments string) toolOutcome {
+func (w *editRoot) exec(ctx context.Context, name, arguments string) toolOutcome {
 	var args map[string]json.RawMessage
 	if strings.TrimSpace(arguments) == "" {
 		arguments = "{}"
 	}
 	if err := json.Unmarshal([]byte(arguments), &args); err != nil {
-		return toolErr("the arguments of %s are not a JSON object (%v): send them as JSON, e.g. {\"path\": \"gpt/train.go\"}", name, err)
+		return toolErr("the arguments of %s are not a JSON object (%v): send them as JSON, e.g. {\"path\": %q}", name, err, w.editable[0])
 	}
 	get := func(key string) (string, string) {
 		raw, ok := args[key]

@@ -58,7 +58,7 @@ func (s *Sweep) Propose(ctx context.Context, req Request) (Proposal, error) {
 	srcs := map[string][]byte{}
 	var consts []Constant
 	named := map[string]bool{}
-	for _, rel := range req.EditablePaths {
+	for _, rel := range req.Task.Editable {
 		src, err := os.ReadFile(filepath.Join(req.Worktree, filepath.FromSlash(rel)))
 		if err != nil {
 			return Proposal{}, fmt.Errorf("sweep: %w", err)
@@ -81,7 +81,7 @@ func (s *Sweep) Propose(ctx context.Context, req Request) (Proposal, error) {
 			}
 		}
 	}
-	files := strings.Join(req.EditablePaths, ", ")
+	files := strings.Join(req.Task.Editable, ", ")
 	if len(consts) == 0 {
 		return Proposal{}, fmt.Errorf("sweep: %s has no value the sweep can change: a top-level Go constant with a literal value, or an upper-case name set to a number (LR = 0.01, DEPTH: 4, STEPS=100)", files)
 	}

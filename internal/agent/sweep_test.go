@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"autoresearch/internal/results"
+	"autoresearch/internal/task"
 )
 
 func sweepWorktree(t *testing.T) (dir string, orig []byte) {
@@ -31,7 +32,7 @@ func sweepWorktree(t *testing.T) (dir string, orig []byte) {
 }
 
 func sweepReq(dir string, n int, rows []results.Row) Request {
-	return Request{N: n, Worktree: dir, EditablePaths: []string{"gpt/train.go"}, Results: rows}
+	return Request{N: n, Worktree: dir, Task: task.Task{Editable: []string{"gpt/train.go"}}, Results: rows}
 }
 
 func TestConstantsAndNeighbours(t *testing.T) {
@@ -316,7 +317,7 @@ func TestSweepOnTextFiles(t *testing.T) {
 	var rows []results.Row
 	seen := map[string]bool{}
 	for n := 1; ; n++ {
-		req := Request{N: n, Worktree: dir, EditablePaths: paths, Results: rows}
+		req := Request{N: n, Worktree: dir, Task: task.Task{Editable: paths}, Results: rows}
 		p, err := NewSweep(5).Propose(context.Background(), req)
 		if errors.Is(err, ErrExhausted) {
 			break
@@ -357,13 +358,13 @@ func TestSweepOnTextFiles(t *testing.T) {
 		t.Errorf("tried %d changes before the end, want all %d", len(seen), total)
 	}
 	// The same seed and number give the same change.
-	a, _ := NewSweep(9).Propose(context.Background(), Request{N: 3, Worktree: dir, EditablePaths: paths})
+	a, _ := NewSweep(9).Propose(context.Background(), Request{N: 3, Worktree: dir, Task: task.Task{Editable: paths}})
 	for name, src := range textFiles {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b, _ := NewSweep(9).Propose(context.Background(), Request{N: 3, Worktree: dir, EditablePaths: paths})
+	b, _ := NewSweep(9).Propose(context.Background(), Request{N: 3, Worktree: dir, Task: task.Task{Editable: paths}})
 	if a.Description != b.Description {
 		t.Errorf("seed 9, experiment 3: %q then %q", a.Description, b.Description)
 	}
@@ -374,7 +375,7 @@ func TestSweepSaysWhatItCanChange(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "prompt.txt"), []byte("Answer briefly.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := NewSweep(1).Propose(context.Background(), Request{Worktree: dir, EditablePaths: []string{"prompt.txt"}})
+	_, err := NewSweep(1).Propose(context.Background(), Request{Worktree: dir, Task: task.Task{Editable: []string{"prompt.txt"}}})
 	if err == nil || !regexp.MustCompile(`prompt.txt has no value the sweep can change: .*LR = 0.01`).MatchString(err.Error()) {
 		t.Errorf("error %v", err)
 	}

@@ -3,9 +3,6 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"autoresearch/internal/gitops"
@@ -22,36 +19,26 @@ func checkTask(ctx context.Context, env Env) (checks []Check, ok bool) {
 	if err != nil || !task.Exists(root) {
 		return nil, false
 	}
-	t, err := task.Load(root)
+	t, err := task.Load(root, task.Options{})
 	if err != nil {
 		return []Check{{"task", Problem, err.Error()}}, true
 	}
 	build := "no build"
-	if len(t.Build) > 0 {
-		build = "build " + strings.Join(t.Build, " ")
+	if len(t.Build.Argv) > 0 {
+		build = "build " + strings.Join(t.Build.Argv, " ")
 	}
 	checks = append(checks, Check{"task", OK, fmt.Sprintf("%s: %s (%s), %s, run %s, budget %s",
-		task.File, t.Metric.Name, t.Metric.Direction(), build, strings.Join(t.Run, " "), t.Budget)})
-	lookPath := env.LookPath
-	if lookPath == nil {
-		lookPath = exec.LookPath
-	}
+		task.File, t.Metric.Name, t.Metric.Direction(), build, strings.Join(t.Run.Argv, " "), t.Budget())})
 	usesGo := false
-	for _, argv := range [][]string{t.Build, t.Run} {
-		// A path ({bin}, ./run.sh) is the repository's own or the build's.
-		if len(argv) == 0 || strings.ContainsAny(argv[0], "/{") {
-			continue
-		}
-		usesGo = usesGo || argv[0] == "go"
-		p, err := lookPath(argv[0])
-		home, herr := os.UserHomeDir()
+	for _, tl := range t.Tools(env.LookPath) {
+		usesGo = usesGo || tl.Name == "go"
 		switch {
-		case err != nil:
-			checks = append(checks, Check{"task program", Problem, fmt.Sprintf("%s runs %s, which is not on PATH: install it, or change %s", task.File, argv[0], task.File)})
-		case herr == nil && strings.HasPrefix(p, home+string(filepath.Separator)):
-			checks = append(checks, Check{"task program", Note, fmt.Sprintf("%s is %s, in your home folder, where the sandbox lets the program read nothing: put a system %s first on PATH, or run with --sandbox off", argv[0], p, argv[0])})
+		case tl.Err != nil:
+			checks = append(checks, Check{"task program", Problem, fmt.Sprintf("%s runs %s, which is not on PATH: install it, or change %s", task.File, tl.Name, task.File)})
+		case tl.InHome:
+			checks = append(checks, Check{"task program", Note, fmt.Sprintf("%s is %s, in your home folder, where the sandbox lets the program read nothing: put a system %s first on PATH, or run with --sandbox off", tl.Name, tl.Path, tl.Name)})
 		default:
-			checks = append(checks, Check{"task program", OK, argv[0] + ": " + p})
+			checks = append(checks, Check{"task program", OK, tl.Name + ": " + tl.Path})
 		}
 	}
 	if usesGo {

@@ -6,20 +6,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/gitops"
-	"autoresearch/internal/runner"
+	"autoresearch/internal/results"
 	"autoresearch/internal/sandbox"
+	"autoresearch/internal/task"
 )
 
-// ConfigVersion is the run.json format this package writes.
-const ConfigVersion = 1
+// ConfigVersion is the run.json format this package writes. Version 1 (the
+// task's fields at the top level, the GPT task implied by an empty "task")
+// is read and upgraded (see upgradeV1).
+const ConfigVersion = 2
 
-// Config is a run's configuration, stored as run.json. It is fixed at setup:
-// results are comparable only within one configuration.
+// Config is a run's configuration, stored as run.json: the task researched
+// and how this run of it is set up. It is fixed at setup: results are
+// comparable only within one configuration.
 type Config struct {
 	Version int    `json:"version"`
 	Tag     string `json:"tag"`
@@ -29,168 +32,28 @@ type Config struct {
 	Branch string `json:"branch"`
 	// BaseCommit is the user's HEAD at setup: every path but the editable
 	// ones must stay as it is there.
-	BaseCommit string `json:"base_commit"`
-	// Profile and Device say where the program ran (for the reader; the
-	// program learns them from Run.Env).
-	Profile      string `json:"profile"`
-	Device       string `json:"device"`
-	DeviceDetail string `json:"device_detail,omitempty"`
-	// Task is the task file the configuration came from (autoresearch.toml,
-	// relative to Repo); empty for the built-in GPT task.
-	Task string `json:"task,omitempty"`
-	// Editable lists the slash-separated paths the proposer may change.
-	Editable []string `json:"editable"`
-	// Shared lists untracked, git-ignored paths of the user's repository that
-	// the build needs (a vendor folder on a machine without network): each is
-	// linked into the worktree, never copied or committed.
-	Shared []string `json:"shared,omitempty"`
-	// Build and Run are commands in the worktree. The placeholders {bin}
-	// and {worktree} are replaced before each use. A task may have no build
-	// (an empty Build.Argv): its program runs as it is.
-	Build Command `json:"build"`
-	Run   Command `json:"run"`
-	// Readable lists what the program reads outside the worktree (the data
-	// home): in the sandbox it may read these and nothing else of the user's.
-	Readable []string `json:"readable,omitempty"`
-	// Limits are the program's resource limits in the sandbox.
-	Limits sandbox.Limits `json:"limits"`
-	// Metric names the figure to improve and its direction.
-	Metric Metric `json:"metric"`
-	// MemoryKeys are figures in MB; the first non-zero one becomes
-	// results.tsv's memory_gb.
-	MemoryKeys []string `json:"memory_keys"`
-	// MemoryPattern is a regular expression whose first group, on the last
-	// log line it matches, is the memory in MB (figure MemoryFigure).
-	MemoryPattern string `json:"memory_pattern,omitempty"`
-	// ProgressPattern is a regular expression whose first group is the
-	// training progress in percent; empty means the trainer's step line.
-	ProgressPattern string `json:"progress_pattern,omitempty"`
-	// BudgetSeconds is the training time the program gives itself; the run is
-	// killed at HardLimitSeconds, by default runner.HardLimit of the budget,
-	// the allowance and the device.
-	// Executor runs the training program: local (empty) or slurm, with
-	// ExecutorArgs passed to it (sbatch's arguments). Chosen at setup; run
-	// may override it.
-	Executor             string    `json:"executor,omitempty"`
-	ExecutorArgs         []string  `json:"executor_args,omitempty"`
-	BudgetSeconds        float64   `json:"budget_seconds"`
-	EvalAllowanceSeconds float64   `json:"eval_allowance_seconds"`
-	HardLimitSeconds     float64   `json:"hard_limit_seconds"`
-	Created              time.Time `json:"created"`
+	BaseCommit string    `json:"base_commit"`
+	Created    time.Time `json:"created"`
+	// Executor runs the program: local (empty) or slurm, with ExecutorArgs
+	// passed to it (sbatch's arguments). Chosen at setup; run may override it.
+	Executor     string   `json:"executor,omitempty"`
+	ExecutorArgs []string `json:"executor_args,omitempty"`
 	// BaselineRepeats is how often the baseline is measured (0 or 1: once);
 	// Noise is what those runs measured, set once the baseline is recorded.
 	BaselineRepeats int    `json:"baseline_repeats,omitempty"`
 	Noise           *Noise `json:"noise,omitempty"`
+	// Task is what is researched.
+	Task task.Task `json:"task"`
 }
 
-// Command is a program and the settings it gets beyond the basics.
-type Command struct {
-	Argv []string `json:"argv"`
-	Env  []string `json:"env,omitempty"` // KEY=VALUE
-}
-
-// Metric is the figure experiments try to improve.
-type Metric struct {
-	Name          string `json:"name"`
-	LowerIsBetter bool   `json:"lower_is_better"`
-	// Pattern is a regular expression whose first group is the metric; the
-	// last log line that matches counts. Empty: the metric comes from the
-	// summary block or the JSON file.
-	Pattern string `json:"pattern,omitempty"`
-}
-
-// MemoryFigure names the figure MemoryPattern reads.
-const MemoryFigure = "memory_mb"
-
-// Direction is "lower is better" or "higher is better".
-func (m Metric) Direction() string {
-	if m.LowerIsBetter {
-		return "lower is better"
-	}
-	return "higher is better"
-}
-
-// Better reports whether v beats best by more than delta.
-func (m Metric) Better(v, best, delta float64) bool {
-	if m.LowerIsBetter {
-		return v < best-delta
-	}
-	return v > best+delta
-}
-
-// HardLimit is the wall-clock time after which a run is killed.
-func (c *Config) HardLimit() time.Duration {
-	if c.HardLimitSeconds > 0 {
-		return seconds(c.HardLimitSeconds)
-	}
-	return runner.HardLimit(seconds(c.BudgetSeconds), seconds(c.EvalAllowanceSeconds), c.Device)
-}
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// HardLimit is the wall-clock time after which a run of the program is killed.
+func (c *Config) HardLimit() time.Duration { return c.Task.HardLimit() }
 
 func (c *Config) validate() error {
-	var missing []string
 	if c.Tag == "" {
-		missing = append(missing, "tag")
+		return errors.New("run configuration lacks its tag")
 	}
-	if len(c.Editable) == 0 {
-		missing = append(missing, "editable")
-	}
-	if len(c.Run.Argv) == 0 {
-		missing = append(missing, "run.argv")
-	}
-	if c.Metric.Name == "" {
-		missing = append(missing, "metric.name")
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("run configuration lacks %v", missing)
-	}
-	for key, p := range map[string]string{"metric.pattern": c.Metric.Pattern, "memory_pattern": c.MemoryPattern} {
-		if _, err := patternOf(p); err != nil {
-			return fmt.Errorf("%s of run.json: %v", key, err)
-		}
-	}
-	if c.HardLimit() <= 0 {
-		return errors.New("run configuration has no hard limit: set budget_seconds or hard_limit_seconds")
-	}
-	for _, p := range append(append([]string(nil), c.Editable...), c.Shared...) {
-		if filepath.IsAbs(p) || p != filepath.ToSlash(filepath.Clean(p)) || p == "." || len(p) > 1 && p[:2] == ".." {
-			return fmt.Errorf("path %q of run.json must be a clean slash-separated path inside the repository", p)
-		}
-	}
-	return nil
-}
-
-// patternOf compiles a pattern of run.json: a regular expression with a
-// group for the number. Empty gives nil.
-func patternOf(p string) (*regexp.Regexp, error) {
-	if p == "" {
-		return nil, nil
-	}
-	re, err := regexp.Compile(p)
-	if err != nil {
-		return nil, err
-	}
-	if re.NumSubexp() < 1 {
-		return nil, fmt.Errorf("%s has no group: put the number in parentheses", p)
-	}
-	return re, nil
-}
-
-// Patterns returns the figures the runner reads from the log by pattern:
-// the metric's and the memory's, when set.
-func (c *Config) Patterns() map[string]*regexp.Regexp {
-	pats := map[string]*regexp.Regexp{}
-	if re, _ := patternOf(c.Metric.Pattern); re != nil {
-		pats[c.Metric.Name] = re
-	}
-	if re, _ := patternOf(c.MemoryPattern); re != nil {
-		pats[MemoryFigure] = re
-	}
-	if len(pats) == 0 {
-		return nil
-	}
-	return pats
+	return c.Task.Validate()
 }
 
 // LoadConfig reads the run.json of the run folder dir.
@@ -201,14 +64,91 @@ func loadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	var c Config
-	if err := json.Unmarshal(b, &c); err != nil {
+	var v struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("%s is damaged: %v", path, err)
 	}
-	if c.Version != ConfigVersion {
-		return nil, fmt.Errorf("%s has format version %d; this autoresearch reads version %d", path, c.Version, ConfigVersion)
+	var c Config
+	switch v.Version {
+	case 1:
+		if c, err = upgradeV1(b); err != nil {
+			return nil, fmt.Errorf("%s is damaged: %v", path, err)
+		}
+	case ConfigVersion:
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, fmt.Errorf("%s is damaged: %v", path, err)
+		}
+	default:
+		return nil, fmt.Errorf("%s has format version %d; this autoresearch reads versions 1 and %d: use the autoresearch that set the run up to continue it", path, v.Version, ConfigVersion)
 	}
 	return &c, c.validate()
+}
+
+// configV1 is run.json as version 1 wrote it: the task's fields at the top,
+// Task naming the task file ("" for the built-in GPT).
+type configV1 struct {
+	Tag                  string         `json:"tag"`
+	Repo                 string         `json:"repo"`
+	Branch               string         `json:"branch"`
+	BaseCommit           string         `json:"base_commit"`
+	Profile              string         `json:"profile"`
+	Device               string         `json:"device"`
+	DeviceDetail         string         `json:"device_detail"`
+	Task                 string         `json:"task"`
+	Editable             []string       `json:"editable"`
+	Shared               []string       `json:"shared"`
+	Build                task.Command   `json:"build"`
+	Run                  task.Command   `json:"run"`
+	Readable             []string       `json:"readable"`
+	Limits               sandbox.Limits `json:"limits"`
+	Metric               task.Metric    `json:"metric"`
+	MemoryKeys           []string       `json:"memory_keys"`
+	MemoryPattern        string         `json:"memory_pattern"`
+	ProgressPattern      string         `json:"progress_pattern"`
+	Executor             string         `json:"executor"`
+	ExecutorArgs         []string       `json:"executor_args"`
+	BudgetSeconds        float64        `json:"budget_seconds"`
+	EvalAllowanceSeconds float64        `json:"eval_allowance_seconds"`
+	HardLimitSeconds     float64        `json:"hard_limit_seconds"`
+	Created              time.Time      `json:"created"`
+	BaselineRepeats      int            `json:"baseline_repeats"`
+	Noise                *Noise         `json:"noise"`
+}
+
+// V1GPT is Task.Source of a run that version 1 set up on the built-in GPT
+// task: what it measures and runs is in run.json, but not the words the
+// agent's prompt uses, its progress, warm-up and fail lines and its data
+// check, which the commands fill in from the built-in task when they open it.
+const V1GPT = "gpt (version 1)"
+
+// upgradeV1 reads a version 1 run.json as a version 2 configuration.
+func upgradeV1(b []byte) (Config, error) {
+	var o configV1
+	if err := json.Unmarshal(b, &o); err != nil {
+		return Config{}, err
+	}
+	t := task.Task{Source: o.Task, Profile: o.Profile, Editable: o.Editable, Shared: o.Shared,
+		Build: o.Build, Run: o.Run, Device: task.Device{Name: o.Device, Detail: o.DeviceDetail},
+		BudgetSeconds: o.BudgetSeconds, AllowanceSeconds: o.EvalAllowanceSeconds, HardLimitSeconds: o.HardLimitSeconds,
+		Limits: o.Limits, Readable: o.Readable, Metric: o.Metric, Progress: o.ProgressPattern,
+		Memory: task.Memory{Keys: o.MemoryKeys, Pattern: o.MemoryPattern}}
+	if t.Memory.Pattern != "" {
+		t.Memory.Keys = nil // version 1 listed the pattern's figure among the keys
+	}
+	if t.Source == "" {
+		t.Source = V1GPT
+	}
+	if t.Device.Name == "" {
+		t.Device.Name = task.CPU
+	}
+	if t.HardLimitSeconds <= 0 {
+		t.HardLimitSeconds = task.DefaultHardLimit(t.Budget(), time.Duration(t.AllowanceSeconds*float64(time.Second))).Seconds()
+	}
+	return Config{Version: ConfigVersion, Tag: o.Tag, Repo: o.Repo, Branch: o.Branch, BaseCommit: o.BaseCommit,
+		Created: o.Created, Executor: o.Executor, ExecutorArgs: o.ExecutorArgs, BaselineRepeats: o.BaselineRepeats,
+		Noise: o.Noise, Task: t}, nil
 }
 
 func (c *Config) save(path string) error {
@@ -247,4 +187,27 @@ func linkShared(repo, worktree string, paths []string) error {
 		}
 	}
 	return nil
+}
+
+// MetricOf is the metric of the results file at path: from the run.json
+// beside it, else from the task file of the repository holding dir when
+// that names the same metric, else val_bpb's (lower is better), as the
+// original's files have it.
+func MetricOf(path, dir string) task.Metric {
+	if cfg, err := LoadConfig(filepath.Dir(path)); err == nil {
+		return cfg.Task.Metric
+	}
+	fallback := task.Metric{Name: results.DefaultMetric, LowerIsBetter: true}
+	root, err := gitops.Root(dir)
+	if err != nil || !task.Exists(root) {
+		return fallback
+	}
+	t, err := task.Load(root, task.Options{})
+	if err != nil {
+		return fallback
+	}
+	if f, err := results.ReadFile(path); err != nil || f.Metric != t.Metric.Name {
+		return fallback
+	}
+	return t.Metric
 }

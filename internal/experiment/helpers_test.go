@@ -15,10 +15,12 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"autoresearch/internal/agent"
+	"autoresearch/internal/contract"
 	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/status"
+	"autoresearch/internal/task"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -32,21 +34,32 @@ func newUserRepo(t testing.TB) string {
 	return gittest.CommitTree(t, filepath.Join("testdata", "toy"), "the toy task")
 }
 
-// toyConfig is the toy task's run configuration: a 1 s budget and 1 s
-// allowance, so the hard limit is 7 s (harness.HardLimit on the CPU).
-func toyConfig(repo, tag string) Config {
-	argv, env := runner.GoBuild("./gpt", runner.CPU)
-	return Config{
-		Tag: tag, Repo: repo, Profile: "smoke", Device: runner.CPU,
-		Editable:             []string{"gpt/train.go"},
-		Build:                Command{Argv: argv, Env: env},
-		Run:                  Command{Argv: []string{runner.BinVar}, Env: []string{"AUTORESEARCH_PROFILE=smoke", "AUTORESEARCH_DEVICE=cpu"}},
-		Metric:               Metric{Name: "val_bpb", LowerIsBetter: true},
-		MemoryKeys:           []string{"peak_vram_mb", "peak_rss_mb"},
-		BudgetSeconds:        1,
-		EvalAllowanceSeconds: 1,
-		Created:              epoch,
+// toyTask is the toy GPT-like task: a Go program that prints the summary
+// block, a 1 s budget and a hard limit of 7 s, the GPT's lines.
+func toyTask() task.Task {
+	t := task.Task{
+		Source:           "toy",
+		Profile:          "smoke",
+		Editable:         []string{"gpt/train.go"},
+		Build:            task.Command{Argv: []string{"go", "build", "-buildvcs=false", "-o", runner.BinVar, "./gpt"}},
+		Run:              task.Command{Argv: []string{runner.BinVar}, Env: []string{"AUTORESEARCH_PROFILE=smoke", "AUTORESEARCH_DEVICE=cpu"}},
+		Device:           task.Device{Name: task.CPU},
+		BudgetSeconds:    1,
+		AllowanceSeconds: 1,
+		HardLimitSeconds: 7,
+		Metric:           task.Metric{Name: "val_bpb", LowerIsBetter: true},
+		Memory:           task.Memory{Keys: []string{"peak_vram_mb", "peak_rss_mb"}},
+		Progress:         contract.ProgressPattern,
+		Warmup:           task.Warmup{Start: contract.WarmupLine, Done: contract.WarmupDoneLine},
+		FailLine:         contract.FailLine,
 	}
+	t.Finish()
+	return t
+}
+
+// toyConfig is the toy task's run configuration.
+func toyConfig(repo, tag string) Config {
+	return Config{Tag: tag, Repo: repo, Created: epoch, Task: toyTask()}
 }
 
 // fixClock stamps the run's commits one minute apart from epoch.

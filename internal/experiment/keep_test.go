@@ -149,7 +149,7 @@ func noisyConfig(t *testing.T, offsets string) Config {
 		t.Fatal(err)
 	}
 	cfg := toyConfig(user, "n1")
-	cfg.Run.Env = append(cfg.Run.Env, "NOISE_FILE="+file)
+	cfg.Task.Run.Env = append(cfg.Task.Run.Env, "NOISE_FILE="+file)
 	return cfg
 }
 

@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"autoresearch/harness"
 	"autoresearch/internal/agent"
+	"autoresearch/internal/contract"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 )
@@ -41,7 +41,7 @@ type Record struct {
 	Figures      map[string]float64 `json:"figures,omitempty"` // the whole summary: tokens, mfu, memory...
 	Source       string             `json:"figures_from,omitempty"`
 	// Curve is the smoothed training loss at every tenth of the budget.
-	Curve []harness.CurvePoint `json:"curve,omitempty"`
+	Curve []contract.CurvePoint `json:"curve,omitempty"`
 
 	Start   time.Time          `json:"start"`
 	End     time.Time          `json:"end"`
@@ -141,4 +141,56 @@ func finite(x float64) float64 {
 		return 0
 	}
 	return x
+}
+
+// record appends the row to results.tsv and the record to experiments.jsonl.
+func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
+	t := time.Now()
+	rec.Status, rec.Value, rec.MemoryGB, rec.Best = string(row.Status), row.Value, row.MemoryGB, r.best
+	if a != nil {
+		rec.Crash, rec.Reason = string(a.crash), a.reason
+		if a.crash == "" {
+			rec.Measurements = a.values
+		}
+		if a.res != nil {
+			rec.Figures, rec.Source, rec.Curve = a.res.Figures, a.res.Source, a.res.Curve
+		}
+	}
+	if err := results.Append(r.path(ResultsFile), row); err != nil {
+		return err
+	}
+	r.rows = append(r.rows, row)
+	r.last = r.outcomeOf(rec, a)
+	if row.Status == results.Keep {
+		r.bestOutcome = r.last
+	}
+	rec.End = time.Now()
+	rec.Seconds["record"] += time.Since(t).Seconds()
+	if err := appendRecord(r.path(RecordsFile), *rec); err != nil {
+		return err
+	}
+	r.reporter().Done(row, r.best)
+	return nil
+}
+
+func (r *Run) newRecord(n int, desc, proposer string) *Record {
+	return &Record{N: n, Parent: r.kept, Description: desc, Metric: r.Config.Task.Metric.Name,
+		Proposer: proposer, Start: time.Now(), Seconds: map[string]float64{}}
+}
+
+// timed runs f and adds its duration to the record's phase.
+func (r *Run) timed(rec *Record, phase string, f func() error) error {
+	t := time.Now()
+	err := f()
+	rec.Seconds[phase] += time.Since(t).Seconds()
+	return err
+}
+
+// interrupted notes an experiment cut short by a stop; it has no row.
+func (r *Run) interrupted(rec *Record) {
+	rec.Status, rec.End = "interrupted", time.Now()
+	if err := appendRecord(r.path(RecordsFile), *rec); err != nil {
+		r.reporter().Logf("recording the interruption: %v", err)
+	}
+	r.reporter().Logf("experiment %d interrupted: rolled back to %s", rec.N, short(r.kept))
 }

@@ -61,7 +61,7 @@ func startHelper(t *testing.T) (dir string, cmd *exec.Cmd, trainer int, out *str
 	t.Helper()
 	user := newUserRepo(t)
 	cfg := toyConfig(user, "t1")
-	cfg.BudgetSeconds = 60
+	cfg.Task.BudgetSeconds = 60
 	r, err := Setup(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

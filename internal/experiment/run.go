@@ -21,7 +21,7 @@ import (
 
 // The run folder's layout, below <repo>/.autoresearch/<tag>/.
 const (
-	Workspace       = runs.Dir
+	RunsDir         = runs.Dir
 	ConfigFile      = runs.ConfigFile
 	ResultsFile     = runs.ResultsFile
 	RecordsFile     = runs.ExperimentsFile
@@ -63,12 +63,8 @@ type Run struct {
 	// Sandbox is how each run of the program is confined; empty means
 	// sandbox.Auto.
 	Sandbox sandbox.Mode
-	// Executor runs the training program; runner.Local when nil.
+	// Executor runs the program; runner.Local when nil.
 	Executor runner.Executor
-	// mainEnv is the extra environment of runs in the run's own worktree
-	// (a worker's share of the machine for the baseline of a run with
-	// workers).
-	mainEnv []string
 
 	repo *gitops.Repo
 	lock *lock
@@ -99,9 +95,6 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 		return nil, err
 	}
 	cfg.Repo, cfg.Branch, cfg.Version = root, "autoresearch/"+cfg.Tag, ConfigVersion
-	if cfg.HardLimitSeconds <= 0 {
-		cfg.HardLimitSeconds = cfg.HardLimit().Seconds()
-	}
 	if cfg.Created.IsZero() {
 		cfg.Created = time.Now().UTC().Truncate(time.Second)
 	}
@@ -117,10 +110,10 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 	if rep == nil {
 		rep = status.Nop{}
 	}
-	if added, err := gitops.EnsureExcluded(root, Workspace); err != nil {
-		return nil, fmt.Errorf("excluding %s/ from git: %w", Workspace, err)
+	if added, err := gitops.EnsureExcluded(root, RunsDir); err != nil {
+		return nil, fmt.Errorf("excluding %s/ from git: %w", RunsDir, err)
 	} else if added {
-		rep.Logf("added /%s/ to the repository's .git/info/exclude", Workspace)
+		rep.Logf("added /%s/ to the repository's .git/info/exclude", RunsDir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -164,15 +157,15 @@ func Setup(cfg Config, rep status.Reporter) (*Run, error) {
 	if cfg.BaseCommit, err = r.repo.Head(); err != nil {
 		return nil, err
 	}
-	if err := linkShared(root, r.repo.Dir(), cfg.Shared); err != nil {
+	if err := linkShared(root, r.repo.Dir(), cfg.Task.Shared); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{LogsDir, TranscriptsDir, binDir} {
+	for _, d := range []string{LogsDir, TranscriptsDir} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
 		}
 	}
-	if err := results.Create(filepath.Join(dir, ResultsFile), cfg.Metric.Name); err != nil {
+	if err := results.Create(filepath.Join(dir, ResultsFile), cfg.Task.Metric.Name); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, RecordsFile), nil, 0o644); err != nil {
@@ -264,6 +257,9 @@ func (r *Run) resume() error {
 				r.last = o
 			}
 			if rec.Status == string(results.Keep) {
+				if len(rec.Logs) > 0 {
+					o.LogSection = r.logSection(rec.Logs[0])
+				}
 				r.bestOutcome = o
 			}
 		}
@@ -308,4 +304,28 @@ func short(h string) string {
 		return h[:7]
 	}
 	return h
+}
+
+// rollback makes the run's worktree the last kept commit again. The reset
+// removes untracked files, the links of shared paths too: they are made again.
+func (r *Run) rollback() error {
+	if err := r.repo.ResetHard(r.kept); err != nil {
+		return fmt.Errorf("rolling the worktree back to %s: %w", short(r.kept), err)
+	}
+	return linkShared(r.Config.Repo, r.repo.Dir(), r.Config.Task.Shared)
+}
+
+// pushBack publishes the branch to the user's repository; a failure is
+// reported and retried at the next keep, never fatal.
+func (r *Run) pushBack() {
+	if err := r.repo.PushBack(r.Config.Repo); err != nil {
+		r.reporter().Logf("could not update %s in your repository: %v", r.Config.Branch, strings.TrimSpace(err.Error()))
+	}
+}
+
+func (r *Run) reporter() status.Reporter {
+	if r.Reporter == nil {
+		return status.Nop{}
+	}
+	return r.Reporter
 }

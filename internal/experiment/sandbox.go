@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"autoresearch/harness"
+	"autoresearch/internal/contract"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/sandbox"
@@ -21,23 +21,23 @@ func (r *Run) policy() *sandbox.Policy {
 	if mode == "" {
 		mode = sandbox.Auto
 	}
-	read := append([]string(nil), r.Config.Readable...)
-	if len(read) == 0 {
+	t := r.Config.Task
+	if len(t.Readable) == 0 {
 		// A run set up before run.json listed them reads its data home.
-		for _, kv := range r.Config.Run.Env {
-			if v, ok := strings.CutPrefix(kv, harness.EnvHome+"="); ok {
-				read = append(read, v)
+		for _, kv := range t.Run.Env {
+			if v, ok := strings.CutPrefix(kv, contract.EnvHome+"="); ok {
+				t.Readable = append(t.Readable, v)
 			}
 		}
 	}
-	return runner.SandboxPolicy(mode, r.Config.Device, read, r.Config.Limits)
+	return runner.TaskPolicy(mode, &t)
 }
 
-// checkImports checks the editable Go files' imports in workspace w against
-// the base commit's and the sandbox's allowlist; a refusal is a
+// checkImports checks the editable Go files' imports in worker w's clone
+// against the base commit's and the sandbox's allowlist; a refusal is a
 // *sandbox.ImportError.
-func (r *Run) checkImports(w *workspace) error {
-	for _, p := range r.Config.Editable {
+func (r *Run) checkImports(w *worker) error {
+	for _, p := range r.Config.Task.Editable {
 		if path.Ext(p) != ".go" {
 			continue
 		}
@@ -56,10 +56,10 @@ func (r *Run) checkImports(w *workspace) error {
 	return nil
 }
 
-// checkUnchanged checks after a run that the program left workspace w's
-// worktree as commit has it. A change is a runtime crash with that reason,
-// and the worktree is restored.
-func (r *Run) checkUnchanged(w *workspace, res *runner.Result, commit string) error {
+// checkUnchanged checks after a run that the program left worker w's clone
+// as commit has it. A change is a runtime crash with that reason, and the
+// clone is restored.
+func (r *Run) checkUnchanged(w *worker, res *runner.Result, commit string) error {
 	err := w.repo.Guard(commit, nil)
 	var ge *gitops.GuardError
 	if !errors.As(err, &ge) {
@@ -70,5 +70,5 @@ func (r *Run) checkUnchanged(w *workspace, res *runner.Result, commit string) er
 	if err := w.repo.ResetHard(commit); err != nil {
 		return fmt.Errorf("restoring the worktree after the program changed it: %w", err)
 	}
-	return linkShared(r.Config.Repo, w.repo.Dir(), r.Config.Shared)
+	return linkShared(r.Config.Repo, w.repo.Dir(), r.Config.Task.Shared)
 }

@@ -35,16 +35,23 @@ func TestSetupMakesTheWorkspace(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(r.Dir, ResultsFile)); string(b) != results.Header("val_bpb")+"\n" {
 		t.Errorf("results.tsv is %q", b)
 	}
-	var cfg map[string]any
-	b, _ := os.ReadFile(filepath.Join(r.Dir, ConfigFile))
+	var cfg struct {
+		Version    int
+		BaseCommit string `json:"base_commit"`
+		Task       map[string]any
+	}
+	b, err := os.ReadFile(filepath.Join(r.Dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg["base_commit"] != base || cfg["branch"] != "autoresearch/nov26" || cfg["repo"] != user || cfg["profile"] != "smoke" {
+	if cfg.Version != ConfigVersion || cfg.BaseCommit != base || cfg.Task["profile"] != "smoke" || cfg.Task["hard_limit_seconds"] != 7.0 {
 		t.Errorf("run.json %s", b)
 	}
-	if r.Config.HardLimit().Seconds() != 7 {
-		t.Errorf("hard limit %s, want 6 × 1 s + 1 s on the CPU", r.Config.HardLimit())
+	if r.Config.Branch != "autoresearch/nov26" || r.Config.Repo != user || r.Config.HardLimit().Seconds() != 7 {
+		t.Errorf("config %+v, hard limit %s", r.Config, r.Config.HardLimit())
 	}
 	if ok, _ := gitops.BranchExists(user, "autoresearch/nov26"); ok {
 		t.Error("the branch reached the user's repository before the baseline")
@@ -86,8 +93,8 @@ func TestSetupRejectsBadInput(t *testing.T) {
 	}{
 		{func(c *Config) { c.Tag = "a b" }, "cannot name a branch"},
 		{func(c *Config) { c.Tag = "x..y" }, "cannot name a branch"},
-		{func(c *Config) { c.Editable = []string{"../outside.go"} }, "inside the repository"},
-		{func(c *Config) { c.Metric.Name = "" }, "lacks [metric.name]"},
+		{func(c *Config) { c.Task.Editable = []string{"../outside.go"} }, "inside the repository"},
+		{func(c *Config) { c.Task.Metric.Name = "" }, "lacks [metric.name]"},
 		{func(c *Config) { c.Repo = t.TempDir() }, "not inside a git repository"},
 	} {
 		cfg := toyConfig(user, "t1")
@@ -153,7 +160,7 @@ func TestSetupLinksSharedPathsWithoutTrippingTheGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := toyConfig(user, "t1")
-	cfg.Shared = []string{"vendor", "absent"}
+	cfg.Task.Shared = []string{"vendor", "absent"}
 	r, err := Setup(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

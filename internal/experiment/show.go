@@ -11,9 +11,9 @@ import (
 	"autoresearch/internal/runs"
 )
 
-// Shown is what a run recorded about one numbered experiment, for reading
+// Experiment is what a run recorded about one numbered experiment, for reading
 // after the fact: kept, discarded or crashed alike.
-type Shown struct {
+type Experiment struct {
 	Config Config
 	Row    results.Row
 	// Record is the experiment's line of experiments.jsonl; nil for a run
@@ -31,7 +31,7 @@ type Shown struct {
 
 // Show reads experiment n of the run in dir. It takes no lock: a run may be
 // going on meanwhile.
-func Show(dir string, n int) (*Shown, error) {
+func Show(dir string, n int) (*Experiment, error) {
 	cfg, err := LoadConfig(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no run in %s (it has no %s): start one with \"autoresearch baseline\"", dir, ConfigFile)
@@ -49,7 +49,7 @@ func Show(dir string, n int) (*Shown, error) {
 		}
 		return nil, fmt.Errorf("run %s has no experiment %d: its experiments are 0 (the baseline) to %d", cfg.Tag, n, len(f.Rows)-1)
 	}
-	s := &Shown{Config: *cfg, Row: f.Rows[n], Ref: runs.ExperimentRef(cfg.Tag, n)}
+	s := &Experiment{Config: *cfg, Row: f.Rows[n], Ref: runs.ExperimentRef(cfg.Tag, n)}
 	recs, err := ReadRecords(filepath.Join(dir, RecordsFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err

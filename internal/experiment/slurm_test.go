@@ -18,7 +18,7 @@ func slurmRun(t *testing.T, tag string) *Run {
 	t.Helper()
 	cfg := toyConfig(newUserRepo(t), tag)
 	cfg.Executor = runner.SlurmExecutor
-	cfg.HardLimitSeconds = 60 // a job's start takes seconds on a small cluster
+	cfg.Task.HardLimitSeconds = 60 // a job's start takes seconds on a small cluster
 	r, err := Setup(cfg, &recorder{})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestSlurmResumeFollowsRunningJob(t *testing.T) {
 	go func() {
 		defer cancel()
 		for ctx.Err() == nil {
-			if fl, err := ReadFlights(r.Dir); err == nil && len(fl.Flights) == 1 && fl.Flights[0].Job != "" {
+			if fl, err := ReadInFlight(r.Dir); err == nil && len(fl.Flights) == 1 && fl.Flights[0].Job != "" {
 				flights, _ = os.ReadFile(r.path(FlightsFile))
 				return
 			}
@@ -91,7 +91,7 @@ func TestSlurmResumeFollowsRunningJob(t *testing.T) {
 	if err := os.WriteFile(r.path(FlightsFile), flights, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fl, _ := ReadFlights(r.Dir)
+	fl, _ := ReadInFlight(r.Dir)
 	job := fl.Flights[0].Job
 	dir := r.Dir
 	r.Close()

@@ -178,7 +178,7 @@ func TestWorkersReapplyChangeThatBeatsAMovedBest(t *testing.T) {
 
 	// What the proposals saw: the second one, made while the first was
 	// waiting (before it had a description), or after it, knows of it.
-	fl, err := ReadFlights(r.Dir)
+	fl, err := ReadInFlight(r.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"autoresearch/harness"
+	"autoresearch/internal/numfmt"
 	"autoresearch/internal/results"
 )
 
@@ -67,7 +67,7 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 		}
 		if u.HasTokens {
 			row("LLM tokens", fmt.Sprintf("%s (%s prompt, %s completion)",
-				harness.Thousands(u.PromptTokens+u.CompletionTokens), harness.Thousands(u.PromptTokens), harness.Thousands(u.CompletionTokens)))
+				numfmt.Thousands(u.PromptTokens+u.CompletionTokens), numfmt.Thousands(u.PromptTokens), numfmt.Thousands(u.CompletionTokens)))
 		}
 	}
 

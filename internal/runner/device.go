@@ -10,12 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"autoresearch/internal/task"
 )
 
 // The devices a training program can run on.
 const (
-	CPU  = "cpu"
-	CUDA = "cuda"
+	CPU  = task.CPU
+	CUDA = task.CUDA
 )
 
 // GPU returns the first line of `nvidia-smi -L` (the first GPU's name), or an
@@ -144,7 +146,7 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// cudaLibDirs returns the library folders of the toolkit at home: link, where
+// CUDALibDirs returns the library folders of the toolkit at home: link, where
 // the linker looks for -lcuda, -lcublas and -lnvrtc, and run, the real
 // libraries a program loads (its rpath and LD_LIBRARY_PATH). It knows the
 // toolkit's layout (lib64, with link-only libraries such as libcuda.so in
@@ -152,7 +154,7 @@ func isDir(p string) bool {
 // folder) and the layout of scripts/cuda-sdk.sh (lib/stubs, lib/nvrtc). The
 // stubs come after the real folders so that a real library wins. Where home
 // has none of these folders, the toolkit's layout is assumed.
-func cudaLibDirs(home string) (link, run []string) {
+func CUDALibDirs(home string) (link, run []string) {
 	real := []string{"lib64", "lib/nvrtc", filepath.Join("targets", "x86_64-linux", "lib")}
 	stubs := []string{"lib64/stubs", "lib/stubs", filepath.Join("targets", "x86_64-linux", "lib", "stubs")}
 	for _, d := range real {
@@ -171,53 +173,6 @@ func cudaLibDirs(home string) (link, run []string) {
 		return []string{lib, filepath.Join(lib, "stubs")}, []string{lib}
 	}
 	return link, run
-}
-
-// GoBuild returns the build command and extra build environment of a Go
-// training program in package pkg (e.g. ./gpt) for a device. A cuda build
-// uses the cuda build tag, finds the project's CUDA compatibility header
-// first, then the toolkit under CUDAHome, links against the toolkit's
-// libraries and link stubs (cudaLibDirs: a GPU machine's libcuda.so.1 has no
-// libcuda.so beside it) and records the real library folders in the binary
-// (rpath) so it runs without LD_LIBRARY_PATH.
-func GoBuild(pkg, device string) (cmd []string, env []string) {
-	cmd = []string{"go", "build", "-buildvcs=false"}
-	if device == CUDA {
-		home := CUDAHome()
-		link, run := cudaLibDirs(home)
-		ldflags := make([]string, 0, len(link)+len(run))
-		for _, d := range link {
-			ldflags = append(ldflags, "-L"+d)
-		}
-		for _, d := range run {
-			ldflags = append(ldflags, "-Wl,-rpath,"+d)
-		}
-		cmd = append(cmd, "-tags", "cuda")
-		env = []string{
-			"CGO_ENABLED=1",
-			"CGO_CFLAGS=-I" + filepath.Join(WorktreeVar, "internal", "tensor", "cuda", "include") + " -I" + filepath.Join(home, "include"),
-			"CGO_LDFLAGS=" + strings.Join(ldflags, " "),
-		}
-	}
-	return append(cmd, "-o", BinVar, pkg), env
-}
-
-// DeviceEnv returns the extra environment a training program needs on a
-// device. NVRTC loads its builtins library with dlopen, which the rpath does
-// not reach, so a cuda run gets the toolkit's library folders in
-// LD_LIBRARY_PATH.
-func DeviceEnv(device string) []string {
-	if device != CUDA {
-		return nil
-	}
-	_, run := cudaLibDirs(CUDAHome())
-	if cur := os.Getenv("LD_LIBRARY_PATH"); cur != "" {
-		run = append(run, cur)
-	}
-	if len(run) == 0 {
-		return nil
-	}
-	return []string{"LD_LIBRARY_PATH=" + strings.Join(run, ":")}
 }
 
 // Expand replaces the placeholders ({bin}, {worktree}) in each string.

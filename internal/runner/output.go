@@ -5,15 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"autoresearch/harness"
+	"autoresearch/internal/contract"
 )
-
-// DefaultProgress matches the trainer's progress line, as the original prints
-// it: `step 00012 (34.5%) | loss: ...`. The first group is the percentage.
-var DefaultProgress = regexp.MustCompile(`^step\s+\d+\s+\((\d+(?:\.\d+)?)%\)`)
-
-// summaryLine matches a `key: value` line of the summary block.
-var summaryLine = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*):\s+(\S+)\s*$`)
 
 const (
 	tailLines  = 50
@@ -23,10 +16,14 @@ const (
 // output reads a program's combined stdout and stderr as it streams: it splits
 // lines on \n and \r (progress lines end in \r), reports progress, keeps the
 // figures after the last `---` line and the last lines for a crash report.
+// What it looks for beyond that (progress, warm-up and fail lines, patterns)
+// is the task's, through the Spec.
 type output struct {
-	progress *regexp.Regexp
+	progress *regexp.Regexp // nil: no progress line
 	onProg   func(float64)
 	patterns map[string]*regexp.Regexp
+	warmup   [2]string // the lines that start and end the warm-up; "" for none
+	failLine string    // "" for none
 
 	matched  map[string]float64 // the last number each pattern matched
 	unparsed map[string]string  // a last match that was not a number
@@ -35,11 +32,11 @@ type output struct {
 	lastCR  string // the latest \r-terminated segment: what a terminal shows
 	tail    []string
 	figures map[string]float64 // nil until a --- line
-	failed  bool               // a line exactly FAIL
+	failed  bool               // a line exactly failLine
 	panic   string             // the first panic or fatal error line
 	errLine string             // the last line beginning "error: " (how a program says why it ends), without it
 	any     bool               // any byte seen
-	onPhase func(string)       // told "warm-up" and "training" as the harness's budget prints them
+	onPhase func(string)       // told PhaseWarmup and PhaseTraining at the warm-up lines
 }
 
 func (o *output) Write(p []byte) (int, error) {
@@ -97,7 +94,7 @@ func (o *output) line(s string, full bool) {
 	}
 	o.match(s)
 	t := strings.TrimSpace(s)
-	if m := o.progress.FindStringSubmatch(t); m != nil {
+	if m := o.progressMatch(t); m != nil {
 		if f, err := strconv.ParseFloat(m[1], 64); err == nil && o.onProg != nil {
 			o.onProg(min(max(f/100, 0), 1))
 		}
@@ -109,25 +106,30 @@ func (o *output) line(s string, full bool) {
 		return
 	}
 	switch {
-	case strings.HasPrefix(t, harness.WarmupLine):
+	case o.warmup[0] != "" && strings.HasPrefix(t, o.warmup[0]):
 		o.phase(PhaseWarmup)
-	case strings.HasPrefix(t, harness.WarmupDoneLine):
+	case o.warmup[1] != "" && strings.HasPrefix(t, o.warmup[1]):
 		o.phase(PhaseTraining)
-	case strings.HasPrefix(t, "error: "):
-		o.errLine = strings.TrimPrefix(t, "error: ")
-	case t == "---":
+	case strings.HasPrefix(t, contract.ErrorPrefix):
+		o.errLine = strings.TrimPrefix(t, contract.ErrorPrefix)
+	case t == contract.SummaryStart:
 		o.figures = map[string]float64{}
-	case t == "FAIL":
+	case o.failLine != "" && t == o.failLine:
 		o.failed = true
 	case o.panic == "" && (strings.HasPrefix(t, "panic: ") || strings.HasPrefix(t, "fatal error: ")):
 		o.panic = t
 	case o.figures != nil:
-		if m := summaryLine.FindStringSubmatch(t); m != nil {
-			if v, err := strconv.ParseFloat(m[2], 64); err == nil {
-				o.figures[m[1]] = v
-			}
+		if k, v, ok := contract.SummaryFigure(t); ok {
+			o.figures[k] = v
 		}
 	}
+}
+
+func (o *output) progressMatch(t string) []string {
+	if o.progress == nil {
+		return nil
+	}
+	return o.progress.FindStringSubmatch(t)
 }
 
 // match records the first group of each pattern that matches the line; a
@@ -152,7 +154,7 @@ func (o *output) match(s string) {
 	}
 }
 
-// Phases of a training run that the harness's budget announces.
+// Phases of a run that the task's warm-up lines announce.
 const (
 	PhaseWarmup   = "warm-up"  // untimed warm-up steps
 	PhaseTraining = "training" // the budget counts
@@ -176,7 +178,7 @@ func (o *output) Tail() string {
 // ParseSummary reads the figures after the last `---` line of a program's
 // output. It returns nil when there is no such line.
 func ParseSummary(text string) map[string]float64 {
-	o := &output{progress: DefaultProgress}
+	o := &output{}
 	o.Write([]byte(text))
 	o.flush()
 	return o.figures

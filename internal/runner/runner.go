@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"autoresearch/harness"
+	"autoresearch/internal/contract"
 	"autoresearch/internal/sandbox"
+	"autoresearch/internal/task"
 )
 
 // Crash is the kind of a failed experiment.
@@ -70,14 +70,6 @@ func Build(ctx context.Context, dir string, argv, env []string) (string, error) 
 	return string(out), nil
 }
 
-// HardLimit is when a run of a program that trains for budget on device is
-// killed as a timeout, unless its task sets its own: harness.HardLimit's
-// rule (6 budgets on the CPU, whose budget clock a busy machine stretches, 2
-// elsewhere) plus allowance for start-up and evaluation.
-func HardLimit(budget, allowance time.Duration, device string) time.Duration {
-	return harness.HardLimit(budget.Seconds(), allowance.Seconds(), device)
-}
-
 // Spec describes one run of a built program.
 type Spec struct {
 	Dir     string   // working folder (the run's worktree)
@@ -89,21 +81,24 @@ type Spec struct {
 	Output     io.Writer // receives stdout and stderr as they come (a log file)
 	// HardLimit kills the process group after this long; 0 means no limit.
 	HardLimit time.Duration
-	// Progress receives the training progress, 0 to 1, parsed from the output
-	// with ProgressPattern (DefaultProgress when nil).
+	// Progress receives the progress, 0 to 1, parsed from the output with
+	// ProgressPattern (nil: none).
 	Progress        func(float64)
 	ProgressPattern *regexp.Regexp
 	// Phase is told PhaseWarmup when the program's untimed warm-up steps
-	// start and PhaseTraining when its budget starts counting (the lines
-	// harness.Budget prints); nil ignores them.
-	Phase func(string)
+	// start and PhaseTraining when its budget starts counting: at lines that
+	// begin with WarmupStart and WarmupDone ("" for none); nil ignores them.
+	Phase                   func(string)
+	WarmupStart, WarmupDone string
+	// FailLine is the line by which the program says it gave up (a NaN
+	// loss): a crash even when the program exits 0. "" for none.
+	FailLine string
 	// Metric is the figure a successful run must report, e.g. val_bpb.
 	Metric string
 	// Patterns name figures read from the log by regular expression: the
 	// first group of the last line that matches, e.g. a task's metric. They
 	// win over the summary block and the JSON file. When Metric has a
-	// pattern, a log without a match is a crash that says so, and a line
-	// FAIL is no sign of a NaN loss (test tools print it).
+	// pattern, a log without a match is a crash that says so.
 	Patterns map[string]*regexp.Regexp
 	// Sandbox confines the program (see package sandbox); nil runs it
 	// unconfined. Run adds Dir to what it may read and Scratch to what it
@@ -126,13 +121,13 @@ type Spec struct {
 
 // Result is how a run ended.
 type Result struct {
-	Figures  map[string]float64   // every figure reported; nil when none
-	Source   string               // "json" or "log": where the figures came from
-	Curve    []harness.CurvePoint // the training curve of the result JSON; nil when none
-	ExitCode int                  // -1 when killed by a signal
-	Crash    Crash                // empty when the run reported a usable metric
-	Reason   string               // for a crash: what happened, in words
-	Tail     string               // the last 50 lines of output
+	Figures  map[string]float64    // every figure reported; nil when none
+	Source   string                // "json" or "log": where the figures came from
+	Curve    []contract.CurvePoint // the training curve of the result JSON; nil when none
+	ExitCode int                   // -1 when killed by a signal
+	Crash    Crash                 // empty when the run reported a usable metric
+	Reason   string                // for a crash: what happened, in words
+	Tail     string                // the last 50 lines of output
 	Started  time.Time
 	// FirstOutput is the time from start to the first byte of output.
 	FirstOutput time.Duration
@@ -178,7 +173,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	defer c.Cleanup()
 	argv, env, resultPath := c.Argv, c.Env, c.ResultPath
 	if resultPath != "" {
-		env = append(env, harness.EnvResult+"="+resultPath)
+		env = append(env, contract.EnvResult+"="+resultPath)
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -190,11 +185,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = attr
 
-	pat := s.ProgressPattern
-	if pat == nil {
-		pat = DefaultProgress
-	}
-	out := &output{progress: pat, onProg: s.Progress, patterns: s.Patterns, onPhase: s.Phase}
+	out := s.output()
 	res := &Result{Started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		pr.Close()
@@ -298,8 +289,8 @@ func classify(res *Result, out *output, werr error, timedOut bool, s Spec) (Cras
 	switch {
 	case timedOut:
 		return Timeout, fmt.Sprintf("killed at the hard limit of %s", s.HardLimit.Round(time.Second))
-	case out.failed && pattern == nil:
-		return RuntimeCrash, "the program printed FAIL (a NaN or exploding loss)"
+	case out.failed:
+		return RuntimeCrash, fmt.Sprintf("the program printed %s (it gave up: a NaN or exploding loss)", s.FailLine)
 	case out.panic != "" && strings.Contains(out.panic, "out of memory") && s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off && s.Sandbox.Limits.MemoryMB > 0:
 		return RuntimeCrash, fmt.Sprintf("%s (past the sandbox's memory limit of %d MB)", out.panic, s.Sandbox.Limits.MemoryMB)
 	case out.panic != "":
@@ -339,26 +330,19 @@ func describeExit(err error) string {
 	return err.Error()
 }
 
-// parseResult reads the figures the program wrote as a JSON object (numbers
-// only, other values are skipped) and its training curve, if any.
-func parseResult(path string, b []byte) (map[string]float64, []harness.CurvePoint, error) {
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
+// parseResult reads the result file the program wrote (contract.ParseResult).
+func parseResult(path string, b []byte) (map[string]float64, []contract.CurvePoint, error) {
+	r, err := contract.ParseResult(b)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	figs := map[string]float64{}
-	for k, v := range raw {
-		if f, ok := v.(float64); ok {
-			figs[k] = f
-		}
-	}
-	var c struct {
-		Curve []harness.CurvePoint `json:"curve"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		c.Curve = nil // a curve of another shape: the figures stand without it
-	}
-	return figs, c.Curve, nil
+	return r.Figures, r.Curve, nil
+}
+
+// output is the reader of the program's output that s asks for.
+func (s Spec) output() *output {
+	return &output{progress: s.ProgressPattern, onProg: s.Progress, patterns: s.Patterns, onPhase: s.Phase,
+		warmup: [2]string{s.WarmupStart, s.WarmupDone}, failLine: s.FailLine}
 }
 
 func keys(m map[string]float64) []string {
@@ -368,4 +352,29 @@ func keys(m map[string]float64) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// TaskSpec is the Spec of one run of task t's built program: its command and
+// environment with the placeholders replaced by vars, its hard limit, the
+// lines its output is read for and its metric. The caller adds the rest
+// (folder, log, result path, sandbox, callbacks).
+func TaskSpec(t *task.Task, vars map[string]string) Spec {
+	s := Spec{
+		Command:     Expand(t.Run.Argv, vars),
+		Env:         Expand(t.Run.Env, vars),
+		HardLimit:   t.HardLimit(),
+		WarmupStart: t.Warmup.Start,
+		WarmupDone:  t.Warmup.Done,
+		FailLine:    t.FailLine,
+		Metric:      t.Metric.Name,
+		Patterns:    t.Patterns(),
+	}
+	s.ProgressPattern, _ = task.PatternOf(t.Progress) // checked when the task was made
+	return s
+}
+
+// TaskPolicy is how runs of task t are confined in mode m (SandboxPolicy of
+// its device, readable paths and limits).
+func TaskPolicy(m sandbox.Mode, t *task.Task) *sandbox.Policy {
+	return SandboxPolicy(m, t.Device.Name, t.Readable, t.Limits)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"autoresearch/harness"
+	"autoresearch/internal/contract"
 )
 
 // The test binary doubles as the training program: with RUNNER_HELPER set it
@@ -148,6 +149,9 @@ func run(t *testing.T, mode string, limit time.Duration, extraEnv ...string) (*R
 		HardLimit:  limit,
 		Progress:   func(f float64) { mu.Lock(); prog = append(prog, f); mu.Unlock() },
 		Metric:     "val_bpb",
+		// The GPT's lines, as its task names them.
+		ProgressPattern: regexp.MustCompile(contract.ProgressPattern),
+		FailLine:        contract.FailLine,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +264,8 @@ func TestRunReadsTheBudgetsPhasesCurveAndReasons(t *testing.T) {
 	res, err := Run(context.Background(), Spec{
 		Dir: dir, Command: []string{os.Args[0]}, Env: []string{"RUNNER_HELPER=budget"},
 		ResultPath: filepath.Join(dir, "result.json"), Output: &bytes.Buffer{}, HardLimit: time.Minute,
-		Phase:  func(p string) { mu.Lock(); phases = append(phases, p); mu.Unlock() },
+		Phase:       func(p string) { mu.Lock(); phases = append(phases, p); mu.Unlock() },
+		WarmupStart: contract.WarmupLine, WarmupDone: contract.WarmupDoneLine,
 		Metric: "val_bpb",
 	})
 	if err != nil {
@@ -387,7 +392,7 @@ func TestBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "prog")
-	argv, _ := GoBuild(".", CPU)
+	argv := []string{"go", "build", "-buildvcs=false", "-o", BinVar, "."}
 	argv = Expand(argv, map[string]string{BinVar: bin, WorktreeVar: dir})
 	out, err := Build(context.Background(), dir, argv, nil)
 	var be *BuildError
@@ -427,15 +432,6 @@ func TestResolveDevice(t *testing.T) {
 	}
 	if _, _, err := ResolveDevice(context.Background(), "tpu"); err == nil || !strings.Contains(err.Error(), "auto, cpu or cuda") {
 		t.Errorf("bad device: %v", err)
-	}
-}
-
-func TestHardLimitScalesWithTheBudgetAndDevice(t *testing.T) {
-	if got := HardLimit(300*time.Second, 2*time.Minute, CUDA); got != 12*time.Minute {
-		t.Errorf("HardLimit(300s, 2m, cuda) = %s, want 12m0s: twice the budget plus the allowance", got)
-	}
-	if got := HardLimit(5*time.Second, 15*time.Second, CPU); got != 45*time.Second {
-		t.Errorf("HardLimit(5s, 15s, cpu) = %s, want 45s: six budgets plus the allowance", got)
 	}
 }
 

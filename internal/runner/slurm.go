@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"autoresearch/harness"
+	"autoresearch/internal/contract"
 )
 
 // Slurm runs each training program as a Slurm batch job (sbatch), then
@@ -108,11 +108,7 @@ func (s *Slurm) Run(ctx context.Context, sp Spec) (*Result, error) {
 		}
 	}
 
-	pat := sp.ProgressPattern
-	if pat == nil {
-		pat = DefaultProgress
-	}
-	out := &output{progress: pat, onProg: sp.Progress, patterns: sp.Patterns, onPhase: sp.Phase}
+	out := sp.output()
 	tail := &fileTail{path: outPath}
 	feed := func() {
 		tail.read(func(b []byte) {
@@ -241,7 +237,7 @@ func (s *Slurm) Run(ctx context.Context, sp Spec) (*Result, error) {
 func (s *Slurm) script(sp Spec, exitPath string) string {
 	env := sp.Env
 	if sp.ResultPath != "" {
-		env = append(append([]string(nil), env...), harness.EnvResult+"="+sp.ResultPath)
+		env = append(append([]string(nil), env...), contract.EnvResult+"="+sp.ResultPath)
 	}
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n")
@@ -372,9 +368,9 @@ func parseScontrol(text string) slurmJob {
 // gatherFigures is what a job reported: the JSON file's figures (and
 // training curve), else the summary block's, with the figures the patterns
 // matched on top (as Run reads a local run's).
-func gatherFigures(out *output, s Spec) (map[string]float64, string, []harness.CurvePoint) {
+func gatherFigures(out *output, s Spec) (map[string]float64, string, []contract.CurvePoint) {
 	figs, source := out.figures, "log"
-	var curve []harness.CurvePoint
+	var curve []contract.CurvePoint
 	if b, err := os.ReadFile(s.ResultPath); err == nil {
 		if f, c, err := parseResult(s.ResultPath, b); err == nil {
 			figs, source, curve = f, "json", c

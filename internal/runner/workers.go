@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -44,11 +45,33 @@ func ParseGPUs(s string) ([]string, error) {
 	return ids, nil
 }
 
-// WorkerEnv returns the extra environment of each of n workers' training
-// runs on this machine, so that runs in flight together do not fight: on
-// cuda, worker i sees only gpus[i] (CUDA_VISIBLE_DEVICES); on the cpu, each
-// gets an equal share of the cores (GOMAXPROCS, which also sizes the
-// tensor package's threads). One worker gets nothing: it has the machine.
+// Shares returns the extra environment of each of n workers' runs of a
+// program on device on this machine (WorkerEnv), the GPUs being those the
+// --gpus flag lists, or all nvidia-smi lists when it is empty.
+func Shares(ctx context.Context, device string, n int, gpusFlag string) ([][]string, error) {
+	if n <= 1 {
+		return nil, nil
+	}
+	var gpus []string
+	var err error
+	if device == CUDA {
+		if gpusFlag != "" {
+			if gpus, err = ParseGPUs(gpusFlag); err != nil {
+				return nil, fmt.Errorf("--gpus: %w", err)
+			}
+		} else if gpus, err = GPUIndices(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return WorkerEnv(device, n, gpus, runtime.NumCPU())
+}
+
+// WorkerEnv returns the extra environment of each of n workers' runs on
+// this machine, so that runs in flight together do not fight: on cuda,
+// worker i sees only gpus[i] (CUDA_VISIBLE_DEVICES); on the cpu, each gets
+// an equal share of the cores (GOMAXPROCS, which also sizes the tensor
+// package's threads, and OMP_NUM_THREADS, which sizes OpenMP's and most
+// BLAS libraries'). One worker gets nothing: it has the machine.
 func WorkerEnv(device string, n int, gpus []string, cores int) ([][]string, error) {
 	if n <= 1 {
 		return nil, nil
@@ -66,7 +89,7 @@ func WorkerEnv(device string, n int, gpus []string, cores int) ([][]string, erro
 	default:
 		share := max(cores/n, 1)
 		for i := range env {
-			env[i] = []string{"GOMAXPROCS=" + strconv.Itoa(share)}
+			env[i] = []string{"GOMAXPROCS=" + strconv.Itoa(share), "OMP_NUM_THREADS=" + strconv.Itoa(share)}
 		}
 	}
 	return env, nil

@@ -156,6 +156,20 @@ func InsideRun(root string) (user, tag string, ok bool) {
 	return filepath.Dir(filepath.Dir(runDir)), filepath.Base(runDir), true
 }
 
+// RepoRoot returns the top folder of the user's repository holding dir. In a
+// run's clone (<repo>/.autoresearch/<tag>/worktree) that is the repository
+// the run belongs to, and tag is the run's.
+func RepoRoot(dir string) (root, tag string, err error) {
+	root, err = gitops.Root(dir)
+	if err != nil {
+		return "", "", err
+	}
+	if user, tag, ok := InsideRun(root); ok {
+		return user, tag, nil
+	}
+	return root, "", nil
+}
+
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -118,6 +118,19 @@ func Check(m Mode) ([]string, error) {
 	return missing, nil
 }
 
+// Warning is what a user should be told once, at start, about runs in mode
+// m on a machine that lacks the protections missing (Check's): everything
+// when off, the missing protections in auto mode; "" when nothing is missing.
+func Warning(m Mode, missing []string) string {
+	switch {
+	case m == Off:
+		return "WARNING: --sandbox off: the program runs unconfined with your privileges; it can read your files and credentials, reach the network and change the evaluation"
+	case len(missing) > 0:
+		return fmt.Sprintf("sandbox: runs of the program lack %s (--sandbox strict would refuse)", strings.Join(missing, "; "))
+	}
+	return ""
+}
+
 func launcher() (string, error) {
 	if Launcher != "" {
 		return Launcher, nil

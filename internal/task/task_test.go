@@ -2,12 +2,12 @@ package task
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"autoresearch/internal/experiment"
 )
 
 const good = `editable = ["strategy.py", "lib/signals.py"]
@@ -40,49 +40,163 @@ func exists(paths ...string) func(string) bool {
 var all = exists("strategy.py", "lib/signals.py", "program.md", "backtest.py")
 
 func TestParseReadsEveryKey(t *testing.T) {
-	tk, err := Parse([]byte(good), File, all)
+	tk, err := Parse([]byte(good), File, all, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(tk.Editable, ",") != "strategy.py,lib/signals.py" || strings.Join(tk.Build, " ") != "make backtest" ||
-		strings.Join(tk.Run, " ") != "python3 backtest.py" || tk.Budget != time.Minute || tk.HardLimit != 3*time.Minute ||
-		tk.Program != "program.md" || tk.Metric.Name != "sharpe" || tk.Metric.LowerIsBetter ||
-		tk.Metric.Pattern != `^sharpe:\s*([-+0-9.eE]+)` || tk.MemoryPattern != `^peak_mb:\s*([0-9.]+)` {
+	if strings.Join(tk.Editable, ",") != "strategy.py,lib/signals.py" || strings.Join(tk.Build.Argv, " ") != "make backtest" ||
+		strings.Join(tk.Run.Argv, " ") != "python3 backtest.py" || tk.Budget() != time.Minute || tk.HardLimit() != 3*time.Minute ||
+		tk.Program != "program.md" || tk.Metric.Name != "sharpe" || tk.Metric.LowerIsBetter || tk.Source != File ||
+		tk.Metric.Pattern != `^sharpe:\s*([-+0-9.eE]+)` || tk.Memory.Pattern != `^peak_mb:\s*([0-9.]+)` || tk.Device.Name != CPU {
 		t.Errorf("parsed %+v", tk)
 	}
 }
 
-func TestConfigIsTheTaskForTheLoop(t *testing.T) {
-	tk, err := Parse([]byte(good), File, all)
+func TestTheTaskIsFinishedForTheLoop(t *testing.T) {
+	tk, err := Parse([]byte(good), File, all, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := tk.Config("/repo", "nov26", 2*time.Minute)
-	if c.Task != File || c.Tag != "nov26" || c.Repo != "/repo" || c.BudgetSeconds != 60 || c.HardLimit() != 3*time.Minute ||
-		strings.Join(c.Run.Argv, " ") != "python3 backtest.py" || strings.Join(c.Run.Env, " ") != "AUTORESEARCH_BUDGET_SECONDS=60 PYTHONDONTWRITEBYTECODE=1" ||
-		strings.Join(c.Build.Argv, " ") != "make backtest" || c.MemoryKeys[0] != experiment.MemoryFigure || c.MemoryPattern == "" {
-		t.Errorf("config %+v", c)
+	if strings.Join(tk.Run.Env, " ") != "AUTORESEARCH_BUDGET_SECONDS=60 PYTHONDONTWRITEBYTECODE=1" ||
+		tk.MemoryKeys()[0] != MemoryFigure || tk.AllowanceSeconds != DefaultAllowance.Seconds() {
+		t.Errorf("task %+v", tk)
 	}
-	pats := c.Patterns()
-	if pats["sharpe"] == nil || pats[experiment.MemoryFigure] == nil {
+	pats := tk.Patterns()
+	if pats["sharpe"] == nil || pats[MemoryFigure] == nil {
 		t.Errorf("patterns %v", pats)
 	}
-	// Without hard_limit or build: the default limit, no build step.
+	if err := tk.Validate(); err != nil {
+		t.Errorf("a parsed task does not validate: %v", err)
+	}
+	// Without hard_limit or build: the default limit, no build step; the
+	// --eval-allowance flag replaces the file's allowance.
 	min := strings.Replace(strings.Replace(good, `hard_limit = "3m"`, "", 1), `build = ["make", "backtest"]`, "", 1)
-	tk, err = Parse([]byte(min), File, all)
+	tk, err = Parse([]byte(min), File, all, Options{Allowance: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c = tk.Config("/repo", "t", 30*time.Second)
-	if c.HardLimit() != 150*time.Second || len(c.Build.Argv) != 0 {
-		t.Errorf("hard limit %s (want 2 × 60s + 30s), build %v", c.HardLimit(), c.Build.Argv)
+	if tk.HardLimit() != 150*time.Second || len(tk.Build.Argv) != 0 {
+		t.Errorf("hard limit %s (want 2 × 60s + 30s), build %v", tk.HardLimit(), tk.Build.Argv)
+	}
+}
+
+// full is a task file with every optional key, the GPT's lines included.
+const full = `editable = ["train.py"]
+shared = [".venv"]
+build = ["make"]
+build_env = { CC = "gcc" }
+run = ["python3", "train.py"]
+env = { DATA = "${AUTORESEARCH_HOME}/prices", MODE = "fast" }
+device = "cuda"
+budget = "5s"
+allowance = "25s"
+readable = ["${AUTORESEARCH_HOME}"]
+fail = "FAIL"
+
+[limits]
+memory_mb = 4096
+processes = 64
+open_files = 256
+
+[metric]
+name = "val_bpb"
+direction = "lower"
+
+[memory]
+keys = ["peak_vram_mb", "peak_rss_mb"]
+
+[progress]
+pattern = '^step\s+\d+\s+\((\d+(?:\.\d+)?)%\)'
+
+[warmup]
+start = "warm-up: "
+done = "warm-up done: "
+
+[prompt]
+what = "the model in train.py"
+locked = "the data"
+rules = ["Use numpy only."]
+budget = "wall-clock time"
+figures = ["num_steps"]
+
+[prompt.log]
+title = "Parameters"
+start = '^Parameters:'
+end = '^$'
+
+[[require]]
+path = "${AUTORESEARCH_HOME}/prices/meta.json"
+missing = "no prices in ${AUTORESEARCH_HOME}: run make prices"
+`
+
+func TestParseReadsTheOptionalKeysAndExpandsVariables(t *testing.T) {
+	getenv := func(k string) string {
+		if k == "AUTORESEARCH_HOME" {
+			return "/data"
+		}
+		return ""
+	}
+	tk, err := Parse([]byte(full), File, exists("train.py"), Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		what      string
+		got, want string
+	}{
+		{"shared", strings.Join(tk.Shared, ","), ".venv"},
+		{"build env", strings.Join(tk.Build.Env, " "), "CC=gcc"},
+		{"run env", strings.Join(tk.Run.Env, " "), "AUTORESEARCH_BUDGET_SECONDS=5 DATA=/data/prices MODE=fast PYTHONDONTWRITEBYTECODE=1"},
+		{"device", tk.Device.Name, CUDA},
+		{"hard limit (2 budgets and the allowance)", tk.HardLimit().String(), "35s"},
+		{"readable", strings.Join(tk.Readable, ","), "/data"},
+		{"fail line", tk.FailLine, "FAIL"},
+		{"limits", fmt.Sprint(tk.Limits.MemoryMB, tk.Limits.Processes, tk.Limits.OpenFiles), "4096 64 256"},
+		{"metric pattern", tk.Metric.Pattern, ""},
+		{"memory keys", strings.Join(tk.MemoryKeys(), ","), "peak_vram_mb,peak_rss_mb"},
+		{"warm-up", tk.Warmup.Start + "|" + tk.Warmup.Done, "warm-up: |warm-up done: "},
+		{"prompt", tk.Prompt.What + "|" + tk.Prompt.Locked + "|" + strings.Join(tk.Prompt.Rules, ";") + "|" + tk.Prompt.Budget + "|" + strings.Join(tk.Prompt.Figures, ","), "the model in train.py|the data|Use numpy only.|wall-clock time|num_steps"},
+		{"log section", tk.Prompt.Log.Title + "|" + tk.Prompt.Log.Start + "|" + tk.Prompt.Log.End, "Parameters|^Parameters:|^$"},
+		{"requirement", fmt.Sprint(tk.Requires), "[{/data/prices/meta.json no prices in /data: run make prices}]"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	if err := tk.Check(); err == nil || err.Error() != "no prices in /data: run make prices" {
+		t.Errorf("the requirement's check: %v", err)
+	}
+	// $AUTORESEARCH_HOME unset: the data home's default; another variable
+	// unset is a problem naming it.
+	tk, err = Parse([]byte(full), File, nil, Options{Getenv: func(string) string { return "" }})
+	if err != nil || len(tk.Readable) != 1 || !filepath.IsAbs(tk.Readable[0]) || !strings.HasSuffix(tk.Readable[0], "autoresearch") {
+		t.Errorf("the default data home: %v %v", tk, err)
+	}
+	got := problems(t, strings.Replace(good, `run = ["python3", "backtest.py"]`, `run = ["python3", "${NO_SUCH_VAR}/backtest.py"]`, 1))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "3 run: ${NO_SUCH_VAR} stands for $NO_SUCH_VAR, which is not set") {
+		t.Errorf("an unset variable: %v", got)
+	}
+}
+
+func TestLogSection(t *testing.T) {
+	tk := Task{Prompt: Prompt{Log: Section{Start: "^Parameters:", End: "^$"}}}
+	log := "start-up\nParameters:\n  wte [512 128] adamw\n  h.0.w [128 128] muon\n\nstep 00001\n"
+	if got := tk.LogSection(log); got != "Parameters:\n  wte [512 128] adamw\n  h.0.w [128 128] muon" {
+		t.Errorf("section %q", got)
+	}
+	if got := tk.LogSection("no such section\n"); got != "" {
+		t.Errorf("a log without it: %q", got)
+	}
+	if got := (&Task{}).LogSection(log); got != "" {
+		t.Errorf("a task that names none: %q", got)
 	}
 }
 
 // problems parses text and returns the refusal's problems as "line key: msg".
 func problems(t *testing.T, text string) []string {
 	t.Helper()
-	_, err := Parse([]byte(text), "repo/"+File, all)
+	_, err := Parse([]byte(text), "repo/"+File, all, Options{})
 	var te *Error
 	if !errors.As(err, &te) {
 		t.Fatalf("want a task file error, got %v", err)
@@ -118,6 +232,10 @@ func TestRefusalsNameTheKeyTheLineAndTheFix(t *testing.T) {
 		{"wrong direction", `direction = "higher"`, `direction = "up"`, `11 metric.direction: "up" is not a direction: write direction = "lower"`},
 		{"unknown key", `program = "program.md"`, `programme = "program.md"`, `6 programme: unknown key: did you mean program? (program = "program.md")`},
 		{"unknown table key", `direction = "higher"`, "direction = \"higher\"\nunits = \"x\"", `12 metric.units: unknown key: the keys in [metric] are name, pattern, direction; remove it`},
+		{"unknown device", `budget = "60s"`, "budget = \"60s\"\ndevice = \"tpu\"", `5 device: "tpu" is not a device`},
+		{"relative readable", `budget = "60s"`, "budget = \"60s\"\nreadable = [\"data\"]", `5 readable: "data" is not an absolute path`},
+		{"zero limit", `budget = "60s"`, "budget = \"60s\"\n[limits]\nmemory_mb = 0", `6 limits.memory_mb: 0 is not a limit`},
+		{"bad env name", `budget = "60s"`, "budget = \"60s\"\nenv = { \"A-B\" = \"1\" }", `5 env: "A-B" cannot name a variable`},
 		{"budget without unit", `budget = "60s"`, `budget = 60`, `4 budget: 60 has no unit: write it as a string with a unit, e.g. budget = "60s"`},
 		{"bad budget", `budget = "60s"`, `budget = "a minute"`, `4 budget: "a minute" is not a duration`},
 		{"limit under budget", `hard_limit = "3m"`, `hard_limit = "30s"`, `5 hard_limit: 30s is not longer than the budget (1m0s)`},
@@ -152,7 +270,7 @@ func TestRefusalsNameTheKeyTheLineAndTheFix(t *testing.T) {
 
 func TestEveryProblemIsListedMissingKeysLast(t *testing.T) {
 	got := problems(t, "budget = 5\nunknown = 1\n[metric]\nname = \"x\"\n")
-	want := []string{"1 budget:", "2 unknown:", "- editable:", "- run:", "- metric.pattern:", "- metric.direction:"}
+	want := []string{"1 budget:", "2 unknown:", "- editable:", "- run:", "- metric.direction:"}
 	if len(got) != len(want) {
 		t.Fatalf("problems\n  %s\nwant %d", strings.Join(got, "\n  "), len(want))
 	}
@@ -164,15 +282,15 @@ func TestEveryProblemIsListedMissingKeysLast(t *testing.T) {
 }
 
 func TestTheTemplateParses(t *testing.T) {
-	tk, err := Parse([]byte(Template), File, exists("strategy.py", "program.md"))
+	tk, err := Parse([]byte(Template), File, exists("strategy.py", "program.md"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tk.Metric.Name != "sharpe" || tk.Metric.LowerIsBetter || tk.Budget != time.Minute {
+	if tk.Metric.Name != "sharpe" || tk.Metric.LowerIsBetter || tk.Budget() != time.Minute {
 		t.Errorf("template parsed as %+v", tk)
 	}
 	// As written, before the user fills it in, it names what is missing.
-	_, err = Parse([]byte(Template), File, exists())
+	_, err = Parse([]byte(Template), File, exists(), Options{})
 	if err == nil || !strings.Contains(err.Error(), "strategy.py does not exist in the repository") ||
 		!strings.Contains(err.Error(), "program.md does not exist") {
 		t.Errorf("template in an empty repository: %v", err)

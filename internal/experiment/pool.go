@@ -2,7 +2,6 @@ package experiment
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"autoresearch/internal/agent"
-	"autoresearch/internal/atomicfile"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
@@ -21,22 +19,24 @@ import (
 	"autoresearch/internal/status"
 )
 
-// Several experiments in flight: run --workers N, and every run whose
-// executor is a cluster's (its jobs outlive this process, so they are
-// followed the same way).
+// The pool of workers is the research loop, whether one experiment is in
+// flight or many, and whether the program runs here or as cluster jobs
+// (whose jobs outlive this process and are followed again on resume).
 //
 // Each worker owns a clone of the run's branch (workers/<i>/worktree), its
-// binaries (workers/<i>/bin) and its share of the machine (a GPU, or
-// 1/N of the cores). One goroutine, the coordinator, owns the run's state:
-// it hands each idle worker its next task (a re-application waiting in the
-// queue first, else a new proposal), and decides, records and publishes
-// each experiment as it finishes. Workers only touch their own clone.
+// binaries (workers/<i>/bin) and its share of the machine (a GPU, or 1/N of
+// the cores). One goroutine, the coordinator, owns the run's state: it hands
+// each idle worker its next job (a change waiting to be re-applied first,
+// else a new proposal), and decides, records and publishes each experiment
+// as it finishes, then resets the worker's clone to the last kept commit.
+// Workers only touch their own clone; the run's own worktree holds the last
+// kept commit.
 //
 // The keep rule with a moving best. An experiment starts from the last kept
 // commit, its parent. When it finishes:
 //
 //   - it beats the best and its parent is still the last kept commit: kept,
-//     its commit becomes the branch's tip, exactly as with one worker;
+//     its commit becomes the branch's tip;
 //   - it beats the best, but another experiment was kept while it ran: its
 //     row is a discard (it was not measured on top of the current best, so
 //     it cannot be kept as it is), and its change is re-applied on the
@@ -49,187 +49,81 @@ import (
 // So the branch stays a line of commits, each kept because it beat its
 // parent, and results.tsv has one row per measurement, in finish order.
 //
-// An experiment's number is its row, known only when it finishes, so while
-// it runs its files are named by worker and attempt: logs/w2-5.log,
-// transcripts/w2-5.jsonl. experiments.jsonl records the worker, the parent,
-// the job and the timings, and links the files. inflight.json lists what
-// each worker is doing (and the re-applications waiting): on resume, an
-// experiment whose training had started is run again, or, when its job
-// still runs on the cluster, waited for; one still being proposed is
-// recorded as interrupted.
+// An experiment's number is its row, known only when it finishes; with one
+// worker that is when it starts too, and its files are named by it
+// (logs/5.log, transcripts/5.jsonl). With several, its files are named by
+// worker and attempt while it runs (logs/w2-5.log). experiments.jsonl
+// records the worker, the parent, the job and the timings, and links the
+// files. inflight.json lists what each worker is doing (and the changes
+// waiting): on resume, an experiment whose job may still run on a cluster is
+// followed again; any other is recorded as interrupted (it was cut short with
+// the process that ran it) and the worker starts afresh from the last kept
+// commit.
+//
+// A proposal of experiment n is asked under number n plus the experiments
+// in flight before it (with one worker, n itself): the sweep draws from that
+// number, so the same seed proposes the same changes whatever the executor.
 
-const (
-	WorkersDir  = runs.WorkersDir
-	FlightsFile = runs.FlightsFile
-	maxReapply  = 3
-)
+const maxReapply = 3
 
-// workspace is where one experiment is built and run: the run's own
-// worktree, or a worker's clone.
-type workspace struct {
-	id       int    // the worker, 1..N; 0 for the run's own worktree
-	label    string // names the experiment's files: its number, or w<id>-<k>
+// worker is one slot of the pool: its clone, binaries, share of the machine
+// and proposer.
+type worker struct {
+	id       int    // 1..N
+	label    string // names the current experiment's files: its number, or w<id>-<k>
+	dir      string // workers/<id>
 	worktree string
 	bin      string // the folder of its binaries
+	scratch  string // the program's own folder (see runner.Spec.Scratch)
 	env      []string
-	rep      status.Reporter
 	repo     *gitops.Repo
-	scratch  string          // the program's own folder (see runner.Spec.Scratch)
+	base     status.Reporter // the worker's reporter
+	rep      status.Reporter // base, under the phase tap of the current job
+	prop     agent.Proposer
 	attach   string          // a job to follow instead of starting the program
 	onJob    func(id string) // told the job id of a run as soon as it has one
+	busy     bool
+	count    int  // attempts started, for labels
+	single   bool // the only worker: messages name the experiment
 }
 
-func (r *Run) mainSpace(n int) *workspace {
-	return &workspace{label: strconv.Itoa(n), worktree: r.Worktree(), bin: filepath.Join(r.Dir, binDir), rep: r.reporter(),
-		repo: r.repo, scratch: r.path(scratchDir), env: r.mainEnv}
+// logf says something about the worker's current experiment: with one
+// worker named by its label ("experiment 5: ..."), with several by the
+// worker's reporter ("worker 2: ...").
+func (w *worker) logf(format string, args ...any) {
+	if w.single {
+		format = "experiment " + w.label + ": " + format
+	}
+	w.base.Logf(format, args...)
 }
 
-func (w *workspace) vars() map[string]string {
-	return map[string]string{runner.BinVar: filepath.Join(w.bin, "train"), runner.WorktreeVar: w.worktree}
+func (w *worker) vars() map[string]string {
+	return map[string]string{runner.BinVar: filepath.Join(w.bin, "program"), runner.WorktreeVar: w.worktree}
 }
 
-func (w *workspace) submitted(rec *Record, id string) {
+func (w *worker) submitted(rec *Record, id string) {
 	rec.Job = id
 	if w.onJob != nil {
 		w.onJob(id)
 	}
 }
 
-func (w *workspace) takeAttach() string {
+func (w *worker) takeAttach() string {
 	a := w.attach
 	w.attach = ""
 	return a
 }
 
-func (r *Run) executor() runner.Executor {
-	if r.Executor == nil {
-		return runner.Local{}
+// reset makes the worker's clone the commit (fetched from the run's clone),
+// clean, with the shared paths linked.
+func (w *worker) reset(r *Run, commit string) error {
+	if err := w.repo.Fetch(r.repo, commit); err != nil {
+		return fmt.Errorf("worker %d: %w", w.id, err)
 	}
-	return r.Executor
-}
-
-// Flight is one worker's experiment in flight, as inflight.json lists it.
-type Flight struct {
-	Worker      int       `json:"worker"`
-	Label       string    `json:"label"`
-	Phase       string    `json:"phase"`
-	Parent      string    `json:"parent"`
-	Commit      string    `json:"commit,omitempty"`
-	Description string    `json:"description,omitempty"`
-	Job         string    `json:"job,omitempty"`
-	Start       time.Time `json:"start"`
-	Reapplied   int       `json:"reapplied,omitempty"` // how often this change was re-applied
-}
-
-// Reapply is a change waiting to be re-applied on the current best.
-type Reapply struct {
-	Description string `json:"description"`
-	Parent      string `json:"parent"` // the change is Parent -> Commit
-	Commit      string `json:"commit"`
-	From        int    `json:"from"` // the experiment that measured it
-	Times       int    `json:"times"`
-}
-
-// Flights is inflight.json.
-type Flights struct {
-	Flights []Flight  `json:"flights"`
-	Queue   []Reapply `json:"queue,omitempty"`
-	Updated time.Time `json:"updated"`
-}
-
-// ReadFlights reads a run's inflight.json; none is no error.
-func ReadFlights(runDir string) (Flights, error) {
-	var f Flights
-	b, err := os.ReadFile(filepath.Join(runDir, FlightsFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return f, nil
+	if err := w.repo.ResetHard(commit); err != nil {
+		return fmt.Errorf("worker %d: %w", w.id, err)
 	}
-	if err != nil {
-		return f, err
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return f, fmt.Errorf("%s is damaged: %v", filepath.Join(runDir, FlightsFile), err)
-	}
-	return f, nil
-}
-
-type worker struct {
-	workspace
-	base  status.Reporter // the worker's reporter, under the phase tap of each task
-	prop  agent.Proposer
-	dir   string
-	busy  bool
-	count int // attempts started, for labels
-}
-
-// task is one piece of work for a worker.
-type task struct {
-	rec     *Record
-	req     agent.Request // a proposal
-	reapply *Reapply      // a re-application
-	patches []filePatch
-	resume  *Flight // an experiment of a stopped process, committed already
-}
-
-type filePatch struct {
-	path       string
-	base, ours []byte
-	hasOurs    bool
-}
-
-// outcome is how a task ended.
-type outcome struct {
-	w         *worker
-	t         *task
-	a         *attemptResult
-	err       error // a stop (ctx) or an error no experiment can fix
-	exhausted error
-	abandon   string
-}
-
-type pool struct {
-	r       *Run
-	o       Options
-	workers []*worker
-	queue   []Reapply
-	seq     int // the number proposals are asked under (the sweep draws from it)
-
-	mu      sync.Mutex
-	flights map[int]*Flight
-	best    float64 // r.best, for the workers
-
-	done, abandoned int
-	exhausted       bool
-	finishing       *outcome // the outcome being recorded, for the reporter
-}
-
-// parallel is Loop with workers: see the top of this file.
-func (r *Run) parallel(ctx context.Context, o Options) (StopReason, error) {
-	n := max(o.Workers, 1)
-	p := &pool{r: r, o: o, seq: len(r.rows), flights: map[int]*Flight{}, best: r.best}
-	for i := 1; i <= n; i++ {
-		w, err := r.openWorker(i)
-		if err != nil {
-			return "", err
-		}
-		if i-1 < len(o.WorkerEnv) {
-			w.env = o.WorkerEnv[i-1]
-		}
-		w.prop = o.Proposer
-		if i-1 < len(o.WorkerProposers) && o.WorkerProposers[i-1] != nil {
-			w.prop = o.WorkerProposers[i-1]
-		}
-		p.workers = append(p.workers, w)
-	}
-	saved, err := ReadFlights(r.Dir)
-	if err != nil {
-		return "", err
-	}
-	p.queue = saved.Queue
-	real := r.Reporter
-	r.Reporter = poolReporter{r.reporter(), p}
-	defer func() { r.Reporter = real }()
-	return p.loop(ctx, saved.Flights)
+	return linkShared(r.Config.Repo, w.worktree, r.Config.Task.Shared)
 }
 
 // openWorker opens worker i's clone, or makes it from the run's worktree.
@@ -251,38 +145,127 @@ func (r *Run) openWorker(i int) (*worker, error) {
 	if err := os.MkdirAll(filepath.Join(dir, binDir), 0o755); err != nil {
 		return nil, err
 	}
-	w := &worker{dir: dir}
-	w.id, w.worktree, w.bin, w.repo, w.scratch = i, wt, filepath.Join(dir, binDir), repo, filepath.Join(dir, scratchDir)
-	w.base = status.ForWorker(r.reporter(), i)
-	w.rep = w.base
-	return w, linkShared(r.Config.Repo, wt, r.Config.Shared)
+	repo.Now = r.repo.Now // one clock stamps the run's commits (SetClock)
+	w := &worker{id: i, dir: dir, worktree: wt, bin: filepath.Join(dir, binDir), repo: repo, scratch: filepath.Join(dir, scratchDir)}
+	w.base, w.rep = r.reporter(), r.reporter()
+	return w, linkShared(r.Config.Repo, wt, r.Config.Task.Shared)
+}
+
+// job is one piece of work for a worker: a proposal, a change to re-apply,
+// or an experiment a stopped process left in flight.
+type job struct {
+	rec     *Record
+	req     agent.Request
+	reapply *Pending // a re-application
+	patches []filePatch
+	resume  *Flight // an experiment of a stopped process, committed already
+}
+
+type filePatch struct {
+	path       string
+	base, ours []byte
+	hasOurs    bool
+}
+
+// finished is how a worker's job ended.
+type finished struct {
+	w         *worker
+	j         *job
+	a         *attemptResult
+	err       error // a stop (ctx) or an error no experiment can fix
+	exhausted error
+	abandon   string
+}
+
+type pool struct {
+	r       *Run
+	o       Options
+	workers []*worker
+	queue   []Pending
+
+	mu      sync.Mutex
+	flights map[int]*Flight
+	best    float64 // r.best, for the workers
+
+	done, abandoned int
+	exhausted       bool
+	finishing       *finished // the experiment being recorded, for the reporter
+}
+
+// pool is Loop's experiments: see the top of this file.
+func (r *Run) pool(ctx context.Context, o Options) (StopReason, error) {
+	n := max(o.Workers, 1)
+	p := &pool{r: r, o: o, flights: map[int]*Flight{}, best: r.best}
+	for i := 1; i <= n; i++ {
+		w, err := r.openWorker(i)
+		if err != nil {
+			return "", err
+		}
+		if i-1 < len(o.WorkerEnv) {
+			w.env = o.WorkerEnv[i-1]
+		}
+		w.prop = o.Proposer
+		if i-1 < len(o.WorkerProposers) && o.WorkerProposers[i-1] != nil {
+			w.prop = o.WorkerProposers[i-1]
+		}
+		if n > 1 {
+			// The live status shows each worker; its messages name it.
+			w.base = status.ForWorker(r.reporter(), i)
+		}
+		w.single = n == 1
+		p.workers = append(p.workers, w)
+	}
+	saved, err := ReadInFlight(r.Dir)
+	if err != nil {
+		return "", err
+	}
+	p.queue = saved.Queue
+	real := r.Reporter
+	r.Reporter = poolReporter{r.reporter(), p}
+	defer func() { r.Reporter = real }()
+	return p.loop(ctx, saved.Flights)
 }
 
 func (p *pool) loop(ctx context.Context, saved []Flight) (StopReason, error) {
 	r := p.r
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	outcomes := make(chan *outcome)
+	results := make(chan *finished)
 	busy := 0
-	start := func(w *worker, t *task) {
+	start := func(w *worker, j *job) {
 		w.busy, busy = true, busy+1
-		go func() { outcomes <- p.work(wctx, w, t) }()
+		go func() { results <- p.work(wctx, w, j) }()
 	}
 	var fatal error
 	for _, fl := range saved {
 		fl := fl
-		if fl.Worker < 1 || fl.Worker > len(p.workers) || fl.Commit == "" || p.workers[fl.Worker-1].busy {
+		// A job on a cluster may still be running: it is followed again.
+		// Anything else a stopped process left was cut short with it, and
+		// is recorded so; the next proposal starts from the last kept commit.
+		if fl.Job == "" || fl.Commit == "" || fl.Worker < 1 || fl.Worker > len(p.workers) || p.workers[fl.Worker-1].busy {
 			rec := r.newRecord(len(r.rows), fl.Description, p.o.Proposer.Name())
-			rec.Parent, rec.Worker, rec.Start, rec.Job = fl.Parent, fl.Worker, fl.Start, fl.Job
+			rec.Parent, rec.Worker, rec.Start, rec.Job, rec.Commit = fl.Parent, fl.Worker, fl.Start, fl.Job, fl.Commit
+			r.reporter().Logf("run %s: rolling back an unfinished experiment %d (%q) to the last kept commit %s", r.Config.Tag, rec.N, fl.Description, short(r.kept))
 			r.interrupted(rec)
 			continue
 		}
-		t, err := p.resumeTask(p.workers[fl.Worker-1], &fl)
+		j, err := p.resumeJob(p.workers[fl.Worker-1], &fl)
 		if err != nil {
 			fatal = err
 			break
 		}
-		start(p.workers[fl.Worker-1], t)
+		start(p.workers[fl.Worker-1], j)
+	}
+	if fatal == nil {
+		// Every idle clone starts from the last kept commit.
+		for _, w := range p.workers {
+			if !w.busy {
+				if err := w.reset(r, r.kept); err != nil {
+					fatal = err
+					break
+				}
+			}
+		}
 	}
 	p.save()
 	var stop StopReason
@@ -295,24 +278,24 @@ func (p *pool) loop(ctx context.Context, saved []Flight) (StopReason, error) {
 				if stop = p.limit(busy); stop != "" {
 					break
 				}
-				t, err := p.next(w)
+				j, err := p.next(w, busy)
 				if err != nil {
 					fatal = err
 					cancel()
 					break
 				}
-				start(w, t)
+				start(w, j)
 			}
 			p.save()
 		}
 		if busy == 0 {
 			break
 		}
-		out := <-outcomes
+		f := <-results
 		busy--
-		out.w.busy = false
-		status.Idle(r.reporter(), out.w.id)
-		if err := p.finish(ctx, out); err != nil && fatal == nil {
+		f.w.busy = false
+		status.Idle(r.reporter(), f.w.id)
+		if err := p.finish(ctx, f); err != nil && fatal == nil {
 			fatal = err
 			cancel()
 		}
@@ -343,8 +326,12 @@ func (p *pool) limit(busy int) StopReason {
 	return ""
 }
 
-// label names the files of worker w's next attempt.
-func (p *pool) label(w *worker) string {
+// label names the files of worker w's next attempt: with one worker the
+// experiment's number n, else w<id>-<k> with the first k no file has.
+func (p *pool) label(w *worker, n int) string {
+	if len(p.workers) == 1 {
+		return strconv.Itoa(n)
+	}
 	for {
 		w.count++
 		l := fmt.Sprintf("w%d-%d", w.id, w.count)
@@ -356,31 +343,23 @@ func (p *pool) label(w *worker) string {
 	}
 }
 
-// next prepares worker w's next task: its clone at the last kept commit,
-// then a re-application waiting in the queue, or a new proposal.
-func (p *pool) next(w *worker) (*task, error) {
+// next prepares worker w's next job, with busy experiments in flight: a
+// change waiting to be re-applied, or a new proposal.
+func (p *pool) next(w *worker, busy int) (*job, error) {
 	r := p.r
-	if err := w.repo.Fetch(r.repo, r.kept); err != nil {
-		return nil, fmt.Errorf("worker %d: %w", w.id, err)
-	}
-	if err := w.repo.ResetHard(r.kept); err != nil {
-		return nil, fmt.Errorf("worker %d: %w", w.id, err)
-	}
-	if err := linkShared(r.Config.Repo, w.worktree, r.Config.Shared); err != nil {
-		return nil, err
-	}
-	w.label = p.label(w)
+	n := len(r.rows) + busy
+	w.label = p.label(w, n)
 	rec := r.newRecord(len(r.rows), "", p.o.Proposer.Name())
 	rec.Worker = w.id
-	t := &task{rec: rec}
+	j := &job{rec: rec}
 	fl := &Flight{Worker: w.id, Label: w.label, Parent: r.kept, Start: rec.Start, Phase: string(status.Proposing)}
 	if len(p.queue) > 0 {
 		q := p.queue[0]
 		p.queue = p.queue[1:]
-		t.reapply = &q
+		j.reapply = &q
 		rec.Description = q.Description
 		fl.Description, fl.Reapplied, fl.Phase = q.Description, q.Times, "re-applying"
-		for _, path := range r.Config.Editable {
+		for _, path := range r.Config.Task.Editable {
 			base, _, err := r.repo.LookupFile(q.Parent, path)
 			if err != nil {
 				return nil, err
@@ -389,93 +368,70 @@ func (p *pool) next(w *worker) (*task, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.patches = append(t.patches, filePatch{path: path, base: base, ours: ours, hasOurs: ok})
+			j.patches = append(j.patches, filePatch{path: path, base: base, ours: ours, hasOurs: ok})
 		}
 	}
-	t.req = p.request(w)
+	j.req = p.request(w, n)
 	p.setFlight(fl)
-	return t, nil
+	return j, nil
 }
 
-// resumeTask takes up an experiment a stopped process left in flight: its
-// commit is in the worker's clone; its job, if any, is followed again.
-func (p *pool) resumeTask(w *worker, fl *Flight) (*task, error) {
+// resumeJob takes up an experiment a stopped process left in flight on a
+// cluster: its commit is in the worker's clone, its job is followed again.
+func (p *pool) resumeJob(w *worker, fl *Flight) (*job, error) {
 	r := p.r
 	if err := w.repo.ResetHard(fl.Commit); err != nil {
 		return nil, fmt.Errorf("worker %d: taking up %s again: %w", w.id, short(fl.Commit), err)
 	}
-	if err := linkShared(r.Config.Repo, w.worktree, r.Config.Shared); err != nil {
+	if err := linkShared(r.Config.Repo, w.worktree, r.Config.Task.Shared); err != nil {
 		return nil, err
 	}
 	w.label, w.attach = fl.Label, fl.Job
 	rec := r.newRecord(len(r.rows), fl.Description, p.o.Proposer.Name())
 	rec.Parent, rec.Worker, rec.Start, rec.Commit = fl.Parent, w.id, fl.Start, fl.Commit
-	if fl.Job != "" {
-		r.reporter().Logf("worker %d: following job %s of %q again", w.id, fl.Job, fl.Description)
-	} else {
-		r.reporter().Logf("worker %d: running %q again: its training was cut short", w.id, fl.Description)
-	}
+	r.reporter().Logf("worker %d: following job %s of %q again", w.id, fl.Job, fl.Description)
 	fl.Phase = string(status.Training)
 	p.setFlight(fl)
-	t := &task{rec: rec, resume: fl, req: p.request(w)}
+	j := &job{rec: rec, resume: fl, req: p.request(w, len(r.rows))}
 	if fl.Reapplied > 0 {
-		t.reapply = &Reapply{Description: fl.Description, Times: fl.Reapplied}
+		j.reapply = &Pending{Description: fl.Description, Times: fl.Reapplied}
 	}
-	return t, nil
+	return j, nil
 }
 
-// request is what worker w's proposer may know now.
-func (p *pool) request(w *worker) agent.Request {
-	r := p.r
-	req := r.request(p.seq, p.o, fmt.Sprintf("%s/%s.jsonl", TranscriptsDir, w.label))
-	p.seq++
+// request is what worker w's proposer may know now, for a proposal asked
+// under number n.
+func (p *pool) request(w *worker, n int) agent.Request {
+	req := p.r.request(n, p.o, fmt.Sprintf("%s/%s.jsonl", TranscriptsDir, w.label))
 	req.Worktree = w.worktree
-	if req.Check != nil {
-		req.Check = w.check(r)
-	}
+	req.Check = p.r.checker(w)
 	req.InFlight = p.inFlight()
-	rep := w.base
-	req.Note = func(format string, args ...any) { rep.Logf(format, args...) }
+	req.Note = w.logf
 	return req
 }
 
-// check builds worker w's worktree as it is now.
-func (w *worker) check(r *Run) func(context.Context) (string, bool) {
-	return func(ctx context.Context) (string, bool) {
-		if err := r.checkImports(&w.workspace); err != nil {
-			return err.Error(), false
-		}
-		vars := map[string]string{runner.BinVar: filepath.Join(w.bin, "check"), runner.WorktreeVar: w.worktree}
-		out, err := runner.Build(ctx, w.worktree, runner.Expand(r.Config.Build.Argv, vars), runner.Expand(r.Config.Build.Env, vars))
-		if err != nil && out == "" {
-			out = err.Error()
-		}
-		return out, err == nil
-	}
-}
-
-// work runs a task on worker w: propose (or re-apply), guard, commit, build,
-// train, repair; everything but the decision. It touches only w's clone.
-func (p *pool) work(ctx context.Context, w *worker, t *task) *outcome {
-	r, rec := p.r, t.rec
-	out := &outcome{w: w, t: t}
-	w.onJob = func(id string) { p.updateFlight(w.id, func(f *Flight) { f.Job = id }) }
-	ws := &w.workspace
-	ws.rep = phaseTap{w.base, func(ph status.Phase) { p.updateFlight(w.id, func(f *Flight) { f.Phase = string(ph) }) }}
-	rep := ws.rep
+// work runs a job on worker w: propose (or re-apply), guard, commit, build,
+// run, repair, re-measure; everything but the decision. It touches only w's
+// clone.
+func (p *pool) work(ctx context.Context, w *worker, j *job) *finished {
+	r, rec := p.r, j.rec
+	f := &finished{w: w, j: j}
+	w.onJob = func(id string) { p.updateFlight(w.id, func(fl *Flight) { fl.Job = id }) }
+	w.rep = phaseTap{w.base, func(ph status.Phase) { p.updateFlight(w.id, func(fl *Flight) { fl.Phase = string(ph) }) }}
+	rep := w.rep
 	rep.Start(rec.N)
-	req := t.req
+	req := j.req
 	committed := false
 	switch {
-	case t.resume != nil:
+	case j.resume != nil:
 		committed = true
-	case t.reapply != nil:
-		for _, fp := range t.patches {
+	case j.reapply != nil:
+		for _, fp := range j.patches {
 			path := filepath.Join(w.worktree, filepath.FromSlash(fp.path))
 			cur, err := os.ReadFile(path)
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				out.err = err
-				return out
+				f.err = err
+				return f
 			}
 			if !fp.hasOurs {
 				os.Remove(path)
@@ -483,12 +439,12 @@ func (p *pool) work(ctx context.Context, w *worker, t *task) *outcome {
 			}
 			merged, ok := merge3(string(fp.base), string(fp.ours), string(cur))
 			if !ok {
-				out.abandon = fmt.Sprintf("%v: the change of experiment %d no longer applies on the current best (it touches lines a kept change touched)", agent.ErrAbandoned, t.reapply.From)
-				return out
+				f.abandon = fmt.Sprintf("%v: the change of experiment %d no longer applies on the current best (it touches lines a kept change touched)", agent.ErrAbandoned, j.reapply.From)
+				return f
 			}
 			if err := os.WriteFile(path, []byte(merged), 0o644); err != nil {
-				out.err = err
-				return out
+				f.err = err
+				return f
 			}
 		}
 	default:
@@ -498,22 +454,22 @@ func (p *pool) work(ctx context.Context, w *worker, t *task) *outcome {
 		r.noteProposal(rec, prop, req.TranscriptPath)
 		switch {
 		case ctx.Err() != nil:
-			out.err = ctx.Err()
-			return out
+			f.err = ctx.Err()
+			return f
 		case errors.Is(err, agent.ErrAbandoned):
-			out.abandon = err.Error()
-			return out
+			f.abandon = err.Error()
+			return f
 		case errors.Is(err, agent.ErrExhausted):
-			out.exhausted = err
-			return out
+			f.exhausted = err
+			return f
 		case err != nil:
-			out.err = fmt.Errorf("the proposer %s failed: %w", p.o.Proposer.Name(), err)
-			return out
+			f.err = fmt.Errorf("the proposer %s failed: %w", p.o.Proposer.Name(), err)
+			return f
 		}
 		rec.Description = results.CleanDescription(prop.Description)
 		if other := p.claim(w.id, rec.Description); other != 0 {
-			out.abandon = fmt.Sprintf("%v: %q is in flight on worker %d already", agent.ErrAbandoned, rec.Description, other)
-			return out
+			f.abandon = fmt.Sprintf("%v: %q is in flight on worker %d already", agent.ErrAbandoned, rec.Description, other)
+			return f
 		}
 	}
 
@@ -523,19 +479,21 @@ func (p *pool) work(ctx context.Context, w *worker, t *task) *outcome {
 			rep.Phase(status.Repairing)
 			req.TranscriptPath = r.path(fmt.Sprintf("%s/%s-fix%d.jsonl", TranscriptsDir, w.label, fix))
 			req.Last = r.outcomeOf(rec, a)
-			f := agent.Failure{Kind: string(a.crash), Output: a.output, Attempt: fix}
+			fail := agent.Failure{Kind: string(a.crash), Output: a.output, Attempt: fix}
 			var rp agent.Proposal
-			err := r.timed(rec, "repair", func() (err error) { rp, err = w.prop.Repair(ctx, req, f); return })
+			err := r.timed(rec, "repair", func() (err error) { rp, err = w.prop.Repair(ctx, req, fail); return })
 			r.noteProposal(rec, rp, req.TranscriptPath)
 			if err != nil {
 				if ctx.Err() != nil {
-					out.err = ctx.Err()
-					return out
+					f.err = ctx.Err()
+					return f
 				}
 				a.reason += "; no fix: " + err.Error()
 				break
 			}
 			rec.FixAttempts = fix
+			// The fixed change is what runs now: its description says
+			// what results.tsv and the commit record.
 			if strings.TrimSpace(rp.Description) != "" {
 				rec.Description = results.CleanDescription(rp.Description)
 			}
@@ -543,52 +501,52 @@ func (p *pool) work(ctx context.Context, w *worker, t *task) *outcome {
 		}
 		if !committed {
 			var gerr error
-			r.timed(rec, "guard", func() error { gerr = w.repo.Guard(r.Config.BaseCommit, r.Config.Editable); return nil })
+			r.timed(rec, "guard", func() error { gerr = w.repo.Guard(r.Config.BaseCommit, r.Config.Task.Editable); return nil })
 			var ge *gitops.GuardError
 			if errors.As(gerr, &ge) {
 				a = &attemptResult{crash: "guard", reason: "rejected, never built: " + ge.Error()}
 				rec.Commit = ""
-				rep.Logf("%s %s", rec.Description, a.reason)
+				w.logf("%s %s", rec.Description, a.reason)
 				break
 			} else if gerr != nil {
-				out.err = gerr
-				return out
+				f.err = gerr
+				return f
 			}
 			var h string
 			err := r.timed(rec, "commit", func() (err error) {
-				h, err = w.repo.Commit(rec.Description+fmt.Sprintf("\n\nautoresearch experiment by worker %d\n", w.id), rec.Parent, r.Config.Editable)
+				h, err = w.repo.Commit(rec.Description+"\n\nautoresearch experiment\n", rec.Parent, r.Config.Task.Editable)
 				return
 			})
 			if errors.Is(err, gitops.ErrNoChange) {
 				if fix == 0 {
-					out.abandon = fmt.Sprintf("%v: it changed nothing", agent.ErrAbandoned)
-					return out
+					f.abandon = fmt.Sprintf("%v: it changed nothing", agent.ErrAbandoned)
+					return f
 				}
 				a.reason += "; the fix changed nothing"
 				break
 			}
 			if err != nil {
-				out.err = err
-				return out
+				f.err = err
+				return f
 			}
 			rec.Commit = h
-			p.updateFlight(w.id, func(f *Flight) { f.Commit, f.Description = h, rec.Description })
+			p.updateFlight(w.id, func(fl *Flight) { fl.Commit, fl.Description = h, rec.Description })
 		}
 		suffix := ""
 		if fix > 0 {
 			suffix = fmt.Sprintf("-fix%d", fix)
 		}
-		attached := ws.attach
+		attached := w.attach
 		var err error
-		a, err = r.attemptIn(ctx, ws, rec, suffix)
+		a, err = r.attempt(ctx, w, rec, suffix)
 		if err != nil && attached != "" && ctx.Err() == nil {
 			// The job is gone without a trace: run the change again.
-			rep.Logf("job %s cannot be followed (%v): running %q again", attached, err, rec.Description)
-			a, err = r.attemptIn(ctx, ws, rec, suffix)
+			w.logf("job %s cannot be followed (%v): running %q again", attached, err, rec.Description)
+			a, err = r.attempt(ctx, w, rec, suffix)
 		}
 		if err != nil {
-			out.err = err
-			return out
+			f.err = err
+			return f
 		}
 		if a.crash == "" || a.crash == runner.Timeout || a.crash == runner.ClusterCrash || fix >= p.o.FixAttempts {
 			break
@@ -596,12 +554,12 @@ func (p *pool) work(ctx context.Context, w *worker, t *task) *outcome {
 	}
 	// A change that beats the best by less than the noise is measured
 	// again, against the best as it is at each step.
-	if err := r.remeasureIn(ctx, ws, rec, a, r.KeepRule(p.o), p.bestNow); err != nil {
-		out.err = err
-		return out
+	if err := r.remeasure(ctx, w, rec, a, r.KeepRule(p.o), p.bestNow); err != nil {
+		f.err = err
+		return f
 	}
-	out.a = a
-	return out
+	f.a = a
+	return f
 }
 
 // bestNow is the best kept so far, for the workers' goroutines.
@@ -611,29 +569,43 @@ func (p *pool) bestNow() float64 {
 	return p.best
 }
 
-// finish takes a worker's outcome: a stop, an error, an abandoned proposal or
-// an experiment to decide on.
-func (p *pool) finish(ctx context.Context, out *outcome) error {
-	r, rec := p.r, out.t.rec
-	defer p.setFlight(&Flight{Worker: out.w.id}) // the worker is free
+// finish takes a worker's finished job (a stop, an error, an abandoned
+// proposal or an experiment to decide on), then resets its clone to the last
+// kept commit.
+func (p *pool) finish(ctx context.Context, f *finished) error {
+	defer p.setFlight(&Flight{Worker: f.w.id}) // the worker is free
+	err := p.settle(ctx, f)
+	if err == nil || ctx.Err() != nil {
+		// Whatever happened, the worker's clone holds the last kept
+		// commit again, clean, before its next job.
+		if rerr := f.w.reset(p.r, p.r.kept); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// settle records f: an interruption, an abandonment, an experiment decided.
+func (p *pool) settle(ctx context.Context, f *finished) error {
+	r, rec := p.r, f.j.rec
 	switch {
-	case out.err != nil && ctx.Err() != nil:
+	case f.err != nil && ctx.Err() != nil:
 		rec.N = len(r.rows)
 		r.interrupted(rec)
 		return nil
-	case out.err != nil:
-		return out.err
-	case out.exhausted != nil:
+	case f.err != nil:
+		return f.err
+	case f.exhausted != nil:
 		if !p.exhausted {
-			r.reporter().Logf("%v", out.exhausted)
+			r.reporter().Logf("%v", f.exhausted)
 		}
 		p.exhausted = true
 		return nil
-	case out.abandon != "":
+	case f.abandon != "":
 		rec.N = len(r.rows)
-		rec.Status, rec.Reason, rec.End, rec.Commit = "abandoned", out.abandon, time.Now(), ""
-		r.abandonedWhy = out.abandon
-		out.w.rep.Logf("%s", out.abandon)
+		rec.Status, rec.Reason, rec.End, rec.Commit = "abandoned", f.abandon, time.Now(), ""
+		r.abandonedWhy = f.abandon
+		f.w.logf("%s", f.abandon)
 		if err := appendRecord(r.path(RecordsFile), *rec); err != nil {
 			return err
 		}
@@ -645,13 +617,13 @@ func (p *pool) finish(ctx context.Context, out *outcome) error {
 	}
 	p.abandoned = 0
 	p.done++
-	return p.decide(out)
+	return p.decide(f)
 }
 
 // decide applies the keep rule with a moving best (see the top of this
 // file) and records the experiment.
-func (p *pool) decide(out *outcome) error {
-	r, rec, a, w := p.r, out.t.rec, out.a, out.w
+func (p *pool) decide(f *finished) error {
+	r, rec, a, w := p.r, f.j.rec, f.a, f.w
 	t := time.Now()
 	rec.N = len(r.rows)
 	row := results.Row{Commit: rec.Commit, Description: rec.Description}
@@ -660,12 +632,20 @@ func (p *pool) decide(out *outcome) error {
 	} else if d, err := w.repo.Diff(rec.Parent, rec.Commit); err == nil {
 		rec.Diff = d
 	}
+	if rec.Commit != "" {
+		if err := r.repo.Fetch(w.repo, rec.Commit); err != nil {
+			return err
+		}
+		if err := r.repo.SetRef(runs.ExperimentRef(r.Config.Tag, rec.N), rec.Commit); err != nil {
+			return err
+		}
+	}
 	keep, beats := false, false
 	rule := r.KeepRule(p.o)
 	rec.Threshold, rec.Sigma = rule.Threshold(), rule.Sigma
 	if a.crash == "" {
 		// A verdict of remeasure here (the best moved during the
-		// measurements) is a discard, as with one worker.
+		// measurements, or a re-measurement failed) is a discard.
 		v, m := rule.Judge(r.best, a.values)
 		a.value, beats = m, v == VerdictKeep
 	}
@@ -678,21 +658,18 @@ func (p *pool) decide(out *outcome) error {
 	case beats:
 		row.Status, row.Value, row.MemoryGB = results.Discard, a.value, a.memory
 		times := 1
-		if out.t.reapply != nil {
-			times = out.t.reapply.Times + 1
+		if f.j.reapply != nil {
+			times = f.j.reapply.Times + 1
 		}
 		if times > maxReapply {
 			a.reason = fmt.Sprintf("beat the best %.6f, but started from %s before %s was kept, and was re-applied %d times already: dropped",
 				r.best, short(rec.Parent), short(r.kept), maxReapply)
 			break
 		}
-		if err := r.repo.Fetch(w.repo, rec.Commit); err != nil {
-			return err
-		}
-		p.queue = append(p.queue, Reapply{Description: rec.Description, Parent: rec.Parent, Commit: rec.Commit, From: rec.N, Times: times})
+		p.queue = append(p.queue, Pending{Description: rec.Description, Parent: rec.Parent, Commit: rec.Commit, From: rec.N, Times: times})
 		a.reason = fmt.Sprintf("beat the best %.6f, but started from %s before %s was kept: re-applied on %s as a new experiment",
 			r.best, short(rec.Parent), short(r.kept), short(r.kept))
-		w.rep.Logf("experiment %d %s", rec.N, a.reason)
+		w.logf("%s", a.reason)
 	default:
 		row.Status, row.Value, row.MemoryGB = results.Discard, a.value, a.memory
 	}
@@ -700,7 +677,7 @@ func (p *pool) decide(out *outcome) error {
 		if err := r.repo.Adopt(w.repo, rec.Commit); err != nil {
 			return fmt.Errorf("keeping %s: %w", short(rec.Commit), err)
 		}
-		if err := linkShared(r.Config.Repo, r.Worktree(), r.Config.Shared); err != nil {
+		if err := linkShared(r.Config.Repo, r.Worktree(), r.Config.Task.Shared); err != nil {
 			return err
 		}
 		r.kept, r.best = rec.Commit, a.value
@@ -709,7 +686,7 @@ func (p *pool) decide(out *outcome) error {
 		p.mu.Unlock()
 	}
 	rec.Seconds["decide"] += time.Since(t).Seconds()
-	p.finishing = out
+	p.finishing = f
 	err := r.record(row, rec, a)
 	p.finishing = nil
 	if err != nil {
@@ -779,22 +756,19 @@ func (p *pool) save() {
 // saveLocked writes inflight.json; a failure is reported, never fatal (the
 // file serves resume and the results command, not the results).
 func (p *pool) saveLocked() {
-	fs := Flights{Flights: []Flight{}, Queue: p.queue, Updated: time.Now().UTC()}
+	in := InFlight{Flights: []Flight{}, Queue: p.queue, Updated: time.Now().UTC()}
 	for _, w := range p.workers {
 		if f := p.flights[w.id]; f != nil {
-			fs.Flights = append(fs.Flights, *f)
+			in.Flights = append(in.Flights, *f)
 		}
 	}
-	b, err := json.MarshalIndent(fs, "", "  ")
-	if err == nil {
-		err = atomicfile.Write(p.r.path(FlightsFile), append(b, '\n'), 0o644)
-	}
-	if err != nil {
+	if err := in.write(p.r.Dir); err != nil {
 		p.r.reporter().Logf("writing %s: %v", FlightsFile, err)
 	}
 }
 
-// poolReporter names the worker of each finished experiment.
+// poolReporter names the worker of each finished experiment when there are
+// several.
 type poolReporter struct {
 	status.Reporter
 	p *pool
@@ -802,7 +776,7 @@ type poolReporter struct {
 
 func (pr poolReporter) Done(row results.Row, best float64) {
 	n, w := len(pr.p.r.rows)-1, 0
-	if f := pr.p.finishing; f != nil {
+	if f := pr.p.finishing; f != nil && len(pr.p.workers) > 1 {
 		w = f.w.id
 	}
 	status.DoneAs(pr.Reporter, n, w, row, best)
