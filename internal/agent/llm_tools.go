@@ -50,12 +50,12 @@ func llmTools(example string) []openai.Tool {
 			obj(map[string]any{"path": str("slash-separated path relative to the worktree root")}, "path")),
 		fn(toolEditFile, "Replace one exact, unique occurrence of old_string with new_string in an editable file. Copy old_string from the file exactly, with enough context to be unique.",
 			obj(map[string]any{
-				"path":       str("the editable file, e.g. "+example),
+				"path":       str("the editable file, e.g. " + example),
 				"old_string": str("the exact text to replace; must occur exactly once"),
 				"new_string": str("the replacement text"),
 			}, "path", "old_string", "new_string")),
 		fn(toolWriteFile, "Replace the whole content of an editable file. Prefer edit_file for small changes.",
-			obj(map[string]any{"path": str("the editable file, e.g. "+example), "content": str("the complete new file")}, "path", "content")),
+			obj(map[string]any{"path": str("the editable file, e.g. " + example), "content": str("the complete new file")}, "path", "content")),
 		fn(toolCheck, "Build the program as it is now (the task's build). Returns ok or the build's errors. Costs seconds, not a run.",
 			obj(map[string]any{})),
 		fn(toolSubmit, "Finish: the edited program is built and run for the fixed budget. The description is one short line for results.tsv, saying what changed (e.g. \"raise matrix LR to 0.05\").",
@@ -86,7 +86,7 @@ type editRoot struct {
 	editable []string // cleaned, slash-separated
 	base     map[string][]byte
 	check    func(ctx context.Context) (string, bool) // the task's build; nil when it has none
-	built    string                                  // the editable files as of the last check that passed
+	built    string                                   // the editable files as of the last check that passed
 }
 
 func openEditRoot(dir string, editable []string, check func(context.Context) (string, bool)) (*editRoot, error) {
