@@ -4,7 +4,7 @@ BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/null)
 
-.PHONY: all build test test-slurm vet fmt-check demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
+.PHONY: all build test test-slurm vet fmt-check pin-check pin-baseline demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
 
 all: build
 
@@ -12,7 +12,7 @@ build:
 	$(GO) build -buildvcs=false -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/autoresearch
 
 # The tests need no GPU, no network and no prepared data.
-test: fmt-check vet
+test: fmt-check vet pin-check
 	$(GO) test ./...
 
 # The Slurm executor against a real one-node cluster on this machine (installed from Debian's
@@ -28,6 +28,16 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# gpt/baseline tests a pinned copy of gpt/train.go (gpt/baseline/README.md): the copy must be the
+# shipped baseline. A research branch, whose train.go the agent changed, fails this step only,
+# not `go test ./...`.
+pin-check:
+	@cmp -s gpt/train.go gpt/baseline/train.go || { echo 'gpt/baseline/train.go is not the current gpt/train.go: run "make pin-baseline"'; exit 1; }
+
+# Pins the current gpt/train.go as the baseline that gpt/baseline's reference checks test.
+pin-baseline:
+	cp gpt/train.go gpt/baseline/train.go
 
 # The first thing to run on a fresh machine: prepare the smoke profile, record
 # a baseline, run five experiments with the offline sweep agent, show results.
@@ -81,9 +91,9 @@ build-cuda: cuda-sdk
 
 # The backend on the CPU emulator of CUDA (emulate.h): its parity tests run every kernel here.
 cuda-emu:
-	$(GO) vet -tags cudaemu $(CUDA_PKG) ./gpt/
+	$(GO) vet -tags cudaemu $(CUDA_PKG) ./gpt/...
 	$(GO) test -tags cudaemu -count=1 -timeout 45m $(CUDA_PKG)
-	$(GO) test -tags cudaemu -count=1 -timeout 20m -run '^TestTrainingStepOnTheGPU$$' ./gpt/
+	$(GO) test -tags cudaemu -count=1 -timeout 20m -run '^TestTrainingStepOnTheGPU$$' ./gpt/baseline/
 
 # No GPU needed: vet, compile and link the cuda-tagged code and its tests, compile every kernel
 # to PTX for sm_90 with NVRTC (a kernel that does not compile fails), run the parity tests on

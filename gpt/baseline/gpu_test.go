@@ -16,7 +16,7 @@ import (
 // layers with the SSSL windows and value embeddings on alternating layers.
 var gpuConfig = GPTConfig{SequenceLen: 48, VocabSize: 96, NLayer: 4, NHead: 4, NKVHead: 2, NEmbd: 64, WindowPattern: "SSSL"}
 
-// TestTrainingStepOnTheGPU runs one training step of this program's own GPT
+// TestTrainingStepOnTheGPU runs one training step of the baseline's own GPT
 // and MuonAdamW on the CUDA device (the CPU emulator under -tags cudaemu) and
 // on the CPU, from the same weights and batch, in f32 (TF32 and bf16
 // activations off, so that the arithmetic is compared and not their

@@ -14,7 +14,7 @@ import (
 // show; the MFU is against dev.PeakFLOPS, the GEMM micro-kernel's measured
 // ceiling. For the share of time in GEMM, profile it:
 //
-//	go test -run '^$' -bench TrainStep/cpu -benchtime 5x -cpuprofile cpu.out ./gpt/
+//	go test -run '^$' -bench TrainStep/cpu -benchtime 5x -cpuprofile cpu.out ./gpt/baseline/
 //	go tool pprof -top cpu.out
 func BenchmarkTrainStep(b *testing.B) {
 	for _, name := range []string{"smoke", "cpu"} {
@@ -43,7 +43,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				tokens[i] = int32(r.IntN(p.VocabSize))
 			}
 			x, y := shiftedBatch(tokens, rows, p.MaxSeqLen)
-			// The training loop's step, as gpt/train.go takes it.
+			// The training loop's step, as train.go takes it.
 			step := func() {
 				dev.Step(func() (trainLoss *tensor.Tensor) {
 					for range accum {
