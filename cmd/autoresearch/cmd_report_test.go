@@ -87,7 +87,7 @@ func TestReportHTMLOfATaskFileRun(t *testing.T) {
 			case n.Data == "pre" && inOpen && n.FirstChild != nil:
 				for c := n.FirstChild; c != nil; c = c.NextSibling {
 					if c.FirstChild != nil {
-						diff += c.FirstChild.Data + "\n"
+						diff += c.FirstChild.Data // each line ends with its newline
 					}
 				}
 			}

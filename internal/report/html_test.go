@@ -348,7 +348,7 @@ func TestHTMLDiffIsTheExperimentsChange(t *testing.T) {
 		}
 		d := byID(doc, "exp-"+strconv.Itoa(i))
 		adds, dels := findAll(d, tagClass("span", "add")), findAll(d, tagClass("span", "del"))
-		if len(adds) != 1 || len(dels) != 1 || textOf(adds[0]) != fmt.Sprintf("+\t%s = %s", m[1], m[3]) || textOf(dels[0]) != fmt.Sprintf("-\t%s = %s", m[1], m[2]) {
+		if len(adds) != 1 || len(dels) != 1 || textOf(adds[0]) != fmt.Sprintf("+\t%s = %s\n", m[1], m[3]) || textOf(dels[0]) != fmt.Sprintf("-\t%s = %s\n", m[1], m[2]) {
 			t.Errorf("#%d %q: diff %q / %q", i, r.Description, texts(dels), texts(adds))
 		}
 		checked++
