@@ -261,8 +261,11 @@ func summaryFacts(p *Page) []fact {
 		f = append(f, fact{Key: "improvement", Value: fmt.Sprintf("%.6f (%.2f %%) %s, in %s", abs, 100*frac, a.Direction(), plural(max(a.Keeps-1, 0), "kept change"))})
 	}
 	if u := p.Usage; u != nil {
-		if wall := u.Wall(); wall > 0 {
+		switch wall := u.Wall(); {
+		case wall >= time.Minute:
 			f = append(f, fact{Key: "wall time", Value: fmt.Sprintf("%s, %.1f experiments per hour", duration(wall), float64(len(a.Rows))/wall.Hours())})
+		case wall > 0:
+			f = append(f, fact{Key: "wall time", Value: duration(wall)})
 		}
 	}
 	return f
