@@ -4,7 +4,7 @@ BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/null)
 
-.PHONY: all build test test-slurm vet fmt-check pin-check pin-baseline demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
+.PHONY: all build test test-slurm test-browser vet fmt-check pin-check pin-baseline demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
 
 all: build
 
@@ -22,6 +22,12 @@ test-slurm:
 	@eval "$$(bash scripts/slurm-local.sh env)"; status=0; \
 	$(GO) test -tags slurm -count=1 -run Slurm ./internal/runner/ ./internal/experiment/ ./internal/doctor/ || status=$$?; \
 	bash scripts/slurm-local.sh stop; exit $$status
+
+# The HTML report in headless Chromium (installed from Debian's packages when missing): the
+# DOM after its script ran, a screenshot, and no script error in the browser's log.
+test-browser:
+	bash scripts/chromium.sh
+	$(GO) test -tags browser -count=1 -run Browser ./internal/report/
 
 vet:
 	$(GO) vet ./...

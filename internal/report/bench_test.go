@@ -63,3 +63,53 @@ func BenchmarkWritePNG(b *testing.B) {
 		})
 	}
 }
+
+// What report --html costs for a run of n experiments, and what each
+// rewrite of --watch costs: reading the run (results, records, run.json and
+// every experiment's diff from the run's clone) and rendering the page, then
+// rendering alone. bytes/page is the page's size.
+func BenchmarkHTML(b *testing.B) {
+	for _, n := range []int{25, 500} {
+		path, end := synthRun(b, synthOptions{n: n, workers: 2, llm: true})
+		opts := HTMLOptions{Now: end}
+		b.Run(fmt.Sprintf("n=%d/read+render", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				p, err := LoadPage(path, true)
+				if err != nil {
+					b.Fatal(err)
+				}
+				page, err := RenderHTML(p, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(page)
+			}
+			b.ReportMetric(float64(size), "bytes/page")
+		})
+		p, err := LoadPage(path, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("n=%d/render", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var w countWriter
+			for b.Loop() {
+				w = 0
+				if err := WriteHTML(&w, p, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(w), "bytes/page")
+		})
+	}
+}
+
+// countWriter counts what is written to it.
+type countWriter int
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
+}

@@ -47,6 +47,7 @@ var (
 	labelColor = color.RGBA{0x1a, 0x7a, 0x3a, 0xe6}
 	discardDot = color.RGBA{0xbb, 0xbb, 0xbb, 0xff}
 	crashMark  = color.RGBA{0xd9, 0x6c, 0x6c, 0xff}
+	bandFill   = color.RGBA{0x2e, 0xcc, 0x71, 0x33}
 	gridColor  = color.RGBA{0xe8, 0xe8, 0xe8, 0xff}
 )
 
@@ -144,7 +145,8 @@ func yRange(a *Analysis) (lo, hi float64) {
 
 // Chart draws the run's progress: every experiment's value in order, kept
 // ones highlighted and labelled with their descriptions, the running best as
-// a step line, discards muted, and crashes as markers along the bottom edge.
+// a step line over the band of the noise threshold, discards muted, and
+// crashes as markers along the bottom edge.
 func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 	opts = opts.withDefaults()
 	p := plot.New()
@@ -167,40 +169,46 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 	p.Y.Tick.Marker = niceTicks{n: 8}
 	p.X.Tick.Marker = niceTicks{n: 10, integer: true}
 
-	lo, hi := yRange(a)
-	p.Y.Min, p.Y.Max = lo, hi
-	p.X.Min, p.X.Max = -1, float64(max(len(a.Rows), 5))
-	// Edge markers sit just inside the plotting area: crashes on the side
-	// of the best values, worse discards on the other (the top when lower
-	// is better).
-	edge := 0.015 * (hi - lo)
-	crashY, worseY, worseName, worseGlyph := lo+edge, hi-edge, "discarded, above the range", draw.GlyphDrawer(draw.PyramidGlyph{})
+	data := progress(a)
+	p.Y.Min, p.Y.Max = data.Lo, data.Hi
+	p.X.Min, p.X.Max = data.XMin, data.XMax
+	worseName, worseGlyph := "discarded, above the range", draw.GlyphDrawer(draw.PyramidGlyph{})
 	if !a.LowerIsBetter {
-		crashY, worseY, worseName, worseGlyph = hi-edge, lo+edge, "discarded, below the range", invertedPyramid{}
+		worseName, worseGlyph = "discarded, below the range", invertedPyramid{}
 	}
 
 	grid := plotter.NewGrid()
 	grid.Horizontal.Color, grid.Vertical.Color = gridColor, gridColor
 	p.Add(grid)
+	for i, b := range data.Band {
+		poly, err := plotter.NewPolygon(plotter.XYs{{X: b.X0, Y: b.From}, {X: b.X1, Y: b.From}, {X: b.X1, Y: b.To}, {X: b.X0, Y: b.To}})
+		if err != nil {
+			return nil, err
+		}
+		poly.Color, poly.LineStyle.Width = bandFill, 0
+		p.Add(poly)
+		if i == 0 {
+			p.Legend.Add("noise threshold", poly)
+		}
+	}
 
 	var discarded, above, crashed, kept, labelAt plotter.XYs
 	var labels []string
-	show := labelled(a)
-	for i, r := range a.Rows {
-		x := float64(i)
-		switch {
-		case !a.Measured(r):
-			crashed = append(crashed, plotter.XY{X: x, Y: crashY})
-		case r.Value > hi || r.Value < lo:
-			above = append(above, plotter.XY{X: x, Y: worseY})
-		case r.Status == results.Keep:
-			kept = append(kept, plotter.XY{X: x, Y: r.Value})
-			if show[i] {
-				labelAt = append(labelAt, plotter.XY{X: x, Y: r.Value})
-				labels = append(labels, shorten(r.Description, labelLen))
+	for _, pt := range data.Points {
+		xy := plotter.XY{X: float64(pt.Row), Y: pt.Y}
+		switch pt.Kind {
+		case pointCrashed:
+			crashed = append(crashed, xy)
+		case pointBeyond:
+			above = append(above, xy)
+		case pointKept:
+			kept = append(kept, xy)
+			if pt.Label != "" {
+				labelAt = append(labelAt, xy)
+				labels = append(labels, pt.Label)
 			}
 		default:
-			discarded = append(discarded, plotter.XY{X: x, Y: r.Value})
+			discarded = append(discarded, xy)
 		}
 	}
 
@@ -227,8 +235,8 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 		return nil, err
 	}
 
-	if steps := runningBest(a); len(steps) > 0 {
-		line, err := plotter.NewLine(steps)
+	if len(data.Best) > 0 {
+		line, err := plotter.NewLine(data.Best)
 		if err != nil {
 			return nil, err
 		}
@@ -264,23 +272,6 @@ func Chart(a *Analysis, opts ChartOptions) (*plot.Plot, error) {
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
 	p.Legend.Padding = vg.Points(3)
 	return p, nil
-}
-
-// runningBest is the step line of the running best, from the baseline to
-// the last experiment.
-func runningBest(a *Analysis) plotter.XYs {
-	var pts plotter.XYs
-	best := math.NaN()
-	for i, r := range a.Rows {
-		if a.setsBest(i) {
-			best = r.Value
-			pts = append(pts, plotter.XY{X: float64(i), Y: best})
-		}
-	}
-	if last := len(a.Rows) - 1; len(pts) > 0 && pts[len(pts)-1].X < float64(last) {
-		pts = append(pts, plotter.XY{X: float64(last), Y: best})
-	}
-	return pts
 }
 
 // WritePNG draws the chart and writes it as PNG.

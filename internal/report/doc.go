@@ -1,6 +1,9 @@
 // Package report turns a run's results.tsv into what a user reads in the
 // morning: an aligned table (Table, Follow), a progress chart (Chart,
-// WritePNG) and a Markdown summary (WriteMarkdown).
+// WritePNG), a Markdown summary (WriteMarkdown), and one self-contained HTML
+// page of the whole run (LoadPage, WriteHTML, WatchHTML) that adds what the
+// run folder holds beside results.tsv: run.json (ReadRunInfo), each
+// experiment's record in experiments.jsonl and its diff from the run's clone.
 //
 // Terms, for a metric where lower is better (val_bpb); for one where higher
 // is better (a Sharpe ratio), AnalyzeMetric mirrors them:
@@ -17,6 +20,10 @@
 //     is an improvement. The baseline has none.
 //   - keep rate: kept rows over kept plus discarded rows, as the original's
 //     analysis counts it (crashes are left out).
+//
+// The page's progress chart is drawn from the same data as the PNG's
+// (progressData): the y-range, the points, the running best and the band of
+// the noise threshold under it.
 //
 // Usage reads experiments.jsonl leniently for the wall time and the LLM
 // tokens of a run; see ReadUsage for the fields it looks at.
