@@ -2,9 +2,9 @@
 GO      ?= go
 BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-GOFILES := $(shell find cmd internal harness gpt programs -name '*.go' 2>/dev/null)
+GOFILES := $(shell find cmd internal harness gpt programs tools -name '*.go' 2>/dev/null)
 
-.PHONY: all build test test-slurm test-browser vet fmt-check pin-check pin-baseline demo bench build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
+.PHONY: all build test test-slurm test-browser vet fmt-check pin-check pin-baseline demo bench keepsim build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
 
 all: build
 
@@ -58,6 +58,10 @@ demo: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The keep rule judged by simulation: the table of false keeps, power and runs per change.
+keepsim:
+	$(GO) run ./tools/keepsim
 
 # ---- CUDA ----
 # The toolkit when the machine has one (the GPU machine: /usr/local/cuda), else the project's

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"autoresearch/internal/testfs"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -22,7 +23,7 @@ func writePrepared(t testing.TB, home string, texts []string) *Tokenizer {
 	p, _ := LookupProfile("smoke")
 	tok := sampleTokenizer(t)
 	dir := DataDir(home, p)
-	os.MkdirAll(dir, 0o755)
+	testfs.MkdirAll(t, dir, 0o755)
 	m := Meta{Profile: p.Name, Dataset: "test", VocabSize: tok.VocabSize(), SHA256: map[string]string{}}
 	var tb bytes.Buffer
 	tok.WriteTo(&tb)
@@ -96,13 +97,13 @@ func TestOpenRejectsDamagedData(t *testing.T) {
 	p, _ := LookupProfile("smoke")
 	for name, damage := range map[string]func(dir string){
 		"does not match its checksum": func(dir string) {
-			raw, _ := os.ReadFile(filepath.Join(dir, TokenizerFile))
+			raw := testfs.ReadFile(t, filepath.Join(dir, TokenizerFile))
 			raw[len(raw)-20] ^= 1
-			os.WriteFile(filepath.Join(dir, TokenizerFile), raw, 0o644)
+			testfs.WriteFile(t, filepath.Join(dir, TokenizerFile), raw, 0o644)
 		},
 		"train.bin in": func(dir string) {
-			raw, _ := os.ReadFile(filepath.Join(dir, TrainFile))
-			os.WriteFile(filepath.Join(dir, TrainFile), raw[:len(raw)-2], 0o644)
+			raw := testfs.ReadFile(t, filepath.Join(dir, TrainFile))
+			testfs.WriteFile(t, filepath.Join(dir, TrainFile), raw[:len(raw)-2], 0o644)
 		},
 		"lacks val.bin": func(dir string) { os.Remove(filepath.Join(dir, ValFile)) },
 	} {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"autoresearch/internal/testfs"
 	"encoding/json"
 	"io"
 	"os"
@@ -94,18 +95,18 @@ func TestReadMetaNamesThePrepareCommand(t *testing.T) {
 		t.Fatalf("error %v does not name the prepare command", err)
 	}
 	dir := DataDir(home, p)
-	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, MetaFile), []byte(`{"profile":"cpu","vocab_size":2048}`), 0o644)
+	testfs.MkdirAll(t, dir, 0o755)
+	testfs.WriteFile(t, filepath.Join(dir, MetaFile), []byte(`{"profile":"cpu","vocab_size":2048}`), 0o644)
 	if _, err := ReadMeta(home, p); err == nil || !strings.Contains(err.Error(), "lacks tokenizer.bin") {
 		t.Fatalf("missing tokenizer not reported: %v", err)
 	}
 	for _, f := range []string{TokenizerFile, TrainFile, ValFile} {
-		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
+		testfs.WriteFile(t, filepath.Join(dir, f), nil, 0o644)
 	}
 	if m, err := ReadMeta(home, p); err != nil || m.VocabSize != 2048 {
 		t.Fatalf("complete data rejected: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, MetaFile), []byte(`{"profile":"smoke","vocab_size":512}`), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, MetaFile), []byte(`{"profile":"smoke","vocab_size":512}`), 0o644)
 	if _, err := ReadMeta(home, p); err == nil || !strings.Contains(err.Error(), "not cpu") {
 		t.Fatalf("wrong profile's data accepted: %v", err)
 	}

@@ -1,7 +1,8 @@
 // Package programs holds the research programs: the human's instructions to
-// the agent, in Markdown. program.md is the default one. The binary carries it
-// so that a run can start from a repository that has no programs/ folder; a
-// program file given on the command line replaces it.
+// the agent, in Markdown. program.md is the built-in GPT task's. The binary
+// carries it, so that a run of the GPT task in a repository without
+// programs/program.md still has its instructions; --program, or a task
+// file's program key, names another.
 package programs
 
 import _ "embed"

@@ -2,6 +2,7 @@
 package scripts
 
 import (
+	"autoresearch/internal/testfs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,12 +29,12 @@ func devicePack(t *testing.T) string {
 	}
 	for name, body := range files {
 		p := filepath.Join(stage, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		testfs.MkdirAll(t, filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	os.MkdirAll(pack, 0o755)
+	testfs.MkdirAll(t, pack, 0o755)
 	for _, tarball := range []struct{ name, dir string }{{"go.tar.xz", "go"}, {"vendor.tar.xz", "vendor"}} {
 		cmd := exec.Command("tar", "cJf", filepath.Join(pack, tarball.name), tarball.dir)
 		cmd.Dir = stage
@@ -45,7 +46,7 @@ func devicePack(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(pack, "with-go"), launcher, 0o755)
+	testfs.WriteFile(t, filepath.Join(pack, "with-go"), launcher, 0o755)
 	return root
 }
 
@@ -56,7 +57,7 @@ func pathWith(t *testing.T, tools ...string) string {
 	dir := t.TempDir()
 	for _, tool := range tools {
 		if p, err := exec.LookPath(tool); err == nil {
-			os.Symlink(p, filepath.Join(dir, tool))
+			testfs.Symlink(t, p, filepath.Join(dir, tool))
 		}
 	}
 	return dir
@@ -96,7 +97,7 @@ func TestWithGoUnpacksWithPythonWithoutXz(t *testing.T) {
 		cmd := exec.Command(py, "-c", "import lzma")
 		cmd.Env = []string{"PATH=" + path}
 		if cmd.Run() == nil {
-			os.Symlink(py, filepath.Join(path, "python3"))
+			testfs.Symlink(t, py, filepath.Join(path, "python3"))
 			break
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
 	"autoresearch/internal/task"
+	"autoresearch/internal/testfs"
 )
 
 // The flags of report --html: each contradictory combination is a usage
@@ -44,8 +45,8 @@ func TestReportHTMLFlags(t *testing.T) {
 // chart, the direction, the task file, and the first change's diff unfolded.
 func TestReportHTMLOfATaskFileRun(t *testing.T) {
 	tmp := t.TempDir()
-	os.WriteFile(filepath.Join(tmp, "score.sh"), []byte("LEVEL=3\necho \"score: $((LEVEL * 2 - 7))\"\n"), 0o644)
-	os.WriteFile(filepath.Join(tmp, task.File), []byte("editable = [\"score.sh\"]\nrun = [\"sh\", \"score.sh\"]\nbudget = \"5s\"\n[metric]\nname = \"score\"\npattern = '^score: (-?\\d+)'\ndirection = \"higher\"\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(tmp, "score.sh"), []byte("LEVEL=3\necho \"score: $((LEVEL * 2 - 7))\"\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(tmp, task.File), []byte("editable = [\"score.sh\"]\nrun = [\"sh\", \"score.sh\"]\nbudget = \"5s\"\n[metric]\nname = \"score\"\npattern = '^score: (-?\\d+)'\ndirection = \"higher\"\n"), 0o644)
 	repo := gittest.CommitTree(t, tmp, "task")
 	t.Chdir(repo)
 	if out, err := runCLI(t, "baseline", "--tag", "hi", "--repeat", "1"); err != nil {

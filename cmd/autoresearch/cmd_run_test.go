@@ -14,6 +14,7 @@ import (
 	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/testfs"
 )
 
 // toyRepo makes a git repository holding the experiment tests' toy task (a
@@ -154,7 +155,7 @@ func TestTrainRunsTheProgramAsItIs(t *testing.T) {
 		t.Errorf("train output:\n%s", out)
 	}
 	train := filepath.Join(repo, "gpt", "train.go")
-	b, _ := os.ReadFile(train)
+	b := testfs.ReadFile(t, train)
 	if err := os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "fail"`), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestBaselineInterrupted(t *testing.T) {
 	src := t.TempDir()
 	os.CopyFS(src, os.DirFS(filepath.Join("..", "..", "internal", "experiment", "testdata", "toy")))
 	train := filepath.Join(src, "gpt", "train.go")
-	b, _ := os.ReadFile(train)
+	b := testfs.ReadFile(t, train)
 	if err := os.WriteFile(train, bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "hang"`), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
 	"autoresearch/internal/task"
+	"autoresearch/internal/testfs"
 )
 
 // exampleRepo commits a copy of a bundled example into a new repository, with
@@ -137,8 +138,8 @@ func TestExamplesWithTheSweepAgent(t *testing.T) {
 // the line, the key and the fix.
 func TestABadTaskFileIsRefusedBeforeAnythingRuns(t *testing.T) {
 	tmp := t.TempDir()
-	os.WriteFile(filepath.Join(tmp, "score.sh"), []byte("echo score: 1\n"), 0o644)
-	os.WriteFile(filepath.Join(tmp, task.File), []byte("editable = [\"score.sh\"]\nrun = [\"sh\", \"score.sh\"]\nbudget = \"5s\"\n[metric]\nname = \"score\"\npattern = '^score: (\\d+)'\ndirection = \"up\"\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(tmp, "score.sh"), []byte("echo score: 1\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(tmp, task.File), []byte("editable = [\"score.sh\"]\nrun = [\"sh\", \"score.sh\"]\nbudget = \"5s\"\n[metric]\nname = \"score\"\npattern = '^score: (\\d+)'\ndirection = \"up\"\n"), 0o644)
 	repo := gittest.CommitTree(t, tmp, "task")
 	t.Chdir(repo)
 	_, err := runCLI(t, "baseline", "--tag", "x")
@@ -154,8 +155,8 @@ func TestABadTaskFileIsRefusedBeforeAnythingRuns(t *testing.T) {
 // crash that says so; a later fix of the file lets it run.
 func TestATaskWithoutAMatchCrashesSayingSo(t *testing.T) {
 	tmp := t.TempDir()
-	os.WriteFile(filepath.Join(tmp, "score.sh"), []byte("LEVEL=3\necho \"score is $LEVEL\"\n"), 0o644)
-	os.WriteFile(filepath.Join(tmp, task.File), []byte("editable = [\"score.sh\"]\nrun = [\"sh\", \"score.sh\"]\nbudget = \"5s\"\n[metric]\nname = \"score\"\npattern = '^score: (\\d+)'\ndirection = \"higher\"\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(tmp, "score.sh"), []byte("LEVEL=3\necho \"score is $LEVEL\"\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(tmp, task.File), []byte("editable = [\"score.sh\"]\nrun = [\"sh\", \"score.sh\"]\nbudget = \"5s\"\n[metric]\nname = \"score\"\npattern = '^score: (\\d+)'\ndirection = \"higher\"\n"), 0o644)
 	repo := gittest.CommitTree(t, tmp, "task")
 	t.Chdir(repo)
 	_, err := runCLI(t, "baseline", "--tag", "x")
@@ -166,10 +167,10 @@ func TestATaskWithoutAMatchCrashesSayingSo(t *testing.T) {
 
 func TestInitWritesTheTemplatesAndNeverReplacesAFile(t *testing.T) {
 	tmp := t.TempDir()
-	os.WriteFile(filepath.Join(tmp, "README.md"), []byte("a project\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(tmp, "README.md"), []byte("a project\n"), 0o644)
 	repo := gittest.CommitTree(t, tmp, "a project")
 	t.Chdir(repo)
-	os.WriteFile(filepath.Join(repo, task.ProgramFile), []byte("mine\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(repo, task.ProgramFile), []byte("mine\n"), 0o644)
 	out, err := runCLI(t, "init")
 	if err != nil {
 		t.Fatal(err)
@@ -178,10 +179,10 @@ func TestInitWritesTheTemplatesAndNeverReplacesAFile(t *testing.T) {
 		!strings.Contains(out, "fill in autoresearch.toml") {
 		t.Errorf("init said:\n%s", out)
 	}
-	if b, _ := os.ReadFile(filepath.Join(repo, task.ProgramFile)); string(b) != "mine\n" {
+	if b := testfs.ReadFile(t, filepath.Join(repo, task.ProgramFile)); string(b) != "mine\n" {
 		t.Errorf("init replaced program.md: %q", b)
 	}
-	if b, _ := os.ReadFile(filepath.Join(repo, task.File)); string(b) != task.Template {
+	if b := testfs.ReadFile(t, filepath.Join(repo, task.File)); string(b) != task.Template {
 		t.Errorf("autoresearch.toml is not the template")
 	}
 	// As written, the template names what to fill in before anything runs.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"autoresearch/internal/testfs"
 	"bytes"
 	"context"
 	"errors"
@@ -34,7 +35,7 @@ func TestTrainInterrupted(t *testing.T) {
 	repo := toyRepo(t)
 	// A program that stops in the middle of a progress line and hangs there.
 	train := filepath.Join(repo, "gpt", "train.go")
-	b, _ := os.ReadFile(train)
+	b := testfs.ReadFile(t, train)
 	b = bytes.Replace(b, []byte("\tfmt.Println()\n\tswitch MODE"), []byte("\tswitch MODE"), 1)
 	b = bytes.Replace(b, []byte(`MODE  = "ok"`), []byte(`MODE  = "hang"`), 1)
 	if err := os.WriteFile(train, b, 0o644); err != nil {

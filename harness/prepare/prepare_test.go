@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"autoresearch/harness"
+	"autoresearch/internal/testfs"
 )
 
 func smoke(t testing.TB) harness.Profile {
@@ -299,8 +300,8 @@ func TestFailedPrepareKeepsThePreparedData(t *testing.T) {
 		t.Fatal(err)
 	}
 	empty, tiny := t.TempDir(), t.TempDir()
-	os.WriteFile(filepath.Join(empty, "notes.txt"), []byte(" \n"), 0o644)
-	os.WriteFile(filepath.Join(tiny, "t.txt"), []byte(strings.Repeat("ab ", 50)), 0o644)
+	testfs.WriteFile(t, filepath.Join(empty, "notes.txt"), []byte(" \n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(tiny, "t.txt"), []byte(strings.Repeat("ab ", 50)), 0o644)
 	for _, dataset := range []string{"text:" + empty, "text:" + tiny, "text:" + filepath.Join(empty, "missing")} {
 		if _, err := Run(context.Background(), Options{Profile: p, Home: home, Dataset: dataset}); err == nil {
 			t.Fatalf("%s: prepared", dataset)

@@ -10,6 +10,7 @@ import (
 	"autoresearch/internal/agent"
 	"autoresearch/internal/agent/llmtest"
 	"autoresearch/internal/task"
+	"autoresearch/internal/testfs"
 )
 
 const strategyPy = "FAST_WINDOW = 10\nSLOW_WINDOW = 40\n\ndef signal(prices):\n    return 0\n"
@@ -83,7 +84,7 @@ func TestTaskCheckRunsTheTasksBuild(t *testing.T) {
 	builds := 0
 	req = taskRequest(t, func(context.Context) (string, bool) {
 		builds++
-		b, _ := os.ReadFile(filepath.Join(req.Worktree, "strategy.py"))
+		b := testfs.ReadFile(t, filepath.Join(req.Worktree, "strategy.py"))
 		if strings.Contains(string(b), "= x") {
 			return "strategy.py:1: x is not a number", false
 		}

@@ -13,6 +13,7 @@ import (
 
 	"autoresearch/internal/results"
 	"autoresearch/internal/task"
+	"autoresearch/internal/testfs"
 )
 
 func sweepWorktree(t *testing.T) (dir string, orig []byte) {
@@ -36,7 +37,7 @@ func sweepReq(dir string, n int, rows []results.Row) Request {
 }
 
 func TestConstantsAndNeighbours(t *testing.T) {
-	src, _ := os.ReadFile("testdata/train.go")
+	src := testfs.ReadFile(t, "testdata/train.go")
 	cs, err := Constants(src)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestSweepEditsOneConstantGofmtedAndDescribed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _ := os.ReadFile(filepath.Join(dir, "gpt", "train.go"))
+	out := testfs.ReadFile(t, filepath.Join(dir, "gpt", "train.go"))
 	if f, _ := format.Source(out); string(f) != string(out) {
 		t.Error("the edited file is not gofmt'ed")
 	}
@@ -173,7 +174,7 @@ func TestSweepIsDeterministicForASeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := os.ReadFile(filepath.Join(dir, "gpt", "train.go"))
+		b := testfs.ReadFile(t, filepath.Join(dir, "gpt", "train.go"))
 		return p.Description, string(b)
 	}
 	descs := map[string]bool{}
@@ -333,7 +334,7 @@ func TestSweepOnTextFiles(t *testing.T) {
 		// Exactly one line of one file changed, to the described value.
 		changed := 0
 		for name, src := range textFiles {
-			b, _ := os.ReadFile(filepath.Join(dir, name))
+			b := testfs.ReadFile(t, filepath.Join(dir, name))
 			if string(b) == src {
 				continue
 			}

@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"autoresearch/internal/testfs"
 	"errors"
 	"io/fs"
 	"os"
@@ -49,7 +50,7 @@ func TestWriteOverAFolderNamesTheTarget(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "taken")
 	os.Mkdir(target, 0o755)
-	os.WriteFile(filepath.Join(target, "x"), nil, 0o644)
+	testfs.WriteFile(t, filepath.Join(target, "x"), nil, 0o644)
 	err := Write(target, []byte("x"), 0o644)
 	if err == nil || !strings.HasPrefix(err.Error(), "cannot write "+target+": ") || strings.Contains(err.Error(), ".tmp") {
 		t.Errorf("error %v", err)

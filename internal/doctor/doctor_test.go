@@ -17,6 +17,7 @@ import (
 
 	"autoresearch/harness"
 	"autoresearch/internal/agent"
+	"autoresearch/internal/testfs"
 )
 
 // machine describes a machine for the checks; each test changes one part.
@@ -282,7 +283,7 @@ func TestSystemRunsCommandsFromPath(t *testing.T) {
 	if c := checkGo(context.Background(), env); c.Level != Problem || !strings.Contains(c.Msg, "driver not loaded") {
 		t.Errorf("failing go: %+v", c)
 	}
-	os.Remove(filepath.Join(bin, "nvidia-smi"))
+	testfs.Remove(t, filepath.Join(bin, "nvidia-smi"))
 	if c := checkGPU(context.Background(), env); c.Level != Problem || !strings.Contains(c.Msg, "none was found") {
 		t.Errorf("no nvidia-smi with the gpu profile: %+v", c)
 	}

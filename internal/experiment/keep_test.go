@@ -12,6 +12,7 @@ import (
 	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
 	"autoresearch/internal/sandbox"
+	"autoresearch/internal/testfs"
 )
 
 func TestNewNoiseIsTheSampleStandardDeviation(t *testing.T) {
@@ -86,54 +87,6 @@ func TestKeepRuleJudge(t *testing.T) {
 	}
 }
 
-// The keep rule's promise, by simulation with the noise measured on smoke
-// (sigma 0.0056 over five idle baselines), the rule's sigma estimated from
-// the simulated baseline runs: with the defaults it keeps fewer than 5 % of
-// the changes that are in truth no better, and most real gains of 2 sigma;
-// the original rule keeps half of the no-better ones. go test -v prints the
-// table.
-func TestKeepRuleSimulation(t *testing.T) {
-	t.Parallel()
-	const sigma = 0.0056
-	def := KeepRule{LowerIsBetter: true, Sigma: sigma, Multiplier: DefaultNoiseMultiplier, Remeasure: DefaultRemeasure}
-	rules := []struct {
-		name    string
-		rule    KeepRule
-		repeats int
-	}{
-		{"original (strict improvement, 1 baseline run)", KeepRule{LowerIsBetter: true}, 1},
-		{"2 sigma, no re-measurement, 5 baseline runs", KeepRule{LowerIsBetter: true, Sigma: sigma, Multiplier: 2}, 5},
-		{"default, 8 baseline runs (smoke)", def, 8},
-		{"default, 5 baseline runs (cpu, gpu)", def, 5},
-	}
-	t.Logf("%-48s %10s %9s %10s %9s | in a %d-experiment sweep: %s", "rule", "false keep", "runs", "2σ kept", "runs", SweepLen, "false keep, 2σ kept, runs, best's optimism")
-	var got []SimResult
-	for _, c := range rules {
-		s := SimulateKeepRule(c.rule, sigma, c.repeats, 2*sigma, 100000, 1)
-		got = append(got, s)
-		t.Logf("%-48s %9.1f%% %9.2f %9.1f%% %9.2f | %.1f%%, %.1f%%, %.2f, %.2f sigma", c.name,
-			100*s.FalseKeep, s.NullRuns, 100*s.TrueKeep, s.GainRuns, 100*s.SweepFalseKeep, 100*s.SweepTrueKeep, s.SweepRuns, s.SweepOptimism)
-	}
-	if f := got[0].FalseKeep; f < 0.45 || f > 0.55 {
-		t.Errorf("the original rule kept %.1f%% of no-better changes; a fair coin is 50%%", 100*f)
-	}
-	for _, s := range got[2:] {
-		if s.FalseKeep >= 0.05 || s.SweepFalseKeep >= 0.05 {
-			t.Errorf("the default rule kept %.1f%% (fresh) and %.1f%% (sweep) of no-better changes, want under 5%%", 100*s.FalseKeep, 100*s.SweepFalseKeep)
-		}
-		if s.TrueKeep < 0.55 {
-			t.Errorf("the default rule kept only %.1f%% of real 2-sigma gains", 100*s.TrueKeep)
-		}
-		if s.NullRuns > 1+float64(DefaultRemeasure) || s.NullRuns < 1 {
-			t.Errorf("%.2f runs per candidate is outside the rule's bound", s.NullRuns)
-		}
-	}
-	// Re-measuring before a keep makes the best less of a lucky draw.
-	if got[2].SweepOptimism >= got[1].SweepOptimism {
-		t.Errorf("the best reads %.2f sigma too low with the default rule, %.2f without re-measurement", got[2].SweepOptimism, got[1].SweepOptimism)
-	}
-}
-
 // noisySandbox runs the noisy task unconfined: it counts its runs in a file
 // beside its offsets, state outside any scratch folder, which the sandbox
 // would refuse.
@@ -179,7 +132,7 @@ func TestRepeatedBaselineAndRemeasuredCandidates(t *testing.T) {
 	}
 
 	var cfgOnDisk Config
-	b, _ := os.ReadFile(filepath.Join(r.Dir, ConfigFile))
+	b := testfs.ReadFile(t, filepath.Join(r.Dir, ConfigFile))
 	if err := json.Unmarshal(b, &cfgOnDisk); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"autoresearch/internal/agent"
 	"autoresearch/internal/results"
+	"autoresearch/internal/testfs"
 )
 
 // One run through every way an experiment can end. Its results.tsv is
@@ -61,7 +62,7 @@ func TestLoopKeepsDiscardsAndCrashes(t *testing.T) {
 		t.Fatalf("loop ended with %q, %v", stop, err)
 	}
 
-	got, _ := os.ReadFile(filepath.Join(r.Dir, ResultsFile))
+	got := testfs.ReadFile(t, filepath.Join(r.Dir, ResultsFile))
 	golden := filepath.Join("testdata", "loop.tsv")
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"autoresearch/internal/results"
 	"autoresearch/internal/status"
+	"autoresearch/internal/testfs"
 )
 
 // The test binary doubles as a `run` process: with EXPERIMENT_HELPER set to a
@@ -83,7 +84,7 @@ func startHelper(t *testing.T) (dir string, cmd *exec.Cmd, trainer int, out *str
 	pidRE := regexp.MustCompile(`pid (\d+) profile`)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(filepath.Join(dir, "logs", "1.log"))
+		b, _ := os.ReadFile(filepath.Join(dir, "logs", "1.log")) // absent until the run starts
 		if m := pidRE.FindSubmatch(b); m != nil {
 			trainer, _ = strconv.Atoi(string(m[1]))
 			return dir, cmd, trainer, out
@@ -251,7 +252,7 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(r.Dir, lockFile), []byte(strconv.Itoa(dead.Process.Pid)+"\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(r.Dir, lockFile), []byte(strconv.Itoa(dead.Process.Pid)+"\n"), 0o644)
 	rep := &recorder{}
 	r2, err := Open(r.Dir, rep)
 	if err != nil {
@@ -261,7 +262,7 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 	if !rep.logged(fmt.Sprintf("process %d ended", dead.Process.Pid)) {
 		t.Errorf("take-over not reported: %v", rep.logs)
 	}
-	b, _ := os.ReadFile(filepath.Join(r.Dir, lockFile))
+	b := testfs.ReadFile(t, filepath.Join(r.Dir, lockFile))
 	if strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
 		t.Errorf("lock holds %q", b)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"autoresearch/internal/agent"
 	"autoresearch/internal/sandbox"
+	"autoresearch/internal/testfs"
 )
 
 // edit replaces old with new in the worktree's gpt/train.go.
@@ -19,7 +20,7 @@ func edit(t testing.TB, old, new string) func(agent.Request) {
 		if err != nil || !strings.Contains(string(b), old) {
 			t.Fatalf("gpt/train.go lacks %q (%v)", old, err)
 		}
-		os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644)
+		testfs.WriteFile(t, p, []byte(strings.Replace(string(b), old, new, 1)), 0o644)
 	}
 }
 
@@ -86,7 +87,7 @@ func main() {`)
 			defer r.Close()
 			r.Sandbox = mode
 			harnessFile := filepath.Join(r.Worktree(), "harness", "harness.go")
-			before, _ := os.ReadFile(harnessFile)
+			before := testfs.ReadFile(t, harnessFile)
 			p := newScripted(t, idea{desc: "rewrite the harness", edit: func(req agent.Request) { scribble(req); set(t, "VALUE", "0.5")(req) }})
 			if _, err := r.Loop(context.Background(), Options{Proposer: p}); err != nil {
 				t.Fatal(err)
@@ -106,7 +107,7 @@ func main() {`)
 					t.Errorf("unconfined: %s/%s (%s), want a runtime crash naming harness/harness.go", last.Status, last.Crash, last.Reason)
 				}
 			}
-			if after, _ := os.ReadFile(harnessFile); string(after) != string(before) {
+			if after := testfs.ReadFile(t, harnessFile); string(after) != string(before) {
 				t.Errorf("the harness was left changed:\n%s", after)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
+	"autoresearch/internal/testfs"
 )
 
 func TestSetupMakesTheWorkspace(t *testing.T) {
@@ -32,7 +33,7 @@ func TestSetupMakesTheWorkspace(t *testing.T) {
 			t.Errorf("the workspace lacks %s", name)
 		}
 	}
-	if b, _ := os.ReadFile(filepath.Join(r.Dir, ResultsFile)); string(b) != results.Header("val_bpb")+"\n" {
+	if b := testfs.ReadFile(t, filepath.Join(r.Dir, ResultsFile)); string(b) != results.Header("val_bpb")+"\n" {
 		t.Errorf("results.tsv is %q", b)
 	}
 	var cfg struct {
@@ -131,7 +132,7 @@ func TestSetupStartsOverAfterAHalfFinishedSetup(t *testing.T) {
 		t.Fatalf("setup over a half-finished one: %v", err)
 	}
 	defer r.Close()
-	if b, _ := os.ReadFile(filepath.Join(dir, "worktree", "gpt", "train.go")); !strings.Contains(string(b), "package main") {
+	if b := testfs.ReadFile(t, filepath.Join(dir, "worktree", "gpt", "train.go")); !strings.Contains(string(b), "package main") {
 		t.Errorf("train.go is %q", b)
 	}
 	if _, err := Setup(toyConfig(user, "t1"), nil); err == nil || !strings.Contains(err.Error(), "already") {
@@ -179,7 +180,7 @@ func TestSetupLinksSharedPathsWithoutTrippingTheGuard(t *testing.T) {
 		t.Fatalf("rows %+v, want the baseline kept (the link must not count as a change)", rows)
 	}
 	r.Close()
-	os.Remove(link)
+	testfs.Remove(t, link)
 	r, err = Open(r.Dir, nil)
 	if err != nil {
 		t.Fatal(err)

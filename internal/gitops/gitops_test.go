@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"autoresearch/internal/testfs"
 	"errors"
 	"os"
 	"os/exec"
@@ -127,7 +128,7 @@ func TestGuardRejectsChangesOutsideEditablePaths(t *testing.T) {
 	}
 	write(t, r.Dir(), "harness/fixed.go", "package harness\n\nvar Cheat = 1\n")
 	write(t, r.Dir(), "gpt/extra.go", "package main\n")
-	os.Remove(filepath.Join(r.Dir(), "README.md"))
+	testfs.Remove(t, filepath.Join(r.Dir(), "README.md"))
 	err := r.Guard(base, editable)
 	var ge *GuardError
 	if !errors.As(err, &ge) {

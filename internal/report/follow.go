@@ -22,6 +22,13 @@ func Follow(ctx context.Context, path string, w io.Writer, interval time.Duratio
 
 // FollowMetric is Follow for a metric of the given direction.
 func FollowMetric(ctx context.Context, path string, w io.Writer, interval time.Duration, lowerIsBetter bool) error {
+	return followMetric(ctx, path, w, interval, lowerIsBetter, nil)
+}
+
+// followMetric is FollowMetric; polled, when set, is told the bytes of the
+// file each poll read, once the poll has been shown (a test waits on it
+// instead of sleeping).
+func followMetric(ctx context.Context, path string, w io.Writer, interval time.Duration, lowerIsBetter bool, polled func(read int)) error {
 	ew := &errWriter{w: w}
 	var (
 		l       layout
@@ -67,6 +74,9 @@ func FollowMetric(ctx context.Context, path string, w io.Writer, interval time.D
 		}
 		if ew.err != nil {
 			return ew.err
+		}
+		if polled != nil {
+			polled(len(raw))
 		}
 		select {
 		case <-ctx.Done():

@@ -53,12 +53,21 @@ func appendTo(t *testing.T, path, text string) {
 	}
 }
 
-func startFollow(t *testing.T, path string) (*syncBuffer, func() error) {
+// startFollow follows path; the channel receives the bytes each poll read,
+// once the poll has been shown.
+func startFollow(t *testing.T, path string) (*syncBuffer, <-chan int, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- Follow(ctx, path, out, time.Millisecond) }()
+	polls := make(chan int, 1)
+	polled := func(read int) {
+		select {
+		case polls <- read:
+		default: // nobody is waiting: drop it
+		}
+	}
+	go func() { done <- followMetric(ctx, path, out, time.Millisecond, true, polled) }()
 	stop := func() error {
 		cancel()
 		select {
@@ -70,7 +79,27 @@ func startFollow(t *testing.T, path string) (*syncBuffer, func() error) {
 		}
 	}
 	t.Cleanup(func() { cancel() })
-	return out, stop
+	return out, polls, stop
+}
+
+// afterPollOf returns once a poll that read all of path as it is now has
+// been shown.
+func afterPollOf(t *testing.T, polls <-chan int, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case read := <-polls:
+			if int64(read) >= fi.Size() {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Follow stopped polling")
+		}
+	}
 }
 
 func TestFollowShowsRowsAsTheyArrive(t *testing.T) {
@@ -78,12 +107,13 @@ func TestFollowShowsRowsAsTheyArrive(t *testing.T) {
 	if err := os.WriteFile(path, []byte("commit\tval_bpb\tmemory_gb\tstatus\tdescription\na1b2c3d\t1.000000\t1.0\tkeep\tbaseline\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, stop := startFollow(t, path)
+	out, polls, stop := startFollow(t, path)
 	waitFor(t, out, "baseline")
 
-	// Half a row: nothing is shown until its newline arrives.
+	// Half a row: nothing is shown until its newline arrives, though the
+	// file was read with it.
 	appendTo(t, path, "b2c3d4e\t0.990000\t1.0\tkeep\thalve")
-	time.Sleep(30 * time.Millisecond)
+	afterPollOf(t, polls, path)
 	if strings.Contains(out.String(), "b2c3d4e") {
 		t.Fatalf("a partial line was shown:\n%s", out.String())
 	}
@@ -134,7 +164,7 @@ func TestFollowStartsOverWhenTheFileIsReplaced(t *testing.T) {
 	if err := os.WriteFile(path, []byte(header+"a1b2c3d\t1.000000\t1.0\tkeep\tfirst run baseline\nb2c3d4e\t1.100000\t1.0\tdiscard\tsomething\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, stop := startFollow(t, path)
+	out, _, stop := startFollow(t, path)
 	waitFor(t, out, "something")
 	if err := os.WriteFile(path, []byte(header+"e5f6a7b\t2.000000\t1.0\tkeep\tsecond run baseline\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"autoresearch/internal/results"
+	"autoresearch/internal/testfs"
 )
 
 // A run folder with a baseline measured four times and two re-measured
@@ -64,8 +65,8 @@ func TestNoiseShownInTableAndSummary(t *testing.T) {
 // has no noise to show.
 func TestNoNoise(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "run.json"), []byte(`{"version": 1}`), 0o644)
-	os.WriteFile(filepath.Join(dir, "experiments.jsonl"), []byte(`{"n":1,"status":"keep","threshold":0,"measurements":[0.9]}`+"\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "run.json"), []byte(`{"version": 1}`), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "experiments.jsonl"), []byte(`{"n":1,"status":"keep","threshold":0,"measurements":[0.9]}`+"\n"), 0o644)
 	for _, p := range []string{filepath.Join(dir, "results.tsv"), filepath.Join(t.TempDir(), "results.tsv")} {
 		if n, err := ReadNoise(p); n != nil || err != nil {
 			t.Errorf("%s: noise %+v, %v; want none", p, n, err)
@@ -75,7 +76,7 @@ func TestNoNoise(t *testing.T) {
 
 func TestNoiseLineNamesOutliers(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "run.json"), []byte(`{"noise": {"values": [0.6, 0.61, 1.0], "sigma": 0.007, "outliers": [1.0]}}`), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "run.json"), []byte(`{"noise": {"values": [0.6, 0.61, 1.0], "sigma": 0.007, "outliers": [1.0]}}`), 0o644)
 	n, err := ReadNoise(filepath.Join(dir, "results.tsv"))
 	if err != nil || n == nil || n.Line() != "noise: sigma 0.007000 over 3 baseline runs (0.600000 to 1.000000, 1 outlier left out)" {
 		t.Errorf("noise %+v (%v): %q", n, err, n.Line())

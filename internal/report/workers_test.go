@@ -1,7 +1,7 @@
 package report
 
 import (
-	"os"
+	"autoresearch/internal/testfs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,8 +22,8 @@ func TestReadWorkers(t *testing.T) {
 `
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	flights := `{"flights":[{"worker":2,"label":"w2-4","phase":"training","description":"DEPTH 8 -> 9","job":"4411","start":"2026-12-01T10:00:00Z"}],"queue":[{"description":"x"}]}`
-	os.WriteFile(filepath.Join(dir, "experiments.jsonl"), []byte(recs), 0o644)
-	os.WriteFile(filepath.Join(dir, "inflight.json"), []byte(flights), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "experiments.jsonl"), []byte(recs), 0o644)
+	testfs.WriteFile(t, filepath.Join(dir, "inflight.json"), []byte(flights), 0o644)
 	w, err := ReadWorkers(results)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"autoresearch/internal/testfs"
 	"errors"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func TestCreateRefusesToOverwrite(t *testing.T) {
 	if err := Create(path, DefaultMetric); err == nil {
 		t.Fatal("Create replaced an existing results file")
 	}
-	if b, _ := os.ReadFile(path); string(b) != "precious" {
+	if b := testfs.ReadFile(t, path); string(b) != "precious" {
 		t.Fatalf("existing file changed to %q", b)
 	}
 }
@@ -76,7 +77,7 @@ func TestReadRoundTrip(t *testing.T) {
 	for _, r := range f.Rows {
 		b.WriteString(r.Format() + "\n")
 	}
-	want, _ := os.ReadFile("testdata/original.tsv")
+	want := testfs.ReadFile(t, "testdata/original.tsv")
 	if b.String() != string(want) {
 		t.Errorf("re-formatted rows differ:\n%s", b.String())
 	}

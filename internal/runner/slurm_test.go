@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"autoresearch/internal/sandbox"
+	"autoresearch/internal/testfs"
 )
 
 func slurmSpec(t *testing.T, script string) (Spec, *bytes.Buffer) {
@@ -203,7 +204,7 @@ func TestSlurmSandboxedJob(t *testing.T) {
 		t.Fatalf("crash %q (%s), source %q, val_bpb %v; log:\n%s", res.Crash, res.Reason, res.Source, res.Metric("val_bpb"), log)
 	}
 	base := strings.TrimSuffix(sp.ResultPath, ".json")
-	script, _ := os.ReadFile(base + ".sbatch")
+	script := testfs.ReadFile(t, base+".sbatch")
 	if !strings.Contains(string(script), sandbox.Subcommand) || !strings.Contains(string(script), base+".scratch") {
 		t.Errorf("the job script does not run the launcher with the scratch folder beside the result:\n%s", script)
 	}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"autoresearch/internal/testfs"
 	"errors"
 	"fmt"
 	"net"
@@ -87,9 +88,9 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 	}
-	os.WriteFile(filepath.Join(w.home, ".aws", "credentials"), []byte("[default]\naws_secret_access_key=hunter2\n"), 0o600)
-	os.WriteFile(filepath.Join(w.harness, "eval.go"), []byte("package harness\n"), 0o644)
-	os.WriteFile(w.data, []byte("tokens"), 0o644)
+	testfs.WriteFile(t, filepath.Join(w.home, ".aws", "credentials"), []byte("[default]\naws_secret_access_key=hunter2\n"), 0o600)
+	testfs.WriteFile(t, filepath.Join(w.harness, "eval.go"), []byte("package harness\n"), 0o644)
+	testfs.WriteFile(t, w.data, []byte("tokens"), 0o644)
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

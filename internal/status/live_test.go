@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"autoresearch/internal/results"
+	"autoresearch/internal/testfs"
 )
 
 // clock is a settable time source for the reporters.
@@ -123,7 +124,7 @@ func TestNewPicksByTerminal(t *testing.T) {
 	r.Start(1)
 	r.Progress(0.5)
 	f.Sync()
-	raw, _ := os.ReadFile(f.Name())
+	raw := testfs.ReadFile(t, f.Name())
 	if strings.Contains(string(raw), "\r") || !strings.Contains(string(raw), "experiment 1: training 50%\n") {
 		t.Errorf("file output %q", raw)
 	}

@@ -38,22 +38,26 @@
 //	dev, err := tensor.Open(os.Getenv(harness.EnvDevice)) // "cpu" or "cuda"
 //	rng := tensor.NewRNG(42)
 //	w := dev.Parameter("lm_head", dev.Normal(rng, 0, 0.001, vocab, dim))
-//	...
-//	for each micro-step {
-//		s := dev.Scope()                   // everything made below is freed by Close
-//		loss := model(x, y)                // ops record the graph
-//		trainLoss := loss.Detach()         // Backward frees loss; keep a copy
-//		loss.MulScalar(1 / accum).Backward() // adds into each parameter's Grad
-//		fmt.Println(trainLoss.Item())
-//		s.Close()
+//	opt := ...                              // optimizer state, made in setup: the root scope, never freed
+//	for !budget.Done() {
+//		loss := dev.Step(func() *tensor.Tensor { // everything made inside is freed when it returns
+//			var train *tensor.Tensor
+//			for each micro-step {
+//				l := model(x, y)                     // ops record the graph
+//				train = l.Detach()                   // Backward frees l; keep a copy
+//				l.MulScalar(1 / accum).Backward()    // adds into each parameter's Grad
+//			}
+//			dev.NoGrad(func() { opt.Step() })    // AdamWStep, Nesterov, AddMatMul, MuonUpdate
+//			dev.ZeroGrad()
+//			return train
+//		})
+//		fmt.Println(loss)
 //	}
-//	s := dev.Scope()
-//	dev.NoGrad(func() { /* optimizer: AdamWStep, Nesterov, AddMatMul, MuonUpdate */ })
-//	s.Close()
-//	dev.ZeroGrad()
+//	dev.Eval(func() { /* evaluation: no graph, its own scope */ })
 //
-// Optimizer state made inside a scope must be Keep()'d (or made before any
-// scope opens: tensors of the root scope are never freed automatically).
+// Step and Eval open a scope (see Scope) and close it when f returns.
+// Tensors made outside any scope, in setup, belong to the root scope and are
+// never freed automatically: parameters and optimizer state live there.
 // The device's peak memory (Device.Memory) and peak FLOP/s
 // (Device.PeakFLOPS) feed the summary's peak_vram_mb and mfu_percent.
 //

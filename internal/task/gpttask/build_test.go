@@ -2,6 +2,7 @@ package gpttask
 
 import (
 	"autoresearch/internal/runner"
+	"autoresearch/internal/testfs"
 	"context"
 	"debug/elf"
 	"os"
@@ -54,8 +55,8 @@ func TestDeviceEnv(t *testing.T) {
 	if got := strings.Join(DeviceEnv(runner.CUDA), "|"); got != "LD_LIBRARY_PATH="+home+"/lib64:/usr/lib/extra" {
 		t.Errorf("cuda env %s", got)
 	}
-	os.MkdirAll(filepath.Join(home, "lib", "nvrtc"), 0o755)
-	os.MkdirAll(filepath.Join(home, "lib", "stubs"), 0o755)
+	testfs.MkdirAll(t, filepath.Join(home, "lib", "nvrtc"), 0o755)
+	testfs.MkdirAll(t, filepath.Join(home, "lib", "stubs"), 0o755)
 	if got := strings.Join(DeviceEnv(runner.CUDA), "|"); got != "LD_LIBRARY_PATH="+home+"/lib/nvrtc:/usr/lib/extra" {
 		t.Errorf("cuda env of the SDK layout %s", got)
 	}
@@ -84,7 +85,7 @@ func sharedLib(t *testing.T, path, fn string, value int, soname string) {
 		t.Fatal(err)
 	}
 	src := path + ".c"
-	os.WriteFile(src, []byte("int "+fn+"(void) { return "+string(rune('0'+value))+"; }\n"), 0o644)
+	testfs.WriteFile(t, src, []byte("int "+fn+"(void) { return "+string(rune('0'+value))+"; }\n"), 0o644)
 	args := []string{"-shared", "-fPIC", "-o", path, src}
 	if soname != "" {
 		args = append(args, "-Wl,-soname,"+soname)
@@ -92,7 +93,7 @@ func sharedLib(t *testing.T, path, fn string, value int, soname string) {
 	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc %v: %v\n%s", args, err, out)
 	}
-	os.Remove(src)
+	testfs.Remove(t, src)
 }
 
 // The C side of cudaLinkProgram, for links with gcc alone.
@@ -161,7 +162,7 @@ func TestGoBuildForCUDALinksWhereOnlyStubsHaveLibcuda(t *testing.T) {
 			flags := ldflags(t, env)
 			dir := t.TempDir()
 			src := filepath.Join(dir, "main.c")
-			os.WriteFile(src, []byte(cudaLinkMain), 0o644)
+			testfs.WriteFile(t, src, []byte(cudaLinkMain), 0o644)
 			link := func(flags []string) (string, error) {
 				args := append([]string{"-o", filepath.Join(dir, "prog"), src, "-lcuda", "-lcublas", "-lnvrtc"}, flags...)
 				out, err := exec.Command("gcc", args...).CombinedOutput()
@@ -196,8 +197,8 @@ func TestGoBuildForCUDABuildsACgoProgram(t *testing.T) {
 	system := t.TempDir()
 	sharedLib(t, filepath.Join(system, "libcuda.so.1"), "fake_cuda", 1, "libcuda.so.1")
 	src := t.TempDir()
-	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module fake\n\ngo 1.22\n"), 0o644)
-	os.WriteFile(filepath.Join(src, "main.go"), []byte(cudaLinkProgram), 0o644)
+	testfs.WriteFile(t, filepath.Join(src, "go.mod"), []byte("module fake\n\ngo 1.22\n"), 0o644)
+	testfs.WriteFile(t, filepath.Join(src, "main.go"), []byte(cudaLinkProgram), 0o644)
 	t.Setenv("CUDA_HOME", home)
 	bin := filepath.Join(t.TempDir(), "prog")
 	vars := map[string]string{runner.BinVar: bin, runner.WorktreeVar: src}

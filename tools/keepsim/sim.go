@@ -1,8 +1,10 @@
-package experiment
+package main
 
 import (
 	"math"
 	"math/rand/v2"
+
+	"autoresearch/internal/experiment"
 )
 
 // SimResult is what a simulated keep rule did: how often it kept a candidate
@@ -42,7 +44,7 @@ const (
 // baseline and candidates better by gain, each measured as k.Judge asks.
 // When k uses the noise (k.Sigma > 0), its sigma is what each simulated
 // baseline measured, not the true sigma. It is deterministic in seed.
-func SimulateKeepRule(k KeepRule, sigma float64, repeats int, gain float64, trials int, seed uint64) SimResult {
+func SimulateKeepRule(k experiment.KeepRule, sigma float64, repeats int, gain float64, trials int, seed uint64) SimResult {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	draw := func(truth float64) float64 { return truth + sigma*rng.NormFloat64() }
 	sign := 1.0 // better means lower
@@ -57,7 +59,7 @@ func SimulateKeepRule(k KeepRule, sigma float64, repeats int, gain float64, tria
 		for i := range vs {
 			vs[i] = draw(0)
 		}
-		n := NewNoise(vs)
+		n := experiment.NewNoise(vs)
 		if n == nil {
 			return vs[0]
 		}
@@ -73,9 +75,9 @@ func SimulateKeepRule(k KeepRule, sigma float64, repeats int, gain float64, tria
 		for {
 			v, m := k.Judge(best, values)
 			switch v {
-			case VerdictKeep:
+			case experiment.VerdictKeep:
 				return true, m, len(values)
-			case VerdictDiscard:
+			case experiment.VerdictDiscard:
 				return false, m, len(values)
 			}
 			values = append(values, draw(truth))
