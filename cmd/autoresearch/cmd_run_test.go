@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"autoresearch/harness"
+	"autoresearch/internal/experiment"
 	"autoresearch/internal/gitops/gittest"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
@@ -206,5 +208,55 @@ func TestBaselineInterrupted(t *testing.T) {
 	err := root.ExecuteContext(ctx)
 	if exitCode(err) != 130 || err.Error() != `baseline interrupted; nothing was recorded: continue with "autoresearch run --tag t1", which runs the baseline first` {
 		t.Errorf("interrupted baseline: %v (exit %d)\n%s", err, exitCode(err), out.buf.String())
+	}
+}
+
+// A run set up before run.json kept its task under "task" (version 1, the
+// GPT task implied) resumes: its run.json is read, the built-in task's words
+// and lines are filled in, and the next experiment is numbered after the
+// rows it has.
+func TestRunResumesARunOfVersion1(t *testing.T) {
+	repo := toyRepo(t)
+	if out, err := runCLI(t, "baseline", "--repo", repo, "--tag", "old", "--device", "cpu", "--repeat", "1"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	dir := experiment.Dir(repo, "old")
+	cfg, err := experiment.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run.json as version 1 wrote it.
+	tk := cfg.Task
+	v1 := map[string]any{
+		"version": 1, "tag": cfg.Tag, "repo": cfg.Repo, "branch": cfg.Branch, "base_commit": cfg.BaseCommit,
+		"profile": tk.Profile, "device": tk.Device.Name, "editable": tk.Editable, "shared": tk.Shared,
+		"build": tk.Build, "run": map[string]any{"argv": tk.Run.Argv, "env": tk.Run.Env}, "readable": tk.Readable,
+		"limits": tk.Limits, "metric": tk.Metric, "memory_keys": tk.Memory.Keys, "budget_seconds": tk.BudgetSeconds,
+		"eval_allowance_seconds": tk.AllowanceSeconds, "hard_limit_seconds": tk.HardLimitSeconds, "created": cfg.Created,
+	}
+	b, err := json.MarshalIndent(v1, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testfs.WriteFile(t, filepath.Join(dir, experiment.ConfigFile), b, 0o644)
+
+	out, err := runCLI(t, "run", "--repo", repo, "--tag", "old", "--agent", "sweep", "--max-experiments", "1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "resuming run old at experiment 1") || !strings.Contains(out, "stopped: max-experiments reached. 2 experiments") {
+		t.Errorf("resume said:\n%s", out)
+	}
+	r, err := experiment.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Config.Task; got.Source != experiment.V1GPT || got.Metric.Name != "val_bpb" || got.HardLimit() != tk.HardLimit() {
+		t.Errorf("the version 1 run.json read as %+v", got)
+	}
+	upgradeV1GPT(&r.Config.Task)
+	if got := r.Config.Task; got.Source != "gpt" || got.FailLine != "FAIL" || got.Progress == "" || got.Prompt.What == "" || len(got.Requires) != 1 {
+		t.Errorf("the built-in task's words were not filled in: %+v", got)
 	}
 }

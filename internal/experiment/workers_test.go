@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,4 +227,35 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// One seeding rule for the sweep: a proposal is drawn under the number of
+// its experiment (the rows so far plus the experiments in flight before it),
+// so the same --seed proposes the same changes with one worker or two. No
+// change is kept here (an impossible threshold), so the state each proposal
+// sees is the same too: with two workers, the other's change in flight
+// counts as tried, as its result does with one.
+func TestTheSweepProposesTheSameChangesWithOneWorkerOrTwo(t *testing.T) {
+	t.Parallel()
+	proposals := func(workers int) []string {
+		r, err := Setup(toyConfig(newUserRepo(t), fmt.Sprintf("w%d", workers)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		o := Options{Proposer: agent.NewSweep(11), MaxExperiments: 4, MinDelta: 100, Workers: workers}
+		if _, err := r.Loop(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		var descs []string
+		for _, row := range r.Rows()[1:] {
+			descs = append(descs, row.Description)
+		}
+		slices.Sort(descs)
+		return descs
+	}
+	one, two := proposals(1), proposals(2)
+	if len(one) != 4 || !slices.Equal(one, two) {
+		t.Errorf("the same seed proposed\n  %v with one worker\n  %v with two", one, two)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -278,6 +279,27 @@ func TestEveryProblemIsListedMissingKeysLast(t *testing.T) {
 		if !strings.HasPrefix(got[i], want[i]) {
 			t.Errorf("problem %d is %q, want %q...", i, got[i], want[i])
 		}
+	}
+}
+
+// Every optional key of the template, uncommented, parses too: the template
+// shows keys where a user can put them.
+func TestTheTemplatesOptionalKeysParse(t *testing.T) {
+	key := regexp.MustCompile(`^# (\[|[a-z_]+ = )`)
+	var b strings.Builder
+	for _, line := range strings.Split(Template, "\n") {
+		if key.MatchString(line) {
+			line = strings.TrimPrefix(line, "# ")
+		}
+		b.WriteString(line + "\n")
+	}
+	getenv := func(k string) string { return map[string]string{"AUTORESEARCH_HOME": "/data"}[k] }
+	tk, err := Parse([]byte(b.String()), File, nil, Options{Getenv: getenv})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if tk.Device.Name != CUDA || len(tk.Requires) != 1 || tk.Limits.MemoryMB != 8192 || tk.Memory.Pattern == "" || len(tk.Shared) != 1 {
+		t.Errorf("the uncommented template parsed as %+v", tk)
 	}
 }
 

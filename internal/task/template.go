@@ -34,20 +34,45 @@ budget = "60s"
 # Optional: the instructions the LLM agent follows (--program overrides it).
 program = "program.md"
 
+# Optional, for programs that need more than the repository:
+# shared = [".venv"]          # untracked folders linked into each clone
+# env = { DATA = "${AUTORESEARCH_HOME}/prices" }   # ${NAME}: your variable
+# readable = ["${AUTORESEARCH_HOME}/prices"]       # read outside the repository
+# device = "cuda"             # opens the GPUs; --workers gives each one
+# allowance = "2m"            # start-up and evaluation beyond two budgets
+# fail = "FAIL"               # a line by which the program gives up
+
 [metric]
 # REQUIRED: the column of results.tsv and the word the agent sees.
 name = "sharpe"
-# REQUIRED: a regular expression matched against each line of the log; its
-# first group is the value, and the last matching line counts. Single quotes
-# keep backslashes as they are. A log without a match is a crash.
+# A regular expression matched against each line of the log; its first group
+# is the value, and the last matching line counts. Single quotes keep
+# backslashes as they are. A log without a match is a crash. Without it, the
+# value comes from the program's result file ($AUTORESEARCH_RESULT) or a
+# summary block ("---", then "sharpe: 1.23").
 pattern = '^sharpe:\s*([-+0-9.eE]+)'
 # REQUIRED: "lower" (a loss, an error, a time) or "higher" (a return, an
 # accuracy) is better.
 direction = "higher"
 
-# Optional: the peak memory in megabytes, shown as results.tsv's memory_gb.
+# Optional: the peak memory in megabytes, shown as results.tsv's memory_gb
+# (pattern: read from the log; keys: figures of the program's result file).
 # [memory]
 # pattern = '^peak_mb:\s*([0-9.]+)'
+
+# Optional tables:
+# [limits]                    # the sandbox's limits
+# memory_mb = 8192
+# [progress]                  # the live status's progress, in percent
+# pattern = '^(\d+)% done'
+# [prompt]                    # how the agent's prompt speaks of the task
+# what = "the trading strategy in strategy.py"
+# locked = "backtest.py and the price data"
+# rules = ["Use only the Python standard library."]
+# figures = ["trades", "max_drawdown"]
+# [[require]]                 # what must exist before a run
+# path = "${AUTORESEARCH_HOME}/prices/meta.json"
+# missing = "no prices: run make prices"
 `
 
 // ProgramTemplate is the skeleton of program.md autoresearch init writes.
