@@ -1,34 +1,19 @@
 package runner
 
 import (
-	"os"
+	"autoresearch/internal/testfs"
 	"path/filepath"
 	"slices"
 	"testing"
 )
 
-// toolkit makes a folder with include/cuda.h (a CUDA toolkit as CUDAHome sees one) or,
-// with header false, an empty folder.
-func toolkit(t *testing.T, dir string, header bool) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, "include"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if header {
-		if err := os.WriteFile(filepath.Join(dir, "include", "cuda.h"), []byte("/* cuda.h */\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func TestCUDAHomeSearchOrder(t *testing.T) {
 	root := t.TempDir()
 	dir := func(name string) string { return filepath.Join(root, name) }
 	for _, name := range []string{"home", "path", "local", "opt", "cuda-11.8", "cuda-12.4", "cuda-12.10"} {
-		toolkit(t, dir(name), true)
+		testfs.Toolkit(t, dir(name), true)
 	}
-	toolkit(t, dir("empty"), false)
+	testfs.Toolkit(t, dir("empty"), false)
 	versioned := filepath.Join(root, "cuda-*")
 	roots := []string{dir("local"), dir("opt")}
 	for _, c := range []struct {

@@ -5,6 +5,7 @@ package testfs
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -48,4 +49,15 @@ func Symlink(t testing.TB, oldname, newname string) {
 	if err := os.Symlink(oldname, newname); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Toolkit makes dir look like a CUDA toolkit, a folder with include/cuda.h
+// (or, with header false, only an empty include/), and returns it.
+func Toolkit(t testing.TB, dir string, header bool) string {
+	t.Helper()
+	MkdirAll(t, filepath.Join(dir, "include"), 0o755)
+	if header {
+		WriteFile(t, filepath.Join(dir, "include", "cuda.h"), []byte("/* cuda.h */\n"), 0o644)
+	}
+	return dir
 }

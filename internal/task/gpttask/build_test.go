@@ -13,23 +13,8 @@ import (
 	"testing"
 )
 
-// toolkit makes a folder with include/cuda.h (a CUDA toolkit as CUDAHome sees one) or,
-// with header false, an empty folder.
-func toolkit(t *testing.T, dir string, header bool) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, "include"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if header {
-		if err := os.WriteFile(filepath.Join(dir, "include", "cuda.h"), []byte("/* cuda.h */\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func TestGoBuildForCUDAUsesCUDAHome(t *testing.T) {
-	home := toolkit(t, t.TempDir(), true)
+	home := testfs.Toolkit(t, t.TempDir(), true)
 	t.Setenv("CUDA_HOME", home)
 	argv, env := GoBuild("./gpt", runner.CUDA)
 	vars := map[string]string{runner.BinVar: "/r/bin/train", runner.WorktreeVar: "/r/wt"}
@@ -46,7 +31,7 @@ func TestGoBuildForCUDAUsesCUDAHome(t *testing.T) {
 }
 
 func TestDeviceEnv(t *testing.T) {
-	home := toolkit(t, t.TempDir(), true)
+	home := testfs.Toolkit(t, t.TempDir(), true)
 	t.Setenv("CUDA_HOME", home)
 	t.Setenv("LD_LIBRARY_PATH", "/usr/lib/extra")
 	if env := DeviceEnv(runner.CPU); len(env) != 0 {
@@ -107,7 +92,7 @@ int main(void) { return fake_cuda() + fake_cublas() + fake_nvrtc() == 3 ? 0 : 1;
 // its function. libcuda.so is a link stub naming the driver's libcuda.so.1.
 func fakeCUDA(t *testing.T, home string, libs map[string]string) {
 	t.Helper()
-	toolkit(t, home, true)
+	testfs.Toolkit(t, home, true)
 	for rel, fn := range libs {
 		soname := ""
 		if fn == "fake_cuda" {
