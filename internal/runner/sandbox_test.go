@@ -5,12 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"autoresearch/harness"
 	"autoresearch/internal/sandbox"
+	"autoresearch/internal/task"
+	"autoresearch/internal/testfs"
 )
 
 // sandboxed runs the helper in mode under the sandbox (the test binary is
@@ -114,5 +117,21 @@ func TestConfineForAJobScript(t *testing.T) {
 	}
 	if b, err := os.ReadFile(c.ResultPath); err != nil || !strings.Contains(string(b), "0.5") {
 		t.Errorf("no result in the scratch folder: %v %s", err, b)
+	}
+}
+
+// A task's device decides what its sandbox opens: a cuda task (the GPT on a
+// GPU, or a task file with device = "cuda") reads the toolkit and the
+// driver's files; a cpu task does not.
+func TestTaskPolicyFollowsTheTasksDevice(t *testing.T) {
+	t.Setenv("CUDA_HOME", testfs.Toolkit(t, t.TempDir(), true))
+	tk := task.Task{Device: task.Device{Name: task.CUDA}, Readable: []string{"/data"}, Limits: sandbox.Limits{MemoryMB: 512}}
+	p := TaskPolicy(sandbox.Auto, &tk)
+	if !slices.Contains(p.Read, "/data") || !slices.Contains(p.Read, CUDAHome()) || !slices.Contains(p.Read, "/proc/driver/nvidia") || p.Limits.MemoryMB != 512 {
+		t.Errorf("a cuda task's policy: %+v", p)
+	}
+	tk.Device.Name = task.CPU
+	if p := TaskPolicy(sandbox.Auto, &tk); slices.Contains(p.Read, CUDAHome()) || slices.Contains(p.Read, "/proc/driver/nvidia") {
+		t.Errorf("a cpu task's policy opens the GPU: %+v", p)
 	}
 }
