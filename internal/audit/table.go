@@ -83,6 +83,68 @@ func (s Summary) HeldLine() string {
 		100*s.Held, 100*Level, 100*s.Low, 100*s.High, s.Gain.DF)
 }
 
+// Headline is the audit in one line: how much of the gain held, and how
+// many kept changes did not.
+func (a *Audit) Headline() string {
+	s := a.Summarize()
+	var h string
+	switch {
+	case math.IsNaN(s.Held):
+		h = "no fresh value of the baseline or the best"
+	case math.IsNaN(s.Low) || s.Low == s.High:
+		h = fmt.Sprintf("%.1f %% of the logged gain held", 100*s.Held)
+	default:
+		h = fmt.Sprintf("%.1f %% of the logged gain held (%.0f %% interval %.1f %% to %.1f %%)", 100*s.Held, 100*Level, 100*s.Low, 100*s.High)
+	}
+	if len(s.Steps) > 0 {
+		h += fmt.Sprintf("; %d of %s did not", len(s.Failed()), plural(len(s.Steps), "kept change"))
+	}
+	if !a.Complete {
+		h += fmt.Sprintf("; interrupted after %d of %d runs", a.Measured(), a.Planned())
+	}
+	return h
+}
+
+// About says what the audit found of experiment n, as key and text pairs:
+// its fresh runs against its logged value and, for a kept change of an
+// audit of every kept commit, whether it held. Nil when the audit did not
+// measure n.
+func (a *Audit) About(n int) [][2]string {
+	i, ok := a.Find(n)
+	if !ok {
+		return nil
+	}
+	p, e := a.Programs[i], a.Estimate(i)
+	values := make([]string, 0, len(p.Fresh))
+	for _, r := range p.Fresh {
+		if r.Crash != "" {
+			values = append(values, "crash")
+		} else {
+			values = append(values, fmt.Sprintf("%.6f", r.Value))
+		}
+	}
+	fresh := fmt.Sprintf("%s fresh (%s: %s), logged %.6f; audited %s", e.Fresh(), e.Count(), strings.Join(values, ", "),
+		p.Logged, a.Started.Local().Format("2006-01-02 15:04"))
+	out := [][2]string{{"audit", fresh}}
+	for _, st := range a.Summarize().Steps {
+		if st.Program != i {
+			continue
+		}
+		parent := a.Programs[st.Parent].N
+		text := fmt.Sprintf("against #%d: logged %+.6f, fresh %+.6f", parent, st.Logged, st.Fresh.Delta)
+		switch {
+		case !st.Known:
+			text += ": not judged (fewer than two fresh runs)"
+		case st.Held:
+			text += fmt.Sprintf(" ± %.6f: held", st.Fresh.SE)
+		default:
+			text += fmt.Sprintf(" ± %.6f: did NOT hold, the fresh delta is not better than #%d's by at least one standard error", st.Fresh.SE, parent)
+		}
+		out = append(out, [2]string{"audit delta", text})
+	}
+	return out
+}
+
 // Verdict is a step's word in the held column.
 func (st Step) Verdict() string {
 	switch {
@@ -132,34 +194,24 @@ func (a *Audit) Conclusion(s Summary) string {
 		len(failed), plural(len(s.Steps), "kept change"), strings.Join(names, ", "))
 }
 
-// WriteTable writes the audit as the audit command prints it: the heading,
-// logged against fresh values of the baseline and the best, the gains and
-// how much held; then, for an audit of every kept commit, one row per kept
-// change.
-func WriteTable(w io.Writer, a *Audit) error {
-	ew := &errWriter{w: w}
-	s := a.Summarize()
-	fmt.Fprintln(ew, a.Heading())
-	if st := a.State(); st != "" {
-		fmt.Fprintln(ew, st)
-	}
+// Cells are the audit's two tables, each header first: the logged and
+// fresh values of the baseline and the best and the gains; and, when it
+// measured every kept commit, one row per kept change (none otherwise).
+func (a *Audit) Cells(s Summary) (values, steps [][]string) {
 	if len(a.Programs) < 2 {
-		return ew.err
+		return nil, nil
 	}
 	base, best := a.Programs[s.Base], a.Programs[s.Best]
-	fmt.Fprintln(ew)
-	columns(ew, "", [][]string{
+	values = [][]string{
 		{"", "logged " + a.Metric, "fresh: mean ± standard error", "fresh runs"},
 		{fmt.Sprintf("baseline #%d", base.N), fmt.Sprintf("%.6f", base.Logged), s.BaseFresh.Fresh(), s.BaseFresh.Count()},
 		{fmt.Sprintf("best #%d", best.N), fmt.Sprintf("%.6f", best.Logged), s.BestFresh.Fresh(), s.BestFresh.Count()},
 		{"gain", a.gain(s.LoggedGain, base.Logged, math.NaN()), a.gain(s.Gain.Delta, s.BaseFresh.Mean, s.Gain.SE), ""},
-	})
-	fmt.Fprintf(ew, "held: %s\n", s.HeldLine())
-	if len(s.Steps) == 0 {
-		return ew.err
 	}
-	fmt.Fprintf(ew, "\nkept changes, each against the kept commit before it (held: the fresh delta is better by at least its standard error):\n")
-	cells := [][]string{{"#", "commit", "logged delta", "fresh delta ± se", "held", "description"}}
+	if len(s.Steps) == 0 {
+		return values, nil
+	}
+	steps = [][]string{{"#", "commit", "logged delta", "fresh delta ± se", "held", "description"}}
 	for _, st := range s.Steps {
 		p := a.Programs[st.Program]
 		fresh := "-"
@@ -169,9 +221,37 @@ func WriteTable(w io.Writer, a *Audit) error {
 		case !math.IsNaN(st.Fresh.Delta):
 			fresh = fmt.Sprintf("%+.6f", st.Fresh.Delta)
 		}
-		cells = append(cells, []string{strconv.Itoa(p.N), short(p.Commit), fmt.Sprintf("%+.6f", st.Logged), fresh, st.Verdict(), p.Description})
+		steps = append(steps, []string{strconv.Itoa(p.N), short(p.Commit), fmt.Sprintf("%+.6f", st.Logged), fresh, st.Verdict(), p.Description})
 	}
-	columns(ew, "  ", cells)
+	return values, steps
+}
+
+// StepsCaption says what the rows of the kept changes show.
+const StepsCaption = "kept changes, each against the kept commit before it (held: the fresh delta is better by at least its standard error)"
+
+// WriteTable writes the audit as the audit command prints it: the heading,
+// logged against fresh values of the baseline and the best, the gains and
+// how much held; then, for an audit of every kept commit, one row per kept
+// change and which did not hold.
+func WriteTable(w io.Writer, a *Audit) error {
+	ew := &errWriter{w: w}
+	s := a.Summarize()
+	fmt.Fprintln(ew, a.Heading())
+	if st := a.State(); st != "" {
+		fmt.Fprintln(ew, st)
+	}
+	values, steps := a.Cells(s)
+	if values == nil {
+		return ew.err
+	}
+	fmt.Fprintln(ew)
+	columns(ew, "", values)
+	fmt.Fprintf(ew, "held: %s\n", s.HeldLine())
+	if steps == nil {
+		return ew.err
+	}
+	fmt.Fprintf(ew, "\n%s:\n", StepsCaption)
+	columns(ew, "  ", steps)
 	fmt.Fprintln(ew, a.Conclusion(s))
 	return ew.err
 }

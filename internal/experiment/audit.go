@@ -141,6 +141,17 @@ func (r *Run) keptPrograms() ([]audit.Program, error) {
 	return progs, nil
 }
 
+// Workers is how many workers the run's experiments ran on: the highest
+// worker its records name, at least one.
+func (r *Run) Workers() int {
+	n := 1
+	recs, _ := ReadRecords(r.path(RecordsFile))
+	for _, rec := range recs {
+		n = max(n, rec.Worker)
+	}
+	return n
+}
+
 // wallSeconds is the run's wall time so far: from its first experiment's
 // start to its last one's end, as experiments.jsonl records them.
 func (r *Run) wallSeconds() float64 {
