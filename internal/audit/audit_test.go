@@ -185,7 +185,7 @@ func TestWriteReadAndTable(t *testing.T) {
 		"0.100000 ± 0.008165 (10.00 %)",
 		"held: 105.3 % of the logged gain, 95 % interval 81.4 % to 129.1 % (Welch's t-interval of the fresh gain, 4.0 degrees of freedom)",
 		"4  bbbbbbb  -0.095000     -0.100000 ± 0.008165  yes   VALUE 0.9",
-		"every kept change held",
+		"Every kept change held",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the table lacks %q:\n%s", want, text)

@@ -48,15 +48,36 @@ func (a *Audit) flags() string {
 	return s
 }
 
+// decimals is how many decimals the audit's figures get: six, as
+// results.tsv has them, for a metric of the size of a val_bpb or a Sharpe
+// ratio; fewer as the baseline's value has more digits before the point, so
+// that a time in nanoseconds reads 21133739, not 21133739.250000.
+func (a *Audit) decimals() int {
+	if len(a.Programs) == 0 {
+		return 6
+	}
+	digits := len(strconv.FormatFloat(math.Trunc(math.Abs(a.Programs[0].Logged)), 'f', 0, 64))
+	return min(max(7-digits, 0), 6)
+}
+
+// num is x with the audit's decimals; signed with a sign always.
+func (a *Audit) num(x float64, signed bool) string {
+	f := "%.*f"
+	if signed {
+		f = "%+.*f"
+	}
+	return fmt.Sprintf(f, a.decimals(), x)
+}
+
 // Fresh is a program's fresh value as "mean ± standard error".
-func (e Estimate) Fresh() string {
+func (a *Audit) Fresh(e Estimate) string {
 	switch {
 	case e.Runs == 0:
 		return "-"
 	case math.IsNaN(e.SE):
-		return fmt.Sprintf("%.6f", e.Mean)
+		return a.num(e.Mean, false)
 	}
-	return fmt.Sprintf("%.6f ± %.6f", e.Mean, e.SE)
+	return a.num(e.Mean, false) + " ± " + a.num(e.SE, false)
 }
 
 // Count is the runs behind an estimate: "5 runs", "4 runs, 1 crashed".
@@ -96,8 +117,12 @@ func (a *Audit) Headline() string {
 	default:
 		h = fmt.Sprintf("%.1f %% of the logged gain held (%.0f %% interval %.1f %% to %.1f %%)", 100*s.Held, 100*Level, 100*s.Low, 100*s.High)
 	}
-	if len(s.Steps) > 0 {
-		h += fmt.Sprintf("; %d of %s did not", len(s.Failed()), plural(len(s.Steps), "kept change"))
+	switch failed := len(s.Failed()); {
+	case len(s.Steps) == 0:
+	case failed == 0:
+		h += "; every kept change held"
+	default:
+		h += fmt.Sprintf("; %d of %s did not hold", failed, plural(len(s.Steps), "kept change"))
 	}
 	if !a.Complete {
 		h += fmt.Sprintf("; interrupted after %d of %d runs", a.Measured(), a.Planned())
@@ -120,25 +145,25 @@ func (a *Audit) About(n int) [][2]string {
 		if r.Crash != "" {
 			values = append(values, "crash")
 		} else {
-			values = append(values, fmt.Sprintf("%.6f", r.Value))
+			values = append(values, a.num(r.Value, false))
 		}
 	}
-	fresh := fmt.Sprintf("%s fresh (%s: %s), logged %.6f; audited %s", e.Fresh(), e.Count(), strings.Join(values, ", "),
-		p.Logged, a.Started.Local().Format("2006-01-02 15:04"))
+	fresh := fmt.Sprintf("%s fresh (%s: %s), logged %s; audited %s", a.Fresh(e), e.Count(), strings.Join(values, ", "),
+		a.num(p.Logged, false), a.Started.Local().Format("2006-01-02 15:04"))
 	out := [][2]string{{"audit", fresh}}
 	for _, st := range a.Summarize().Steps {
 		if st.Program != i {
 			continue
 		}
 		parent := a.Programs[st.Parent].N
-		text := fmt.Sprintf("against #%d: logged %+.6f, fresh %+.6f", parent, st.Logged, st.Fresh.Delta)
+		text := fmt.Sprintf("against #%d: logged %s, fresh %s", parent, a.num(st.Logged, true), a.num(st.Fresh.Delta, true))
 		switch {
 		case !st.Known:
 			text += ": not judged (fewer than two fresh runs)"
 		case st.Held:
-			text += fmt.Sprintf(" ± %.6f: held", st.Fresh.SE)
+			text += fmt.Sprintf(" ± %s: held", a.num(st.Fresh.SE, false))
 		default:
-			text += fmt.Sprintf(" ± %.6f: did NOT hold, the fresh delta is not better than #%d's by at least one standard error", st.Fresh.SE, parent)
+			text += fmt.Sprintf(" ± %s: did NOT hold, the fresh delta is not better than #%d's by at least one standard error", a.num(st.Fresh.SE, false), parent)
 		}
 		out = append(out, [2]string{"audit delta", text})
 	}
@@ -182,9 +207,9 @@ func (a *Audit) Conclusion(s Summary) string {
 			}
 		}
 		if unknown > 0 {
-			return fmt.Sprintf("no kept change failed; %d could not be judged (fewer than two fresh runs)", unknown)
+			return fmt.Sprintf("No kept change failed; %d could not be judged (fewer than two fresh runs).", unknown)
 		}
-		return "every kept change held: each fresh delta is better than its parent's by at least one standard error"
+		return "Every kept change held: each fresh delta is better than its parent's by at least one standard error."
 	}
 	names := make([]string, len(failed))
 	for i, st := range failed {
@@ -204,8 +229,8 @@ func (a *Audit) Cells(s Summary) (values, steps [][]string) {
 	base, best := a.Programs[s.Base], a.Programs[s.Best]
 	values = [][]string{
 		{"", "logged " + a.Metric, "fresh: mean ± standard error", "fresh runs"},
-		{fmt.Sprintf("baseline #%d", base.N), fmt.Sprintf("%.6f", base.Logged), s.BaseFresh.Fresh(), s.BaseFresh.Count()},
-		{fmt.Sprintf("best #%d", best.N), fmt.Sprintf("%.6f", best.Logged), s.BestFresh.Fresh(), s.BestFresh.Count()},
+		{fmt.Sprintf("baseline #%d", base.N), a.num(base.Logged, false), a.Fresh(s.BaseFresh), s.BaseFresh.Count()},
+		{fmt.Sprintf("best #%d", best.N), a.num(best.Logged, false), a.Fresh(s.BestFresh), s.BestFresh.Count()},
 		{"gain", a.gain(s.LoggedGain, base.Logged, math.NaN()), a.gain(s.Gain.Delta, s.BaseFresh.Mean, s.Gain.SE), ""},
 	}
 	if len(s.Steps) == 0 {
@@ -217,11 +242,11 @@ func (a *Audit) Cells(s Summary) (values, steps [][]string) {
 		fresh := "-"
 		switch {
 		case st.Known:
-			fresh = fmt.Sprintf("%+.6f ± %.6f", st.Fresh.Delta, st.Fresh.SE)
+			fresh = a.num(st.Fresh.Delta, true) + " ± " + a.num(st.Fresh.SE, false)
 		case !math.IsNaN(st.Fresh.Delta):
-			fresh = fmt.Sprintf("%+.6f", st.Fresh.Delta)
+			fresh = a.num(st.Fresh.Delta, true)
 		}
-		steps = append(steps, []string{strconv.Itoa(p.N), short(p.Commit), fmt.Sprintf("%+.6f", st.Logged), fresh, st.Verdict(), p.Description})
+		steps = append(steps, []string{strconv.Itoa(p.N), short(p.Commit), a.num(st.Logged, true), fresh, st.Verdict(), p.Description})
 	}
 	return values, steps
 }
@@ -262,9 +287,9 @@ func (a *Audit) gain(g, base, se float64) string {
 	if math.IsNaN(g) {
 		return "-"
 	}
-	s := fmt.Sprintf("%.6f", g)
+	s := a.num(g, false)
 	if !math.IsNaN(se) {
-		s += fmt.Sprintf(" ± %.6f", se)
+		s += " ± " + a.num(se, false)
 	}
 	if base != 0 && !math.IsNaN(base) {
 		s += fmt.Sprintf(" (%.2f %%)", 100*g/math.Abs(base))

@@ -43,6 +43,12 @@
 //   - resume: opening an existing run. The worktree is reset to the commit of
 //     the last keep row, so an experiment cut short (even by SIGKILL) is
 //     rolled back, and numbering and the best continue from results.tsv.
+//   - measurement: a fresh run of one of the run's commits, built and run as
+//     an experiment is, in a worker of its own (workers/<name>/<i>/), that
+//     touches neither the branch nor the records (Measurer, measure.go).
+//   - audit: measurements of the baseline and the final best (or every kept
+//     commit), R each, interleaved, recorded in audit.json; package audit
+//     says how much of the logged gain they hold (Run.Audit).
 //   - lock: an flock on <run>/lock holding the owner's pid. A second process
 //     on the same run is refused; the lock of a dead process is free.
 package experiment

@@ -48,7 +48,9 @@ type MeasureJob struct {
 	Commit, Label string
 }
 
-// Measurer measures commits of an open run in slots of its own.
+// Measurer measures commits of an open run in slots of its own. Use it
+// from the goroutine that owns the run (the loop's coordinator), or while no
+// loop runs: it reads the run's clone.
 type Measurer struct {
 	r     *Run
 	name  string
@@ -106,6 +108,13 @@ func (m *Measurer) Run(ctx context.Context, jobs []MeasureJob, done func(Measure
 	for {
 		for first == nil && wctx.Err() == nil && next < len(jobs) && len(free) > 0 {
 			w, j := free[0], jobs[next]
+			// The clone is set up here, one at a time: the run's clone is
+			// read by one goroutine only.
+			if err := m.checkout(w, j); err != nil {
+				first = err
+				cancel()
+				break
+			}
 			free, next, busy = free[1:], next+1, busy+1
 			go func() {
 				meas, err := m.measure(wctx, w, j)
@@ -165,24 +174,30 @@ func Values(ms []Measurement) []float64 {
 	return vs
 }
 
-// measure runs job j in slot w: its commit checked out in w's clone (the
-// run's clone must hold it), checked against the locked paths, built and
-// run as an experiment is.
-func (m *Measurer) measure(ctx context.Context, w *worker, j MeasureJob) (Measurement, error) {
+// checkout makes slot w's clone job j's commit (the run's clone must hold
+// it: a full hash), checked against the locked paths.
+func (m *Measurer) checkout(w *worker, j MeasureJob) error {
 	r := m.r
-	ms := Measurement{Commit: j.Commit, Label: j.Label, Slot: w.id, Start: time.Now()}
 	if !r.repo.HasCommit(j.Commit) {
-		return ms, fmt.Errorf("commit %s is not in run %s's clone: only the run's commits can be measured", short(j.Commit), r.Config.Tag)
+		return fmt.Errorf("commit %s is not in run %s's clone: only the run's commits can be measured, named by their full hash", short(j.Commit), r.Config.Tag)
 	}
 	if err := w.reset(r, j.Commit); err != nil {
-		return ms, err
+		return err
 	}
 	var ge *gitops.GuardError
 	if err := w.repo.Guard(r.Config.BaseCommit, r.Config.Task.Editable); errors.As(err, &ge) {
-		return ms, fmt.Errorf("commit %s %v: it is not measured", short(j.Commit), ge)
+		return fmt.Errorf("commit %s %v: it is not measured", short(j.Commit), ge)
 	} else if err != nil {
-		return ms, err
+		return err
 	}
+	return nil
+}
+
+// measure builds and runs job j in slot w, whose clone checkout made its
+// commit, as an experiment is built and run.
+func (m *Measurer) measure(ctx context.Context, w *worker, j MeasureJob) (Measurement, error) {
+	r := m.r
+	ms := Measurement{Commit: j.Commit, Label: j.Label, Slot: w.id, Start: time.Now()}
 	w.label = j.Label
 	w.rep.Start(0)
 	rec := r.newRecord(-1, j.Label, "")

@@ -71,7 +71,9 @@ func mdTable(w io.Writer, rows [][]string, rule string) {
 	for i, r := range rows {
 		cells := make([]string, len(r))
 		for j, c := range r {
-			cells[j] = mdEscape(c)
+			if c != "" {
+				cells[j] = mdEscape(c)
+			}
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 		if i == 0 {
