@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"autoresearch/internal/agent"
+	"autoresearch/internal/audit"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/runs"
@@ -34,6 +35,7 @@ type runOptions struct {
 	Remeasure      int
 	Workers        int    // experiments in flight
 	GPUs           string // --gpus: the GPUs the workers get, one each
+	Audit          bool   // audit the run when it ends by itself
 	// setupChanged lists the setup flags given explicitly; they only apply
 	// to a new run.
 	setupChanged []string
@@ -54,13 +56,15 @@ than the threshold, and discards it otherwise. The threshold is the larger of
 by its repeated runs); a change that beats the best at all is trained again, up
 to --remeasure more times, and decided on the mean of its runs. Crashes go back to the agent for up
 to --fix-attempts fixes. A new tag is set up and its baseline run first; an
-existing tag resumes where it stopped.
+existing tag resumes where it stopped. With --audit, a run that ends by itself
+(not by Ctrl-C) measures its baseline and best again, as "autoresearch audit"
+does, so that the morning's results say how much of the gain holds.
 
 In a repository with an autoresearch.toml, the agent edits the task's editable
 files and the metric is the task's, kept when it falls or rises as its
 direction says; the agent's instructions default to the task's program.`,
 		Example: `  autoresearch run --tag nov26 --agent sweep --max-experiments 20
-  OPENAI_API_KEY=... autoresearch run --tag nov26 --model gpt-5 --until 8h
+  OPENAI_API_KEY=... autoresearch run --tag nov26 --model gpt-5 --until 8h --audit
   autoresearch run --tag nov26 --base-url http://localhost:11434/v1 --model qwen3-coder`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -89,6 +93,7 @@ direction says; the agent's instructions default to the task's program.`,
 	f.IntVar(&o.Remeasure, "remeasure", experiment.DefaultRemeasure, "extra runs a change that beats the best gets before the decision (0: decide on one run)")
 	f.IntVar(&o.Workers, "workers", 1, "experiments in flight at once, each worker with its own clone and device (a GPU, or its share of the cores)")
 	f.StringVar(&o.GPUs, "gpus", "", "with --device cuda, the GPUs the workers get, one each, e.g. 0,1,2 (default: all nvidia-smi lists)")
+	f.BoolVar(&o.Audit, "audit", false, "when the run ends by itself (--until, --max-experiments, no more ideas), measure its baseline and best again as \"autoresearch audit\" does")
 	return cmd
 }
 
@@ -250,7 +255,15 @@ func (p *runPlan) execute(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "stopped: %s. %d experiments, best %s %.6f at %s; results in %s\n",
 		stop, len(rows), metric, best, r.Kept()[:7], filepath.Join(r.Dir, experiment.ResultsFile))
-	return nil
+	if !o.Audit {
+		return nil
+	}
+	if keptChanges(rows) == 0 {
+		fmt.Fprintf(out, "no audit: run %s has kept no change beyond its baseline\n", o.Tag)
+		return nil
+	}
+	rep.Logf("auditing run %s: its baseline and its best, %d fresh runs each (autoresearch audit)", o.Tag, audit.DefaultRuns)
+	return auditRun(ctx, r, experiment.AuditOptions{Workers: o.Workers, WorkerEnv: opts.WorkerEnv}, rep, out)
 }
 
 // open resumes the planned run, or sets it up, and reads the agent's

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"autoresearch/internal/audit"
 	"autoresearch/internal/contract"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/numfmt"
@@ -106,6 +107,13 @@ func runShow(_ context.Context, opts showOptions, n int, out io.Writer) error {
 		}
 		if rec.FixAttempts > 0 {
 			line("fixes", "%d", rec.FixAttempts)
+		}
+		if a, err := audit.Read(dir); err != nil {
+			line("audit", "%v", err)
+		} else if a != nil {
+			for _, kv := range a.About(n) {
+				line(kv[0], "%s", kv[1])
+			}
 		}
 		if len(rec.Figures) > 0 {
 			line("figures", "%s", keyValues(rec.Figures, "%.6g"))

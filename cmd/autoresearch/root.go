@@ -18,6 +18,7 @@ func commands() []*cobra.Command {
 		newTrainCmd(),
 		newBaselineCmd(),
 		newRunCmd(),
+		newAuditCmd(),
 		newResultsCmd(),
 		newReportCmd(),
 		newShowCmd(),

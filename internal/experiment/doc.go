@@ -49,6 +49,12 @@
 //   - resume: opening an existing run. Numbering and the best continue from
 //     results.tsv; an experiment a killed process left in flight is recorded
 //     as interrupted, except a cluster job, which is followed again.
+//   - measurement: a fresh run of one of the run's commits, built and run as
+//     an experiment is, in a worker of its own (workers/<name>/<i>/), that
+//     touches neither the branch nor the records (Measurer, measure.go).
+//   - audit: measurements of the baseline and the final best (or every kept
+//     commit), R each, interleaved, recorded in audit.json; package audit
+//     says how much of the logged gain they hold (Run.Audit).
 //   - lock: an flock on <run>/lock holding the owner's pid. A second process
 //     on the same run is refused; the lock of a dead process is free.
 package experiment

@@ -128,7 +128,12 @@ func (w *worker) reset(r *Run, commit string) error {
 
 // openWorker opens worker i's clone, or makes it from the run's worktree.
 func (r *Run) openWorker(i int) (*worker, error) {
-	dir := filepath.Join(r.Dir, WorkersDir, strconv.Itoa(i))
+	return r.openClone(filepath.Join(r.Dir, WorkersDir, strconv.Itoa(i)), i)
+}
+
+// openClone opens the worker whose clone, binaries and scratch folder live
+// in dir, making the clone from the run's worktree when it has none.
+func (r *Run) openClone(dir string, i int) (*worker, error) {
 	wt := filepath.Join(dir, WorktreeDir)
 	repo, err := gitops.Open(wt)
 	if err != nil {

@@ -2,7 +2,9 @@ package report
 
 import (
 	"math"
+	"path/filepath"
 
+	"autoresearch/internal/audit"
 	"autoresearch/internal/results"
 )
 
@@ -31,6 +33,10 @@ type Analysis struct {
 	// Workers counts the experiments of each worker of a run with several,
 	// and what each is doing (see ReadWorkers); nil for one worker.
 	Workers *Workers
+	// Audit is the run's audit (audit.json beside the results), nil
+	// without one; AuditProblem says why one could not be read.
+	Audit        *audit.Audit
+	AuditProblem string
 }
 
 // Measured reports whether a row of a lower-is-better metric holds a
@@ -69,8 +75,8 @@ func (a *Analysis) gain(i int) float64 {
 func Analyze(f *results.File) *Analysis { return AnalyzeMetric(f, true) }
 
 // AnalyzeRun reads the results file at path and analyses it for a metric of
-// the given direction, with the run's noise and workers from the files beside
-// it.
+// the given direction, with the run's noise, workers and audit from the files
+// beside it.
 func AnalyzeRun(path string, lowerIsBetter bool) (*Analysis, error) {
 	f, err := results.ReadFile(path)
 	if err != nil {
@@ -82,6 +88,9 @@ func AnalyzeRun(path string, lowerIsBetter bool) (*Analysis, error) {
 	}
 	if a.Workers, err = ReadWorkers(path); err != nil {
 		return nil, err
+	}
+	if a.Audit, err = audit.Read(filepath.Dir(path)); err != nil {
+		a.AuditProblem = err.Error() // the results are worth showing without it
 	}
 	return a, nil
 }

@@ -25,6 +25,10 @@
 // (progressData): the y-range, the points, the running best and the band of
 // the noise threshold under it.
 //
+// A run's audit (audit.json, package audit) is read with the analysis and
+// shown after the results table, as a section of the Markdown summary and of
+// the page, with a note when the run kept more after it.
+//
 // Usage reads experiments.jsonl leniently for the wall time and the LLM
 // tokens of a run; see ReadUsage for the fields it looks at.
 package report

@@ -74,6 +74,7 @@ var sections = []section{
 	{"experiments", "Experiments", func(v *pageView) bool { return len(v.Rows) > 0 }},
 	{"details", "Each experiment", func(v *pageView) bool { return len(v.Details) > 0 }},
 	{"noise", "Noise", func(v *pageView) bool { return len(v.Noise) > 0 }},
+	{"audit", "Audit", func(v *pageView) bool { return v.Audit != nil }},
 	{"workers", "Workers", func(v *pageView) bool { return v.Timeline != nil || len(v.WorkerLines) > 0 }},
 	{"llm", "LLM usage", func(v *pageView) bool { return len(v.Proposers) > 0 }},
 }
@@ -119,6 +120,7 @@ type pageView struct {
 	Rows    []rowView
 	Details []detailView
 	Noise   []fact
+	Audit   *auditView
 
 	Timeline    *svgTimeline
 	WorkerLines []string
@@ -196,6 +198,7 @@ func newPageView(p *Page, opts HTMLOptions) *pageView {
 	if a.Noise != nil {
 		v.Noise = noiseFacts(a.Noise)
 	}
+	v.Audit = newAuditView(a)
 	var flights []Flight
 	if a.Workers != nil {
 		flights = a.Workers.InFlight
@@ -259,6 +262,9 @@ func summaryFacts(p *Page) []fact {
 	}
 	if abs, frac := a.Improvement(); !math.IsNaN(abs) {
 		f = append(f, fact{Key: "improvement", Value: fmt.Sprintf("%.6f (%.2f %%) %s, in %s", abs, 100*frac, a.Direction(), plural(max(a.Keeps-1, 0), "kept change"))})
+	}
+	if a.Audit != nil {
+		f = append(f, fact{Key: "audit", Value: a.Audit.Headline()})
 	}
 	if u := p.Usage; u != nil {
 		switch wall := u.Wall(); {

@@ -54,6 +54,9 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 	if a.Noise != nil {
 		row("noise", strings.TrimPrefix(a.Noise.Line(), "noise: "))
 	}
+	if a.Audit != nil {
+		row("audit", mdEscape(a.Audit.Headline())+" (below)")
+	}
 	if a.Workers != nil {
 		row("workers", mdEscape(strings.Join(a.Workers.Lines(time.Now()), "; ")))
 	}
@@ -96,6 +99,7 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 			fmt.Fprintf(ew, "%d. %+.6f — %s (#%d)\n", n+1, a.Delta[i], mdEscape(a.Rows[i].Description), i)
 		}
 	}
+	auditMarkdown(ew, a)
 	return ew.err
 }
 

@@ -93,6 +93,7 @@ func Table(w io.Writer, a *Analysis, name string) error {
 		fmt.Fprintf(ew, "\n* best: #%d %s %s %.6f (%s)\n", a.Best, a.Rows[a.Best].Commit, a.Metric, a.BestValue(), a.Direction())
 	}
 	keptChanges(ew, a)
+	auditText(ew, a)
 	return ew.err
 }
 

@@ -27,6 +27,7 @@ const (
 	TranscriptsDir  = "transcripts"
 	WorkersDir      = "workers"       // the workers' clones and binaries: workers/<i>/
 	FlightsFile     = "inflight.json" // what each worker is doing now
+	AuditFile       = "audit.json"    // fresh runs of the baseline and the kept commits (autoresearch audit)
 )
 
 // RunDir is the folder of the run called tag in the repository whose top
