@@ -157,6 +157,7 @@ func newConfig(ctx context.Context, f setupFlags, rep status.Reporter) (experime
 	if err != nil {
 		return experiment.Config{}, nil, err
 	}
+	allowPython(ctx, root, &t, rep.Logf)
 	if err := t.CheckRepo(root, f.Sandbox != string(sandbox.Off), rep.Logf); err != nil {
 		return experiment.Config{}, nil, err
 	}
@@ -168,6 +169,35 @@ func newConfig(ctx context.Context, f setupFlags, rep status.Reporter) (experime
 		cfg.Executor, cfg.ExecutorArgs = f.Executor, strings.Fields(f.SlurmArgs)
 	}
 	return cfg, ex, nil
+}
+
+// allowPython lets the task's runs use the Python interpreter its run
+// command starts (task.AllowPython), asked in the run's environment plus
+// pyenv's choice of version, and says what the sandbox allows. An
+// interpreter that cannot be asked leaves the task as it is, with a note.
+func allowPython(ctx context.Context, root string, t *task.Task, note func(string, ...any)) {
+	var extra []string
+	for _, k := range []string{"PYENV_VERSION", "PYENV_ROOT"} {
+		if v := os.Getenv(k); v != "" {
+			extra = append(extra, k+"="+v)
+		}
+	}
+	py, err := t.AllowPython(ctx, root, runner.RunEnv(append(extra, t.Run.Env...)...), nil)
+	switch {
+	case err != nil:
+		note("note: %v; the run starts %s as it is", err, t.Run.Argv[0])
+	case py:
+		for _, a := range t.Allowed {
+			note("sandbox: the program may %s %s: %s", allowedVerb(a), a.Path, a.Why)
+		}
+	}
+}
+
+func allowedVerb(a task.AllowedPath) string {
+	if a.Exec {
+		return "execute"
+	}
+	return "read"
 }
 
 // setUp sets up a run of cfg, its baseline not yet run.

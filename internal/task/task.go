@@ -52,6 +52,11 @@ type Task struct {
 	// read these and nothing else of the user's.
 	Limits   sandbox.Limits `json:"limits"`
 	Readable []string       `json:"readable,omitempty"`
+	// Allowed are the paths outside the repository the program may read or
+	// execute besides Readable, each with why: the Python interpreter its
+	// run command starts and that interpreter's installation (AllowPython),
+	// found at setup.
+	Allowed []AllowedPath `json:"allowed,omitempty"`
 	// Metric is the figure to improve; Memory says where the peak memory is.
 	Metric Metric `json:"metric"`
 	Memory Memory `json:"memory"`
