@@ -17,6 +17,7 @@ require (
 	golang.org/x/term v0.48.0
 	gonum.org/v1/plot v0.17.0
 	gorgonia.org/cu v0.9.6
+	mvdan.cc/sh/v3 v3.14.1
 )
 
 require (

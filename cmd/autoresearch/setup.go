@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"mvdan.cc/sh/v3/shell"
+
 	"autoresearch/harness"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/runner"
@@ -129,11 +131,25 @@ func sandboxMode(flag string) (sandbox.Mode, string, error) {
 
 // executor is the executor --executor and --slurm-args name.
 func (f *setupFlags) executor() (runner.Executor, error) {
-	ex, err := runner.NewExecutor(f.Executor, strings.Fields(f.SlurmArgs))
+	args, err := slurmArgs(f.SlurmArgs)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := runner.NewExecutor(f.Executor, args)
 	if err != nil {
 		return nil, usagef("--executor: %v", err)
 	}
 	return ex, nil
+}
+
+// slurmArgs splits --slurm-args as a shell splits a command's arguments:
+// quotes keep spaces (--comment "night run"), $NAME is the variable.
+func slurmArgs(s string) ([]string, error) {
+	args, err := shell.Fields(s, nil)
+	if err != nil {
+		return nil, usagef("--slurm-args %q: %v: write it as sbatch's arguments on a shell's command line, e.g. --slurm-args '-p gpu --comment \"night run\"'", s, err)
+	}
+	return args, nil
 }
 
 // newConfig checks what a new run of the repository's task needs and
@@ -166,7 +182,10 @@ func newConfig(ctx context.Context, f setupFlags, rep status.Reporter) (experime
 		cfg.BaselineRepeats = experiment.DefaultRepeats(t.BudgetSeconds)
 	}
 	if f.Executor != runner.LocalExecutor {
-		cfg.Executor, cfg.ExecutorArgs = f.Executor, strings.Fields(f.SlurmArgs)
+		cfg.Executor = f.Executor
+		if cfg.ExecutorArgs, err = slurmArgs(f.SlurmArgs); err != nil {
+			return experiment.Config{}, nil, err
+		}
 	}
 	return cfg, ex, nil
 }
@@ -234,7 +253,11 @@ func openRun(dir string, f setupFlags, rep status.Reporter) (*experiment.Run, er
 	}
 	name, args := r.Config.Executor, r.Config.ExecutorArgs
 	if f.executorGiven {
-		name, args = f.Executor, strings.Fields(f.SlurmArgs)
+		if args, err = slurmArgs(f.SlurmArgs); err != nil {
+			r.Close()
+			return nil, err
+		}
+		name = f.Executor
 	}
 	if r.Executor, err = runner.NewExecutor(name, args); err != nil {
 		r.Close()
