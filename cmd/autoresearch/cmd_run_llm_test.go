@@ -275,6 +275,7 @@ func TestRunLLMStopsAtMaxCost(t *testing.T) {
 	if n := srv.Remaining(); n != 2 {
 		t.Errorf("%d scripted replies left, want the second experiment's 2: it was proposed after the limit", n)
 	}
+	t.Logf("run said:\n%s", out)
 	// The experiment's tokens as the server counted them, at the prices.
 	prices := cost.Prices{In: 2.5, Out: 10}
 	var prompt, completion int64
@@ -296,6 +297,8 @@ func TestRunLLMStopsAtMaxCost(t *testing.T) {
 	line := "LLM cost: " + spent + ": " + spent + " per experiment, " + spent + " per kept change"
 	if out, err := runCLI(t, "results"); err != nil || !strings.Contains(out, line) {
 		t.Errorf("results (%v) lacks %q:\n%s", err, line, out)
+	} else {
+		t.Logf("results said:\n%s", out)
 	}
 	// Prices given to results price the run anew.
 	anew := cost.Dollars(cost.Prices{In: 100, Out: 100}.Of(prompt, completion))

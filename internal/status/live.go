@@ -140,9 +140,6 @@ func (l *Live) Phase(p Phase) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.phase, l.pct = p, -1
-	if p == Training {
-		l.pct = 0
-	}
 	l.redraw()
 }
 

@@ -113,9 +113,6 @@ func (l *Live) workerPhase(id int, p Phase) {
 	defer l.mu.Unlock()
 	w := l.workerState(id)
 	w.phase, w.pct = p, -1
-	if p == Training {
-		w.pct = 0
-	}
 	l.redraw()
 }
 

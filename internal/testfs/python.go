@@ -42,7 +42,8 @@ func pythonLayout(t testing.TB, python string) (version, stdlib string) {
 
 // PythonPrefix makes prefix a conda-style installation of python's version:
 // bin/pythonX.Y a copy of python's executable, bin/python3 a link to it,
-// lib/pythonX.Y a folder of links to python's standard library, plus each
+// lib/pythonX.Y a folder of links to python's standard library (its
+// packages left out), plus each
 // module of modules (name → source) as a file of its own there. It returns
 // the prefix's bin/python3.
 func PythonPrefix(t testing.TB, python, prefix string, modules map[string]string) string {
@@ -63,6 +64,10 @@ func PythonPrefix(t testing.TB, python, prefix string, modules map[string]string
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		// The installation's packages are its own: the system's stay out.
+		if e.Name() == "site-packages" || e.Name() == "dist-packages" {
+			continue
+		}
 		Symlink(t, filepath.Join(stdlib, e.Name()), filepath.Join(lib, e.Name()))
 	}
 	for name, src := range modules {
