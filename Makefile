@@ -4,7 +4,7 @@ BIN     := bin/autoresearch
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFILES := $(shell find cmd internal harness gpt programs tools -name '*.go' 2>/dev/null)
 
-.PHONY: all build test test-slurm test-browser vet fmt-check pin-check pin-baseline demo bench keepsim build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
+.PHONY: all build test test-slurm test-python test-browser vet fmt-check pin-check pin-baseline demo bench keepsim build-cuda cuda-sdk cuda-check cuda-emu gpu-syntax gpu-check gpu-check-1 gpu-check-2 gpu-check-3 gpu-bench device-pack
 
 all: build
 
@@ -22,6 +22,13 @@ test-slurm:
 	@eval "$$(bash scripts/slurm-local.sh env)"; status=0; \
 	$(GO) test -tags slurm -count=1 -run Slurm ./internal/runner/ ./internal/experiment/ ./internal/doctor/ || status=$$?; \
 	bash scripts/slurm-local.sh stop; exit $$status
+
+# A Python task with the user's Python: a pyenv-style shim, a conda-style prefix and a
+# virtualenv seeing Debian's numpy (python3-venv and python3-numpy installed when missing),
+# each run under the sandbox beside the hostile program.
+test-python:
+	bash scripts/python-deps.sh
+	$(GO) test -count=1 -run Python ./internal/task/ ./internal/runner/ ./internal/doctor/
 
 # The HTML report in headless Chromium (installed from Debian's packages when missing): the
 # DOM after its script ran, a screenshot, and no script error in the browser's log.

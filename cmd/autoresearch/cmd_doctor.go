@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -71,7 +70,11 @@ func runDoctor(ctx context.Context, opts doctorOptions, env doctor.Env, out io.W
 		return err
 	}
 	env.Profile, env.Agent, env.Dir = opts.Profile, opts.Agent, opts.Repo
-	env.Executor, env.SlurmArgs = opts.Executor, strings.Fields(opts.SlurmArgs)
+	args, err := slurmArgs(opts.SlurmArgs)
+	if err != nil {
+		return err
+	}
+	env.Executor, env.SlurmArgs = opts.Executor, args
 	if env.Executor != "" && env.Executor != "local" && env.Executor != "slurm" {
 		return usagef("--executor %q: use local or slurm", env.Executor)
 	}

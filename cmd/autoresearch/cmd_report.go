@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"autoresearch/internal/atomicfile"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/report"
 	"autoresearch/internal/runs"
@@ -28,6 +29,7 @@ type reportOptions struct {
 	Watch     bool   // rewrite the page after every experiment
 	Dir       string // where to look for the repository; the working directory
 	Poll      time.Duration
+	Prices    priceFlags
 }
 
 func newReportCmd() *cobra.Command {
@@ -42,7 +44,8 @@ discards far above the baseline as triangles along the top edge.
 
 Then print a Markdown summary: experiments, keep rate, best value, total
 improvement, the kept changes and the biggest wins, and, when the run's
-experiments.jsonl is beside its results.tsv, the wall time and LLM tokens.
+experiments.jsonl is beside its results.tsv, the wall time and LLM tokens,
+and with prices what they cost (in all, per experiment, per kept change).
 Redirect it to keep it: autoresearch report > REPORT.md
 
 --html writes one self-contained HTML page instead (report.html in the run
@@ -53,7 +56,8 @@ and log paths, the noise, the workers' timeline, the LLM usage and the task.
 It loads nothing from the network. --watch rewrites it after every
 experiment until interrupted: reload the browser tab to see the run go on.
 
-Runs are found as for "autoresearch results".`,
+Runs are found as for "autoresearch results", and priced as it prices them:
+by the prices the run recorded, or --price-in and --price-out.`,
 		Example: `  autoresearch report > REPORT.md
   autoresearch report --tag nov26 -o nov26.png > nov26.md
   autoresearch report --html
@@ -61,6 +65,7 @@ Runs are found as for "autoresearch results".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.OutputSet = cmd.Flags().Changed("output")
+			opts.Prices.noteGiven(cmd)
 			return runReport(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -71,6 +76,7 @@ Runs are found as for "autoresearch results".`,
 	f.BoolVar(&opts.HTML, "html", false, "write the run as one HTML page instead of the chart and the summary")
 	f.StringVar(&opts.Out, "out", "", "where --html writes the page (default report.html in the run folder)")
 	f.BoolVar(&opts.Watch, "watch", false, "with --html: rewrite the page after every experiment until interrupted")
+	addPriceFlags(cmd, &opts.Prices, "of the LLM: price the whole run anew")
 	return cmd
 }
 
@@ -81,8 +87,12 @@ func runReport(ctx context.Context, opts reportOptions, out, errOut io.Writer) e
 	if err := checkHTMLFlags(opts); err != nil {
 		return err
 	}
+	pricing, err := opts.Prices.pricing()
+	if err != nil {
+		return err
+	}
 	if opts.HTML {
-		return runReportHTML(ctx, opts, out, errOut)
+		return runReportHTML(ctx, opts, pricing, out, errOut)
 	}
 	if opts.Output == "" || !strings.EqualFold(filepath.Ext(opts.Output), ".png") {
 		return usagef("-o %q: the chart is a PNG, give a path ending in .png", opts.Output)
@@ -111,7 +121,7 @@ func runReport(ctx context.Context, opts reportOptions, out, errOut io.Writer) e
 	if tag := runTag(path); tag != "" {
 		title = "autoresearch run " + tag
 	}
-	return report.WriteMarkdown(out, a, usage, report.MarkdownOptions{Title: title, Image: opts.Output})
+	return report.WriteMarkdown(out, a, usage, report.MarkdownOptions{Title: title, Image: opts.Output, Pricing: pricing})
 }
 
 // checkHTMLFlags refuses the combinations of --html, --out, --watch and -o
@@ -132,7 +142,7 @@ func checkHTMLFlags(opts reportOptions) error {
 
 // runReportHTML writes the page, once or, with --watch, after every
 // experiment until ctx ends, and prints its path.
-func runReportHTML(ctx context.Context, opts reportOptions, out, errOut io.Writer) error {
+func runReportHTML(ctx context.Context, opts reportOptions, pricing cost.Pricing, out, errOut io.Writer) error {
 	path, err := runs.Resolve(opts.Dir, opts.Tag, opts.File)
 	if err != nil {
 		return err
@@ -141,7 +151,7 @@ func runReportHTML(ctx context.Context, opts reportOptions, out, errOut io.Write
 	if page == "" {
 		page = filepath.Join(filepath.Dir(path), report.HTMLFile)
 	}
-	hopts := report.HTMLOptions{Out: page}
+	hopts := report.HTMLOptions{Out: page, Pricing: pricing}
 	if tag := runTag(path); tag == "" {
 		hopts.Title = "autoresearch: " + path
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ type resultsOptions struct {
 	Follow bool
 	Dir    string        // where to look for the repository; the working directory
 	Poll   time.Duration // how often --follow reads the file
+	Prices priceFlags
 }
 
 func newResultsCmd() *cobra.Command {
@@ -34,12 +37,19 @@ Without --tag or --file it shows the latest run of the repository you are in
 (.autoresearch/<tag>/results.tsv, the most recently modified). --file reads any
 results.tsv in the original's format, one written by the Python tool included.
 --follow keeps printing rows as they arrive, marking each new best, until
-interrupted.`,
+interrupted.
+
+With prices, the LLM's cost follows: in all, per experiment and per kept
+change. A run records the prices it was given (run --price-in, --price-out);
+--price-in and --price-out here price the whole run anew, and
+$AUTORESEARCH_PRICE_IN and $AUTORESEARCH_PRICE_OUT price the tokens recorded
+without prices.`,
 		Example: `  autoresearch results
   autoresearch results --tag nov26 --follow
   autoresearch results --file ../autoresearch-py/results.tsv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Prices.noteGiven(cmd)
 			return runResults(cmd.Context(), opts, cmd.OutOrStdout())
 		},
 	}
@@ -47,6 +57,7 @@ interrupted.`,
 	f.StringVar(&opts.Tag, "tag", "", "the run to show (default: the latest run)")
 	f.StringVar(&opts.File, "file", "", "a results.tsv to show instead of a run's")
 	f.BoolVarP(&opts.Follow, "follow", "f", false, "keep showing rows as they arrive")
+	addPriceFlags(cmd, &opts.Prices, "of the LLM: price the whole run anew")
 	return cmd
 }
 
@@ -62,9 +73,23 @@ func runResults(ctx context.Context, opts resultsOptions, out io.Writer) error {
 	if opts.Follow {
 		return report.FollowMetric(ctx, path, out, opts.Poll, lower)
 	}
+	pricing, err := opts.Prices.pricing()
+	if err != nil {
+		return err
+	}
 	a, err := report.AnalyzeRun(path, lower)
 	if err != nil {
 		return err
 	}
-	return report.Table(out, a, path)
+	if err := report.Table(out, a, path); err != nil {
+		return err
+	}
+	usage, err := report.ReadUsage(filepath.Join(filepath.Dir(path), runs.ExperimentsFile))
+	if err != nil {
+		return err
+	}
+	if line := a.SpendLine(usage, pricing); line != "" {
+		_, err = fmt.Fprintln(out, line)
+	}
+	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	"autoresearch/internal/agent"
 	"autoresearch/internal/audit"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/runs"
@@ -36,6 +37,8 @@ type runOptions struct {
 	Workers        int    // experiments in flight
 	GPUs           string // --gpus: the GPUs the workers get, one each
 	Audit          bool   // audit the run when it ends by itself
+	Prices         priceFlags
+	MaxCost        float64
 	// setupChanged lists the setup flags given explicitly; they only apply
 	// to a new run.
 	setupChanged []string
@@ -62,15 +65,23 @@ does, so that the morning's results say how much of the gain holds.
 
 In a repository with an autoresearch.toml, the agent edits the task's editable
 files and the metric is the task's, kept when it falls or rises as its
-direction says; the agent's instructions default to the task's program.`,
+direction says; the agent's instructions default to the task's program.
+
+With the LLM's prices (--price-in and --price-out, dollars per million tokens,
+or $AUTORESEARCH_PRICE_IN and $AUTORESEARCH_PRICE_OUT) the live status shows
+what the LLM has cost, each experiment records the prices with its tokens, and
+--max-cost stops proposing once the run's whole spend reaches it, finishing
+the experiments in flight.`,
 		Example: `  autoresearch run --tag nov26 --agent sweep --max-experiments 20
   OPENAI_API_KEY=... autoresearch run --tag nov26 --model gpt-5 --until 8h --audit
-  autoresearch run --tag nov26 --base-url http://localhost:11434/v1 --model qwen3-coder`,
+  autoresearch run --tag nov26 --base-url http://localhost:11434/v1 --model qwen3-coder
+  autoresearch run --tag nov26 --model gpt-5 --price-in 1.25 --price-out 10 --max-cost 20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.tagChanged = cmd.Flags().Changed("tag")
 			o.programGiven = cmd.Flags().Changed("program")
 			o.noteSetupFlags(cmd)
+			o.Prices.noteGiven(cmd)
 			for _, name := range []string{"profile", "device", "eval-allowance", "repeat"} {
 				if cmd.Flags().Changed(name) {
 					o.setupChanged = append(o.setupChanged, "--"+name)
@@ -94,6 +105,8 @@ direction says; the agent's instructions default to the task's program.`,
 	f.IntVar(&o.Workers, "workers", 1, "experiments in flight at once, each worker with its own clone and device (a GPU, or its share of the cores)")
 	f.StringVar(&o.GPUs, "gpus", "", "with --device cuda, the GPUs the workers get, one each, e.g. 0,1,2 (default: all nvidia-smi lists)")
 	f.BoolVar(&o.Audit, "audit", false, "when the run ends by itself (--until, --max-experiments, no more ideas), measure its baseline and best again as \"autoresearch audit\" does")
+	addPriceFlags(cmd, &o.Prices, "of the LLM, recorded with each experiment's tokens")
+	f.Float64Var(&o.MaxCost, "max-cost", 0, "stop proposing once the LLM has cost the run this many dollars, finishing the experiments in flight (needs the prices; 0: no limit)")
 	return cmd
 }
 
@@ -149,6 +162,7 @@ type runPlan struct {
 	mode     sandbox.Mode
 	warning  string // about the sandbox, said once at start
 	proposer agent.Proposer
+	prices   cost.Prices // the LLM's, from the flags or the environment
 }
 
 // planRun checks the options and decides what run will do.
@@ -162,14 +176,23 @@ func planRun(o runOptions) (*runPlan, error) {
 	if o.Workers < 1 {
 		return nil, usagef("--workers must be at least 1")
 	}
+	prices, err := o.Prices.prices()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.MaxCost < 0:
+		return nil, usagef("--max-cost cannot be negative: give dollars, e.g. --max-cost 5")
+	case o.MaxCost > 0 && !prices.Known():
+		return nil, usagef("--max-cost needs the LLM's prices: give --price-in and --price-out (dollars per million tokens), or set $%s and $%s", cost.EnvIn, cost.EnvOut)
+	}
 	if _, err := o.executor(); err != nil {
 		return nil, err
 	}
 	if err := runner.ValidDevice(o.Device); err != nil {
 		return nil, usagef("--device: %v", err)
 	}
-	p := &runPlan{o: o}
-	var err error
+	p := &runPlan{o: o, prices: prices}
 	if p.mode, p.warning, err = sandboxMode(o.Sandbox); err != nil {
 		return nil, err
 	}
@@ -231,7 +254,8 @@ func (p *runPlan) execute(ctx context.Context, out io.Writer) error {
 	r.Sandbox = p.mode
 
 	opts := experiment.Options{Proposer: p.proposer, Program: program, MaxExperiments: o.MaxExperiments,
-		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure, Workers: o.Workers}
+		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure, Workers: o.Workers,
+		Prices: p.prices, MaxCost: o.MaxCost}
 	if o.Until > 0 {
 		opts.Until = time.Now().Add(o.Until)
 	}
@@ -253,8 +277,15 @@ func (p *runPlan) execute(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "stopped: %s. %d experiments, best %s %.6f at %s; results in %s\n",
-		stop, len(rows), metric, best, r.Kept()[:7], filepath.Join(r.Dir, experiment.ResultsFile))
+	spend := ""
+	if p.prices.Known() {
+		spend = fmt.Sprintf("; LLM cost %s", r.Spend())
+		if stop == experiment.StopMaxCost {
+			stop += experiment.StopReason(fmt.Sprintf(" (%s of --max-cost %s)", cost.Dollars(r.Spend().Dollars), cost.Dollars(o.MaxCost)))
+		}
+	}
+	fmt.Fprintf(out, "stopped: %s. %d experiments, best %s %.6f at %s%s; results in %s\n",
+		stop, len(rows), metric, best, r.Kept()[:7], spend, filepath.Join(r.Dir, experiment.ResultsFile))
 	if !o.Audit {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"autoresearch/internal/agent/llmtest"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/results"
 )
@@ -241,4 +242,79 @@ func TestRunLLMPreflightWaitsForABusyEndpoint(t *testing.T) {
 		}
 	}
 	t.Logf("the run took %s in all; it said:\n%s", time.Since(start).Round(10*time.Millisecond), out)
+}
+
+// TestRunLLMStopsAtMaxCost: with prices, "run" stops proposing once the
+// LLM's cost reaches --max-cost, finishing the experiment it was in, and
+// says so; results and report price the run as it was priced, or anew.
+func TestRunLLMStopsAtMaxCost(t *testing.T) {
+	repo := toyRepo(t)
+	srv := llmtest.NewServer(t)
+	srv.SetScript(
+		srv.Text("ready"), // the preflight
+		srv.Calls(edit("VALUE = 1.0", "VALUE = 0.9")),
+		srv.Calls(submit("lower VALUE to 0.9")),
+		srv.Calls(edit("VALUE = 0.9", "VALUE = 0.8")),
+		srv.Calls(submit("lower VALUE to 0.8")),
+	)
+	t.Setenv("OPENAI_BASE_URL", srv.URL())
+	t.Setenv("OPENAI_API_KEY", llmtest.Key)
+	program := filepath.Join(t.TempDir(), "program.md")
+	if err := os.WriteFile(program, []byte("lower val_bpb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLI(t, "run", "--repo", repo, "--tag", "cost", "--device", "cpu", "--model", "test-model",
+		"--program", program, "--max-cost", "1"); err == nil || !strings.Contains(err.Error(), "--max-cost needs the LLM's prices") {
+		t.Fatalf("--max-cost without prices: %v", err)
+	}
+	out, err := runCLI(t, "run", "--repo", repo, "--tag", "cost", "--device", "cpu", "--model", "test-model",
+		"--program", program, "--price-in", "2.5", "--price-out", "10", "--max-cost", "0.001")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if n := srv.Remaining(); n != 2 {
+		t.Errorf("%d scripted replies left, want the second experiment's 2: it was proposed after the limit", n)
+	}
+	t.Logf("run said:\n%s", out)
+	// The experiment's tokens as the server counted them, at the prices.
+	prices := cost.Prices{In: 2.5, Out: 10}
+	var prompt, completion int64
+	for _, u := range srv.Replies()[1:] {
+		prompt, completion = prompt+int64(u.Prompt), completion+int64(u.Completion)
+	}
+	spent := cost.Dollars(prices.Of(prompt, completion))
+	for _, want := range []string{
+		"max-cost $0.001 reached: the LLM has cost " + spent + "; no new proposals",
+		"stopped: max-cost reached (" + spent + " of --max-cost $0.001). 2 experiments, best val_bpb 0.900000",
+		"LLM cost " + spent + ": " + spent + " per experiment, " + spent + " per kept change",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run does not say %q:\n%s", want, out)
+		}
+	}
+
+	t.Chdir(repo)
+	line := "LLM cost: " + spent + ": " + spent + " per experiment, " + spent + " per kept change"
+	if out, err := runCLI(t, "results"); err != nil || !strings.Contains(out, line) {
+		t.Errorf("results (%v) lacks %q:\n%s", err, line, out)
+	} else {
+		t.Logf("results said:\n%s", out)
+	}
+	// Prices given to results price the run anew.
+	anew := cost.Dollars(cost.Prices{In: 100, Out: 100}.Of(prompt, completion))
+	if out, err := runCLI(t, "results", "--price-in", "100", "--price-out", "100"); err != nil || !strings.Contains(out, "LLM cost: "+anew+":") {
+		t.Errorf("results priced anew (%v) lacks %s:\n%s", err, anew, out)
+	}
+	out, err = runCLI(t, "report", "-o", filepath.Join(t.TempDir(), "progress.png"))
+	if err != nil || !strings.Contains(out, "| LLM cost | "+spent+": "+spent+" per experiment, "+spent+" per kept change |") {
+		t.Errorf("report (%v):\n%s", err, out)
+	}
+	page := filepath.Join(t.TempDir(), "cost.html")
+	if out, err := runCLI(t, "report", "--html", "--out", page); err != nil {
+		t.Fatalf("report --html: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), `<p class="cost">`+line+`</p>`) ||
+		!strings.Contains(string(b), `<td class="num">`+spent+`</td>`) {
+		t.Errorf("the page (%v) does not show the cost %s", err, spent)
+	}
 }

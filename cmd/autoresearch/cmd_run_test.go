@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -258,5 +259,27 @@ func TestRunResumesARunOfVersion1(t *testing.T) {
 	upgradeV1GPT(&r.Config.Task)
 	if got := r.Config.Task; got.Source != "gpt" || got.FailLine != "FAIL" || got.Progress == "" || got.Prompt.What == "" || len(got.Requires) != 1 {
 		t.Errorf("the built-in task's words were not filled in: %+v", got)
+	}
+}
+
+// --slurm-args is split as a shell splits a command's arguments: quotes keep
+// a comment with spaces in one argument; a quote left open is a usage error
+// that says how to write it.
+func TestSlurmArgsAreSplitAsAShellSplitsThem(t *testing.T) {
+	f := setupFlags{Executor: runner.SlurmExecutor, SlurmArgs: `-p gpu --comment "night run" --gres=gpu:1 --job-name='a b'`}
+	ex, err := f.executor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-p", "gpu", "--comment", "night run", "--gres=gpu:1", "--job-name=a b"}
+	if s, ok := ex.(*runner.Slurm); !ok || !slices.Equal(s.Args, want) {
+		t.Errorf("sbatch gets %q, want %q", ex, want)
+	}
+	f.SlurmArgs = `--comment "night run`
+	if _, err := f.executor(); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `--slurm-args "--comment \"night run"`) {
+		t.Errorf("an open quote: %v", err)
+	}
+	if _, err := runCLI(t, "doctor", "--executor", "slurm", "--slurm-args", `--comment "night run`); err == nil || !strings.Contains(err.Error(), "--slurm-args") {
+		t.Errorf("doctor with an open quote: %v", err)
 	}
 }

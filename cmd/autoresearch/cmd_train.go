@@ -62,6 +62,7 @@ func runTrain(ctx context.Context, o trainOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	allowPython(ctx, root, &t, func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) })
 	tmp, err := os.MkdirTemp("", "autoresearch-train")
 	if err != nil {
 		return err

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"autoresearch/harness"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/sandbox"
 )
@@ -43,11 +46,55 @@ func addSetupFlags(cmd *cobra.Command, o *setupFlags) {
 	f.IntVar(&o.Repeat, "repeat", 0, "run the baseline this many times to measure the noise (0: 8 for budgets up to a minute, 5 otherwise)")
 	addSandboxFlag(cmd, &o.Sandbox)
 	f.StringVar(&o.Executor, "executor", runner.LocalExecutor, "where the program runs: local, or slurm (each run an sbatch job; the run's folder and the data on a filesystem the nodes share)")
-	f.StringVar(&o.SlurmArgs, "slurm-args", "", `arguments for sbatch, split at spaces, e.g. "-p gpu --gres=gpu:1 --time=00:15:00"`)
+	f.StringVar(&o.SlurmArgs, "slurm-args", "", `arguments for sbatch, split as a shell splits them, e.g. "-p gpu --gres=gpu:1 --comment 'night run'"`)
 }
 
 // noteSetupFlags notes which setup flags the command line set.
 func (o *setupFlags) noteSetupFlags(cmd *cobra.Command) {
 	o.profileGiven = cmd.Flags().Changed("profile")
 	o.executorGiven = cmd.Flags().Changed("executor") || cmd.Flags().Changed("slurm-args")
+}
+
+// priceFlags are --price-in and --price-out, the LLM's prices in dollars per
+// million tokens; given says whether the command line set either.
+type priceFlags struct {
+	cost.Prices
+	given bool
+}
+
+// addPriceFlags declares --price-in and --price-out; what they say of the
+// prices, the command's help says in use.
+func addPriceFlags(cmd *cobra.Command, p *priceFlags, use string) {
+	f := cmd.Flags()
+	f.Float64Var(&p.In, "price-in", 0, "dollars per million prompt tokens "+use+" (default $"+cost.EnvIn+")")
+	f.Float64Var(&p.Out, "price-out", 0, "dollars per million completion tokens "+use+" (default $"+cost.EnvOut+")")
+}
+
+// noteGiven notes whether the command line set a price.
+func (p *priceFlags) noteGiven(cmd *cobra.Command) {
+	p.given = cmd.Flags().Changed("price-in") || cmd.Flags().Changed("price-out")
+}
+
+// prices are the flags' prices when given, else those of
+// $AUTORESEARCH_PRICE_IN and $AUTORESEARCH_PRICE_OUT.
+func (p priceFlags) prices() (cost.Prices, error) {
+	if p.given {
+		if err := p.Check(); err != nil {
+			return cost.Prices{}, usagef("--price-in, --price-out: %v", err)
+		}
+		return p.Prices, nil
+	}
+	env, err := cost.FromEnv(os.Getenv)
+	if err != nil {
+		return cost.Prices{}, usagef("%v", err)
+	}
+	return env, nil
+}
+
+// pricing is how a report prices a run's tokens: prices given on the
+// command line price it anew; else each experiment's recorded prices count,
+// and the environment's price those recorded without.
+func (p priceFlags) pricing() (cost.Pricing, error) {
+	prices, err := p.prices()
+	return cost.Pricing{Default: prices, Override: p.given}, err
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"mvdan.cc/sh/v3/shell"
+
 	"autoresearch/harness"
 	"autoresearch/internal/experiment"
 	"autoresearch/internal/runner"
@@ -129,11 +131,25 @@ func sandboxMode(flag string) (sandbox.Mode, string, error) {
 
 // executor is the executor --executor and --slurm-args name.
 func (f *setupFlags) executor() (runner.Executor, error) {
-	ex, err := runner.NewExecutor(f.Executor, strings.Fields(f.SlurmArgs))
+	args, err := slurmArgs(f.SlurmArgs)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := runner.NewExecutor(f.Executor, args)
 	if err != nil {
 		return nil, usagef("--executor: %v", err)
 	}
 	return ex, nil
+}
+
+// slurmArgs splits --slurm-args as a shell splits a command's arguments:
+// quotes keep spaces (--comment "night run"), $NAME is the variable.
+func slurmArgs(s string) ([]string, error) {
+	args, err := shell.Fields(s, nil)
+	if err != nil {
+		return nil, usagef("--slurm-args %q: %v: write it as sbatch's arguments on a shell's command line, e.g. --slurm-args '-p gpu --comment \"night run\"'", s, err)
+	}
+	return args, nil
 }
 
 // newConfig checks what a new run of the repository's task needs and
@@ -157,6 +173,7 @@ func newConfig(ctx context.Context, f setupFlags, rep status.Reporter) (experime
 	if err != nil {
 		return experiment.Config{}, nil, err
 	}
+	allowPython(ctx, root, &t, rep.Logf)
 	if err := t.CheckRepo(root, f.Sandbox != string(sandbox.Off), rep.Logf); err != nil {
 		return experiment.Config{}, nil, err
 	}
@@ -165,9 +182,41 @@ func newConfig(ctx context.Context, f setupFlags, rep status.Reporter) (experime
 		cfg.BaselineRepeats = experiment.DefaultRepeats(t.BudgetSeconds)
 	}
 	if f.Executor != runner.LocalExecutor {
-		cfg.Executor, cfg.ExecutorArgs = f.Executor, strings.Fields(f.SlurmArgs)
+		cfg.Executor = f.Executor
+		if cfg.ExecutorArgs, err = slurmArgs(f.SlurmArgs); err != nil {
+			return experiment.Config{}, nil, err
+		}
 	}
 	return cfg, ex, nil
+}
+
+// allowPython lets the task's runs use the Python interpreter its run
+// command starts (task.AllowPython), asked in the run's environment plus
+// pyenv's choice of version, and says what the sandbox allows. An
+// interpreter that cannot be asked leaves the task as it is, with a note.
+func allowPython(ctx context.Context, root string, t *task.Task, note func(string, ...any)) {
+	var extra []string
+	for _, k := range []string{"PYENV_VERSION", "PYENV_ROOT"} {
+		if v := os.Getenv(k); v != "" {
+			extra = append(extra, k+"="+v)
+		}
+	}
+	py, err := t.AllowPython(ctx, root, runner.RunEnv(append(extra, t.Run.Env...)...), nil)
+	switch {
+	case err != nil:
+		note("note: %v; the run starts %s as it is", err, t.Run.Argv[0])
+	case py:
+		for _, a := range t.Allowed {
+			note("sandbox: the program may %s %s: %s", allowedVerb(a), a.Path, a.Why)
+		}
+	}
+}
+
+func allowedVerb(a task.AllowedPath) string {
+	if a.Exec {
+		return "execute"
+	}
+	return "read"
 }
 
 // setUp sets up a run of cfg, its baseline not yet run.
@@ -204,7 +253,11 @@ func openRun(dir string, f setupFlags, rep status.Reporter) (*experiment.Run, er
 	}
 	name, args := r.Config.Executor, r.Config.ExecutorArgs
 	if f.executorGiven {
-		name, args = f.Executor, strings.Fields(f.SlurmArgs)
+		if args, err = slurmArgs(f.SlurmArgs); err != nil {
+			r.Close()
+			return nil, err
+		}
+		name = f.Executor
 	}
 	if r.Executor, err = runner.NewExecutor(name, args); err != nil {
 		r.Close()

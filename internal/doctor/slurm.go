@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"autoresearch/internal/gitops"
+	"autoresearch/internal/runner"
 )
 
 // slurmJobTimeout bounds the test job of checkSlurm: queueing included.
@@ -24,6 +25,9 @@ func checkSlurm(ctx context.Context, env Env) []Check {
 	}
 	out, err := env.Run(ctx, "sinfo", "-h", "-o", "%P %a %D %t")
 	if err != nil {
+		if e := runner.NoSlurmConfig("sinfo", []byte(err.Error())); e != nil {
+			return []Check{{"slurm", Problem, e.Error()}}
+		}
 		return []Check{{"slurm", Problem, fmt.Sprintf("sinfo: %v: install Slurm's client commands and check that the controller answers (SLURM_CONF), or use --executor local", err)}}
 	}
 	checks := []Check{{"slurm", OK, "partitions: " + strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; ")), " ")}}

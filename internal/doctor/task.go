@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"autoresearch/internal/gitops"
+	"autoresearch/internal/runner"
 	"autoresearch/internal/task"
 )
 
@@ -29,6 +30,7 @@ func checkTask(ctx context.Context, env Env) (checks []Check, ok bool) {
 	}
 	checks = append(checks, Check{"task", OK, fmt.Sprintf("%s: %s (%s), %s, run %s, budget %s",
 		task.File, t.Metric.Name, t.Metric.Direction(), build, strings.Join(t.Run.Argv, " "), t.Budget())})
+	checks = append(checks, checkPython(ctx, root, t, env)...)
 	usesGo := false
 	for _, tl := range t.Tools(env.LookPath) {
 		usesGo = usesGo || tl.Name == "go"
@@ -52,4 +54,31 @@ func checkTask(ctx context.Context, env Env) (checks []Check, ok bool) {
 		checks = append(checks, Check{"task program.md", level, fmt.Sprintf("%s names no program for the LLM agent: add program = \"program.md\" (autoresearch init writes a skeleton), or pass run --program FILE", task.File)})
 	}
 	return checks, true
+}
+
+// checkPython resolves a Python run command as a run's setup does
+// (task.AllowPython) and lists what the sandbox will let the program use,
+// and why. t's run command then names the interpreter, so that the tools'
+// check skips it.
+func checkPython(ctx context.Context, root string, t *task.Task, env Env) []Check {
+	name := ""
+	if len(t.Run.Argv) > 0 {
+		name = t.Run.Argv[0]
+	}
+	py, err := t.AllowPython(ctx, root, runner.RunEnv(t.Run.Env...), env.LookPath)
+	switch {
+	case err != nil:
+		return []Check{{"task python", Problem, fmt.Sprintf("%v: the sandbox cannot be told what %s needs; fix the interpreter, or run with --sandbox off", err, name)}}
+	case !py:
+		return nil
+	}
+	checks := []Check{{"task python", OK, fmt.Sprintf("%s is %s; runs start it directly, its folder first on PATH", name, t.Run.Argv[0])}}
+	for _, a := range t.Allowed {
+		verb := "read"
+		if a.Exec {
+			verb = "execute"
+		}
+		checks = append(checks, Check{"sandbox allows", OK, fmt.Sprintf("%s %s: %s", verb, a.Path, a.Why)})
+	}
+	return checks
 }

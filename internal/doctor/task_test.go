@@ -1,8 +1,12 @@
 package doctor
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"autoresearch/internal/testfs"
 )
 
 const taskFile = `editable = ["score.sh"]
@@ -48,4 +52,22 @@ func TestTaskRepository(t *testing.T) {
 	expect(t, m.run(t), "task program.md", Problem, "names no program")
 	m.agent = "sweep"
 	expect(t, m.run(t), "task program.md", Note, "names no program")
+}
+
+// A task that runs python3 gets the interpreter PATH finds, resolved as a
+// run's setup resolves it: doctor lists what the sandbox will allow.
+func TestTaskPythonIsResolved(t *testing.T) {
+	home := t.TempDir()
+	env := filepath.Join(home, "miniconda3", "envs", "forecast")
+	testfs.PythonPrefix(t, testfs.SystemPython(t), env, nil)
+	t.Setenv("PATH", filepath.Join(env, "bin")+":"+os.Getenv("PATH"))
+	m := healthy(t)
+	m.files = map[string]string{"autoresearch.toml": strings.Replace(taskFile, `run = ["sh", "score.sh"]`, `run = ["python3", "score.py"]`, 1),
+		"score.sh": "", "program.md": "raise the score\n"}
+	checks := m.run(t)
+	expect(t, checks, "task python", OK, "python3 is "+filepath.Join(env, "bin", "python3"))
+	expect(t, checks, "sandbox allows", OK, "read "+env+": python3's installation (sys.prefix)")
+	if c, ok := checks["task program"]; ok {
+		t.Errorf("the resolved interpreter is checked as a program on PATH too: %v", c)
+	}
 }

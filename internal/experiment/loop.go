@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"autoresearch/internal/agent"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
 	"autoresearch/internal/runs"
@@ -42,6 +43,12 @@ type Options struct {
 	// for proposers that keep state between Propose and Repair (the LLM
 	// agent); a worker without one uses Proposer.
 	WorkerProposers []agent.Proposer
+	// Prices are the LLM's, recorded with each experiment's tokens; the
+	// run's spend is priced with them (and records without prices of their
+	// own). MaxCost stops proposing once the run's whole spend reaches it,
+	// in dollars, the experiments in flight finished; 0 means no limit.
+	Prices  cost.Prices
+	MaxCost float64
 }
 
 // KeepRule is the rule that decides the run's experiments under o.
@@ -61,6 +68,7 @@ const (
 	StopMaxExperiments StopReason = "max-experiments reached"
 	StopUntil          StopReason = "until reached"
 	StopExhausted      StopReason = "the proposer has no more ideas"
+	StopMaxCost        StopReason = "max-cost reached"
 )
 
 // Loop runs experiments until ctx ends (it returns ctx's error, every worker
@@ -73,6 +81,7 @@ func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
 	if o.Proposer == nil {
 		return "", errors.New("no proposer")
 	}
+	status.SetWord(r.reporter(), r.Config.Task.Prompt.Verb)
 	if len(r.rows) == 0 {
 		// With workers, the baseline runs on a worker's share of the
 		// machine, as every experiment will.
@@ -100,7 +109,10 @@ func (r *Run) Loop(ctx context.Context, o Options) (StopReason, error) {
 // every later experiment is compared with; one run of it is as noisy as any
 // experiment), and the record every value. A baseline that crashes is an
 // error (nothing is recorded): there is nothing to compare experiments with.
-func (r *Run) Baseline(ctx context.Context) error { return r.baseline(ctx, nil) }
+func (r *Run) Baseline(ctx context.Context) error {
+	status.SetWord(r.reporter(), r.Config.Task.Prompt.Verb)
+	return r.baseline(ctx, nil)
+}
 
 // baseline is Baseline in worker 1's clone, with env added to its runs.
 func (r *Run) baseline(ctx context.Context, env []string) error {

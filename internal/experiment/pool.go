@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"autoresearch/internal/agent"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
@@ -195,6 +196,12 @@ type pool struct {
 	done, abandoned int
 	exhausted       bool
 	finishing       *finished // the experiment being recorded, for the reporter
+
+	// spend is what the run's LLM cost so far (under mu: workers add their
+	// proposals' tokens); costSaid, that the stop at MaxCost was announced.
+	spend    cost.Spend
+	costSaid bool
+	real     status.Reporter // the run's reporter, for the spend
 }
 
 // pool is Loop's experiments: see the top of this file.
@@ -225,10 +232,70 @@ func (r *Run) pool(ctx context.Context, o Options) (StopReason, error) {
 		return "", err
 	}
 	p.queue = saved.Queue
-	real := r.Reporter
-	r.Reporter = poolReporter{r.reporter(), p}
-	defer func() { r.Reporter = real }()
+	if p.spend, err = r.spendSoFar(o.Prices); err != nil {
+		return "", err
+	}
+	real := r.reporter()
+	p.real = real
+	if o.Prices.Known() {
+		status.Spent(real, p.spend)
+	}
+	r.Reporter = poolReporter{real, p}
+	defer func() { r.Reporter, r.spend = real, p.spend }()
 	return p.loop(ctx, saved.Flights)
+}
+
+// spendSoFar is what the run's recorded proposals cost, each at the prices
+// it was recorded with, else at prices, with the experiments and kept
+// changes decided so far.
+func (r *Run) spendSoFar(prices cost.Prices) (cost.Spend, error) {
+	s := cost.Spend{Experiments: max(len(r.rows)-1, 0)}
+	for _, row := range r.rows[min(1, len(r.rows)):] {
+		if row.Status == results.Keep {
+			s.Keeps++
+		}
+	}
+	recs, err := ReadRecords(r.path(RecordsFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return s, err
+	}
+	pricing := cost.Pricing{Default: prices}
+	for _, rec := range recs {
+		c, _ := pricing.Of(rec.Prices, int64(rec.PromptTokens), int64(rec.CompletionTokens))
+		s.Dollars += c
+	}
+	return s, nil
+}
+
+// note records a proposal's tokens and transcript in rec, with the prices,
+// and adds what the tokens cost to the run's spend.
+func (p *pool) note(rec *Record, prop agent.Proposal, transcript string) {
+	p.r.noteProposal(rec, prop, transcript)
+	if !p.o.Prices.Known() || prop.PromptTokens+prop.CompletionTokens == 0 {
+		return
+	}
+	rec.Prices = p.o.Prices
+	p.mu.Lock()
+	p.spend.Dollars += p.o.Prices.Of(int64(prop.PromptTokens), int64(prop.CompletionTokens))
+	s := p.spend
+	p.mu.Unlock()
+	status.Spent(p.real, s)
+}
+
+// trying tells the live status what worker w tries.
+func (p *pool) trying(w *worker, description string) {
+	id := w.id
+	if w.single {
+		id = 0
+	}
+	status.Trying(p.real, id, description)
+}
+
+// spent is the run's spend so far.
+func (p *pool) spent() cost.Spend {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.spend
 }
 
 func (p *pool) loop(ctx context.Context, saved []Flight) (StopReason, error) {
@@ -319,10 +386,24 @@ func (p *pool) loop(ctx context.Context, saved []Flight) (StopReason, error) {
 }
 
 // limit says why no new experiment may start, given busy ones in flight.
+// The first stop at MaxCost is announced, with the spend.
 func (p *pool) limit(busy int) StopReason {
 	switch {
 	case p.o.MaxExperiments > 0 && p.done+busy >= p.o.MaxExperiments:
 		return StopMaxExperiments
+	case p.o.MaxCost > 0 && p.spent().Dollars >= p.o.MaxCost:
+		if !p.costSaid {
+			p.costSaid = true
+			finishing := ""
+			if busy > 0 {
+				finishing = fmt.Sprintf("; finishing the %d experiments in flight", busy)
+				if busy == 1 {
+					finishing = "; finishing the experiment in flight"
+				}
+			}
+			p.r.reporter().Logf("max-cost %s reached: the LLM has cost %s; no new proposals%s", cost.Dollars(p.o.MaxCost), cost.Dollars(p.spent().Dollars), finishing)
+		}
+		return StopMaxCost
 	case !p.o.Until.IsZero() && !time.Now().Before(p.o.Until):
 		return StopUntil
 	case p.exhausted && len(p.queue) == 0:
@@ -427,6 +508,9 @@ func (p *pool) work(ctx context.Context, w *worker, j *job) *finished {
 	rep.Start(rec.N)
 	req := j.req
 	committed := false
+	if j.resume != nil || j.reapply != nil {
+		p.trying(w, rec.Description)
+	}
 	switch {
 	case j.resume != nil:
 		committed = true
@@ -456,7 +540,7 @@ func (p *pool) work(ctx context.Context, w *worker, j *job) *finished {
 		rep.Phase(status.Proposing)
 		var prop agent.Proposal
 		err := r.timed(rec, "propose", func() (err error) { prop, err = w.prop.Propose(ctx, req); return })
-		r.noteProposal(rec, prop, req.TranscriptPath)
+		p.note(rec, prop, req.TranscriptPath)
 		switch {
 		case ctx.Err() != nil:
 			f.err = ctx.Err()
@@ -476,6 +560,7 @@ func (p *pool) work(ctx context.Context, w *worker, j *job) *finished {
 			f.abandon = fmt.Sprintf("%v: %q is in flight on worker %d already", agent.ErrAbandoned, rec.Description, other)
 			return f
 		}
+		p.trying(w, rec.Description)
 	}
 
 	var a *attemptResult
@@ -487,7 +572,7 @@ func (p *pool) work(ctx context.Context, w *worker, j *job) *finished {
 			fail := agent.Failure{Kind: string(a.crash), Output: a.output, Attempt: fix}
 			var rp agent.Proposal
 			err := r.timed(rec, "repair", func() (err error) { rp, err = w.prop.Repair(ctx, req, fail); return })
-			r.noteProposal(rec, rp, req.TranscriptPath)
+			p.note(rec, rp, req.TranscriptPath)
 			if err != nil {
 				if ctx.Err() != nil {
 					f.err = ctx.Err()
@@ -501,6 +586,7 @@ func (p *pool) work(ctx context.Context, w *worker, j *job) *finished {
 			// what results.tsv and the commit record.
 			if strings.TrimSpace(rp.Description) != "" {
 				rec.Description = results.CleanDescription(rp.Description)
+				p.trying(w, rec.Description)
 			}
 			committed = false
 		}
@@ -696,6 +782,16 @@ func (p *pool) decide(f *finished) error {
 	p.finishing = nil
 	if err != nil {
 		return err
+	}
+	p.mu.Lock()
+	p.spend.Experiments++
+	if keep {
+		p.spend.Keeps++
+	}
+	s := p.spend
+	p.mu.Unlock()
+	if p.o.Prices.Known() {
+		status.Spent(p.real, s)
 	}
 	if keep {
 		r.pushBack()

@@ -10,6 +10,7 @@ import (
 
 	"autoresearch/internal/agent"
 	"autoresearch/internal/contract"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 )
@@ -59,6 +60,9 @@ type Record struct {
 	PromptTokens     int    `json:"prompt_tokens,omitempty"`
 	CompletionTokens int    `json:"completion_tokens,omitempty"`
 	ToolCalls        int    `json:"tool_calls,omitempty"`
+	// Prices are the LLM's prices the run was given (run --price-in and
+	// --price-out), so that its reports price its tokens as it did.
+	Prices cost.Prices `json:"prices,omitzero"`
 
 	// Logs and Transcripts are relative to the run folder, one per attempt.
 	Logs        []string `json:"logs,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"autoresearch/internal/agent"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 	"autoresearch/internal/runner"
@@ -76,7 +77,13 @@ type Run struct {
 	bestOutcome *agent.Outcome
 	// abandonedWhy is the reason of the last abandoned proposal.
 	abandonedWhy string
+	// spend is what the LLM cost the run, as the last Loop left it.
+	spend cost.Spend
 }
+
+// Spend is what the LLM cost the run, at Options.Prices, as the last Loop
+// left it.
+func (r *Run) Spend() cost.Spend { return r.spend }
 
 // Setup makes a new run for cfg: the run folder in the user's repository
 // (cfg.Repo), a clone of its HEAD on branch autoresearch/<tag>, an empty

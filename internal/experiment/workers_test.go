@@ -21,9 +21,10 @@ import (
 // turn is one proposal of a concurrent script: it waits for after (when
 // set) before editing, so that a test decides what finishes first.
 type turn struct {
-	desc  string
-	after <-chan struct{}
-	edit  func(agent.Request)
+	desc   string
+	after  <-chan struct{}
+	edit   func(agent.Request)
+	tokens int // prompt tokens the proposal reports
 }
 
 // turns is a proposer safe for several workers: each Propose takes the
@@ -54,7 +55,7 @@ func (s *turns) Propose(ctx context.Context, req agent.Request) (agent.Proposal,
 		}
 	}
 	t.edit(req)
-	return agent.Proposal{Description: t.desc}, nil
+	return agent.Proposal{Description: t.desc, PromptTokens: t.tokens}, nil
 }
 
 func (s *turns) Repair(context.Context, agent.Request, agent.Failure) (agent.Proposal, error) {

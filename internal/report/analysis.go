@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"autoresearch/internal/audit"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/results"
 )
 
@@ -165,6 +166,27 @@ func (a *Analysis) KeepRate() float64 {
 		return math.NaN()
 	}
 	return float64(a.Keeps) / float64(a.Keeps+a.Discards)
+}
+
+// Spend is the run's LLM cost of dollars over its experiments and kept
+// changes, the baseline not counted.
+func (a *Analysis) Spend(dollars float64) cost.Spend {
+	s := cost.Spend{Dollars: dollars, Experiments: len(a.Rows), Keeps: a.Keeps}
+	if a.Baseline >= 0 {
+		s.Experiments, s.Keeps = s.Experiments-1, s.Keeps-1
+	}
+	return s
+}
+
+// SpendLine says what the LLM cost the run under p, from its usage u:
+// "LLM cost: $4.20: $0.35 per experiment, ..."; "" when u has no priced
+// tokens (tokens only, as without prices).
+func (a *Analysis) SpendLine(u *Usage, p cost.Pricing) string {
+	c, ok := u.Cost(p)
+	if !ok {
+		return ""
+	}
+	return "LLM cost: " + a.Spend(c).String()
 }
 
 // setsBest reports whether row i improved the running best.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"autoresearch/harness"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/results"
 )
 
@@ -57,6 +58,9 @@ type HTMLOptions struct {
 	// MaxDiffLines cuts each diff (default 400 lines): a rewritten file
 	// should not make the page of a long run unreadable.
 	MaxDiffLines int
+	// Pricing prices the LLM tokens; without prices the page shows the
+	// tokens only.
+	Pricing cost.Pricing
 }
 
 // section is one part of the page, written by the template of its ID, with
@@ -125,8 +129,16 @@ type pageView struct {
 	Timeline    *svgTimeline
 	WorkerLines []string
 
-	Proposers []ProposerUse
+	Proposers []proposerView
 	Tokens    string // the run's total, or ""
+	Cost      string // what the tokens cost, or "" without prices
+	Costs     bool   // the proposers' table has a cost column
+}
+
+// proposerView is a row of the LLM usage table.
+type proposerView struct {
+	ProposerUse
+	Cost string
 }
 
 // fact is one line of a definition list.
@@ -181,7 +193,7 @@ func newPageView(p *Page, opts HTMLOptions) *pageView {
 		opts.MaxDiffLines = 400
 	}
 	v := &pageView{Title: opts.Title, Headline: Headline(a), Written: opts.Now.Format("2006-01-02 15:04:05 MST"),
-		CSS: pageCSS, JS: pageJS, Metric: a.Metric, Proposers: p.Proposers}
+		CSS: pageCSS, JS: pageJS, Metric: a.Metric}
 	if v.Title == "" {
 		v.Title = "autoresearch run " + p.Tag
 	}
@@ -208,6 +220,14 @@ func newPageView(p *Page, opts HTMLOptions) *pageView {
 	if p.Usage != nil && p.Usage.HasTokens {
 		v.Tokens = fmt.Sprintf("%s tokens: %s prompt, %s completion", harness.Thousands(p.Usage.PromptTokens+p.Usage.CompletionTokens),
 			harness.Thousands(p.Usage.PromptTokens), harness.Thousands(p.Usage.CompletionTokens))
+		v.Cost = a.SpendLine(p.Usage, opts.Pricing)
+	}
+	for _, u := range p.Proposers {
+		pv := proposerView{ProposerUse: u}
+		if c, ok := u.Cost(opts.Pricing); ok && u.PromptTokens+u.CompletionTokens > 0 {
+			pv.Cost, v.Costs = cost.Dollars(c), true
+		}
+		v.Proposers = append(v.Proposers, pv)
 	}
 	for _, s := range sections {
 		if s.has(v) {
@@ -425,8 +445,12 @@ func newDetailView(p *Page, i int, open bool, opts HTMLOptions) detailView {
 		add("figures", "%s", keyValues(rec.Figures, "%.6g"))
 	}
 	if rec.PromptTokens+rec.Completion > 0 {
-		add("llm", "%s: %s prompt and %s completion tokens, %d tool calls", rec.Proposer,
-			harness.Thousands(rec.PromptTokens), harness.Thousands(rec.Completion), rec.ToolCalls)
+		spent := ""
+		if c, ok := opts.Pricing.Of(rec.Prices, int64(rec.PromptTokens), int64(rec.Completion)); ok {
+			spent = ", " + cost.Dollars(c)
+		}
+		add("llm", "%s: %s prompt and %s completion tokens, %d tool calls%s", rec.Proposer,
+			harness.Thousands(rec.PromptTokens), harness.Thousands(rec.Completion), rec.ToolCalls, spent)
 	}
 	v.Curve = curveSVG(rec.Curve)
 	longest := 0.0

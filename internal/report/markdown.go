@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"autoresearch/internal/cost"
 	"autoresearch/internal/numfmt"
 	"autoresearch/internal/results"
 )
@@ -16,14 +17,17 @@ import (
 type MarkdownOptions struct {
 	Title string // the heading; default "autoresearch run"
 	Image string // path of the chart for an image link; none when empty
+	// Pricing prices the LLM tokens; without prices the summary shows the
+	// tokens only.
+	Pricing cost.Pricing
 }
 
 // topWins is how many of the biggest improvements the summary lists.
 const topWins = 5
 
 // WriteMarkdown writes a Markdown summary of the run: the counts, keep rate,
-// best value and total improvement, the wall time and LLM tokens when u
-// knows them (u may be nil), the kept changes and the biggest wins.
+// best value and total improvement, the wall time, LLM tokens and their cost
+// when u knows them (u may be nil), the kept changes and the biggest wins.
 func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) error {
 	ew := &errWriter{w: w}
 	title := opts.Title
@@ -72,6 +76,9 @@ func WriteMarkdown(w io.Writer, a *Analysis, u *Usage, opts MarkdownOptions) err
 			row("LLM tokens", fmt.Sprintf("%s (%s prompt, %s completion)",
 				numfmt.Thousands(u.PromptTokens+u.CompletionTokens), numfmt.Thousands(u.PromptTokens), numfmt.Thousands(u.CompletionTokens)))
 		}
+		if c, ok := u.Cost(opts.Pricing); ok {
+			row("LLM cost", a.Spend(c).String())
+		}
 	}
 
 	if len(a.Kept) > 0 {
@@ -115,10 +122,13 @@ func biggestWins(a *Analysis) []int {
 	return wins[:min(len(wins), topWins)]
 }
 
-// mdEscape keeps a description from breaking a table or turning into markup.
+// mdEscape keeps a description from breaking a table or turning into
+// markup. It leaves < alone: the summary is read as text (printed to a
+// terminal, saved as REPORT.md), where an entity would show as "&lt;"; the
+// HTML page escapes for HTML itself.
 func mdEscape(s string) string {
 	s = results.CleanDescription(s)
-	r := strings.NewReplacer(`\`, `\\`, "|", `\|`, "*", `\*`, "`", "\\`", "<", "&lt;", "[", `\[`)
+	r := strings.NewReplacer(`\`, `\\`, "|", `\|`, "*", `\*`, "`", "\\`", "[", `\[`)
 	return r.Replace(s)
 }
 

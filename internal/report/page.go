@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"autoresearch/internal/cost"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/runs"
 )
@@ -38,6 +39,18 @@ type ProposerUse struct {
 	Experiments                    int
 	PromptTokens, CompletionTokens int64
 	ToolCalls                      int
+	priced                         []linePrice // each record's tokens and prices, for Cost
+}
+
+// Cost is what the proposer's tokens cost under p; false when some have no
+// price.
+func (u ProposerUse) Cost(p cost.Pricing) (float64, bool) {
+	total, ok := 0.0, true
+	for _, l := range u.priced {
+		c, priced := p.Of(l.prices, l.prompt, l.completion)
+		total, ok = total+c, ok && priced
+	}
+	return total, ok
 }
 
 // LoadPage reads the run whose results file is resultsPath, for a metric of
@@ -95,6 +108,9 @@ func readRecords(dir string, n int) ([]*Record, []ProposerUse, error) {
 			u.PromptTokens += int64(r.PromptTokens)
 			u.CompletionTokens += int64(r.Completion)
 			u.ToolCalls += r.ToolCalls
+			if r.PromptTokens+r.Completion > 0 {
+				u.priced = append(u.priced, linePrice{prices: r.Prices, prompt: int64(r.PromptTokens), completion: int64(r.Completion)})
+			}
 			if r.valid() {
 				u.Experiments++
 			}

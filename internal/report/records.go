@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"autoresearch/harness"
+	"autoresearch/internal/cost"
 	"autoresearch/internal/gitops"
 	"autoresearch/internal/results"
 )
@@ -37,6 +38,7 @@ type Record struct {
 	PromptTokens int                  `json:"prompt_tokens"`
 	Completion   int                  `json:"completion_tokens"`
 	ToolCalls    int                  `json:"tool_calls"`
+	Prices       cost.Prices          `json:"prices"`
 	Logs         []string             `json:"logs"`
 	Transcripts  []string             `json:"transcripts"`
 }

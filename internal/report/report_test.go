@@ -322,3 +322,28 @@ func TestHigherIsBetter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The summary is read as text, in a terminal or a file: a description's <
+// stays <, while what would break a table or turn into markup is escaped.
+// The HTML page escapes for HTML.
+func TestMarkdownKeepsLessThanAsItIs(t *testing.T) {
+	desc := "BATCH 1 << 19 -> 1 << 20 | *x* <b>"
+	a := Analyze(&results.File{Rows: []results.Row{
+		{Commit: "a1b2c3d", Value: 1.0, Status: results.Keep, Description: "baseline"},
+		{Commit: "b2c3d4e", Value: 0.9, Status: results.Keep, Description: desc},
+	}})
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, a, nil, MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `BATCH 1 << 19 -> 1 << 20 \| \*x\* <b>`; !strings.Contains(b.String(), want) || strings.Contains(b.String(), "&lt;") {
+		t.Errorf("summary lacks %q, or has an HTML entity:\n%s", want, b.String())
+	}
+	page, err := RenderHTML(&Page{Analysis: a, Records: make([]*Record, 2), Patches: make([]Patch, 2)}, HTMLOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(page, []byte("BATCH 1 &lt;&lt; 19 -&gt; 1 &lt;&lt; 20 | *x* &lt;b&gt;")) || bytes.Contains(page, []byte("<b>")) {
+		t.Errorf("the page does not escape the description for HTML")
+	}
+}

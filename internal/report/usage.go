@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"autoresearch/internal/cost"
 )
 
 // Usage is what a run spent, read from its experiments.jsonl.
@@ -20,6 +22,29 @@ type Usage struct {
 
 	PromptTokens, CompletionTokens int64
 	HasTokens                      bool // some line reported LLM tokens
+
+	// priced holds each line's tokens with the prices it recorded, for Cost.
+	priced []linePrice
+}
+
+// linePrice is one line's tokens and the prices it recorded (zero if none).
+type linePrice struct {
+	prices             cost.Prices
+	prompt, completion int64
+}
+
+// Cost is what the run's tokens cost under p; false when some tokens have
+// no price (no prices recorded and none given).
+func (u *Usage) Cost(p cost.Pricing) (float64, bool) {
+	if u == nil || !u.HasTokens {
+		return 0, false
+	}
+	total, ok := 0.0, true
+	for _, l := range u.priced {
+		c, priced := p.Of(l.prices, l.prompt, l.completion)
+		total, ok = total+c, ok && priced
+	}
+	return total, ok
 }
 
 // Wall is the run's wall time: from the first start to the last end when the
@@ -45,8 +70,9 @@ var (
 // prompt_tokens and completion_tokens keys at the shallowest depth where an
 // object holds them (top level, or nested objects such as "llm" or "usage"),
 // so a per-call breakdown below a total is not counted twice. A line with
-// neither but an "llm_tokens" number counts that as prompt tokens. It returns
-// nil and no error when the file does not exist.
+// neither but an "llm_tokens" number counts that as prompt tokens. The
+// prices a line recorded ("prices": {"in", "out"}) price its tokens (Cost).
+// It returns nil and no error when the file does not exist.
 func ReadUsage(path string) (*Usage, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -70,9 +96,22 @@ func ReadUsage(path string) (*Usage, error) {
 		}
 		u.Lines++
 		u.addTimes(obj)
+		prompt, completion := u.PromptTokens, u.CompletionTokens
 		u.addTokens(obj)
+		if prompt != u.PromptTokens || completion != u.CompletionTokens {
+			u.priced = append(u.priced, linePrice{prices: recordedPrices(obj), prompt: u.PromptTokens - prompt, completion: u.CompletionTokens - completion})
+		}
 	}
 	return u, sc.Err()
+}
+
+// recordedPrices are the prices a line recorded under "prices" ({"in",
+// "out"} in dollars per million tokens); zero when none.
+func recordedPrices(obj map[string]any) cost.Prices {
+	m, _ := obj["prices"].(map[string]any)
+	in, _ := m["in"].(float64)
+	out, _ := m["out"].(float64)
+	return cost.Prices{In: in, Out: out}
 }
 
 func (u *Usage) addTimes(obj map[string]any) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"autoresearch/internal/cost"
 )
 
 func writeJSONL(t *testing.T, text string) string {
@@ -78,5 +80,53 @@ func TestMarkdownShowsUsage(t *testing.T) {
 	WriteMarkdown(&b, load(t, "crashes"), &Usage{}, MarkdownOptions{})
 	if strings.Contains(b.String(), "wall time") || strings.Contains(b.String(), "LLM tokens") {
 		t.Errorf("unknown usage shown:\n%s", b.String())
+	}
+}
+
+// Each line's tokens are priced at the prices it recorded; a line without
+// prices at the default; prices given to override price every line.
+func TestUsageCost(t *testing.T) {
+	u, err := ReadUsage(writeJSONL(t, `{"n":0}
+{"n":1,"prompt_tokens":1000000,"completion_tokens":100000,"prices":{"in":2.5,"out":10}}
+{"n":2,"prompt_tokens":2000000,"completion_tokens":0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := cost.Prices{In: 2.5, Out: 10}
+	def := cost.Prices{In: 1, Out: 4}
+	if _, ok := u.Cost(cost.Pricing{}); ok {
+		t.Error("tokens recorded without prices were priced with none given")
+	}
+	if got, ok := u.Cost(cost.Pricing{Default: def}); !ok || got != recorded.Of(1e6, 1e5)+def.Of(2e6, 0) {
+		t.Errorf("cost %v %v", got, ok)
+	}
+	if got, ok := u.Cost(cost.Pricing{Default: def, Override: true}); !ok || got != def.Of(3e6, 1e5) {
+		t.Errorf("cost priced anew %v %v", got, ok)
+	}
+}
+
+func TestMarkdownShowsCost(t *testing.T) {
+	u, err := ReadUsage(writeJSONL(t, `{"prompt_tokens":1000000,"completion_tokens":100000,"prices":{"in":2.5,"out":10}}`+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := load(t, "crashes")
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, a, u, MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	spend := a.Spend(3.5) // $2.50 + $1.00
+	if spend.Experiments != len(a.Rows)-1 || spend.Keeps != a.Keeps-1 {
+		t.Fatalf("spend %+v counts the baseline", spend)
+	}
+	if want := "| LLM cost | " + spend.String() + " |"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+	u, _ = ReadUsage(writeJSONL(t, `{"prompt_tokens":1000000}`+"\n"))
+	b.Reset()
+	WriteMarkdown(&b, a, u, MarkdownOptions{})
+	if strings.Contains(b.String(), "LLM cost") || !strings.Contains(b.String(), "LLM tokens") {
+		t.Errorf("tokens without prices were priced:\n%s", b.String())
 	}
 }

@@ -374,7 +374,10 @@ func TaskSpec(t *task.Task, vars map[string]string) Spec {
 }
 
 // TaskPolicy is how runs of task t are confined in mode m (SandboxPolicy of
-// its device, readable paths and limits).
+// its device, readable paths and limits), with the paths it was allowed at
+// setup (its Python installation).
 func TaskPolicy(m sandbox.Mode, t *task.Task) *sandbox.Policy {
-	return SandboxPolicy(m, t.Device.Name, t.Readable, t.Limits)
+	p := SandboxPolicy(m, t.Device.Name, append(append([]string(nil), t.Readable...), t.AllowedReads()...), t.Limits)
+	p.Exec = append(p.Exec, t.AllowedExecs()...)
+	return p
 }

@@ -280,6 +280,9 @@ func (s *Slurm) submit(ctx context.Context, sp Spec, script, outPath string) (st
 		return "", fmt.Errorf("sbatch is not on PATH: install Slurm's client commands, or use --executor local")
 	}
 	if err != nil {
+		if e := NoSlurmConfig("sbatch", out); e != nil {
+			return "", e
+		}
 		return "", fmt.Errorf("sbatch %s: %v: %s", strings.Join(s.Args, " "), err, strings.TrimSpace(string(out)))
 	}
 	// --parsable prints "id" or "id;cluster", after any warnings.
@@ -289,6 +292,24 @@ func (s *Slurm) submit(ctx context.Context, sp Spec, script, outPath string) (st
 		return "", fmt.Errorf("sbatch printed no job id: %s", strings.TrimSpace(string(out)))
 	}
 	return id, nil
+}
+
+// noConfigSource is how Slurm's commands say they found no configuration:
+// no slurm.conf (SLURM_CONF, /etc/slurm) and no controller announced in DNS.
+var noConfigSource = regexp.MustCompile(`fatal: Could not establish a configuration source`)
+
+// NoSlurmConfig returns the error to show when a Slurm command (its name)
+// printed out because it found no configuration, and nil for any other
+// output: Slurm's own "fatal: Could not establish a configuration source"
+// does not say what to do.
+func NoSlurmConfig(command string, out []byte) error {
+	if !noConfigSource.Match(out) {
+		return nil
+	}
+	return fmt.Errorf("Slurm has no configuration on this machine (%s: \"Could not establish a configuration source\"): "+
+		"set SLURM_CONF to the cluster's slurm.conf, or run autoresearch on a node of the cluster (its login node), where Slurm finds it; "+
+		"to try Slurm on this machine, start a one-node cluster with \"scripts/slurm-local.sh start\" and eval \"$(scripts/slurm-local.sh env)\" "+
+		"(README, the Slurm part), or use --executor local", command)
 }
 
 // cancel asks Slurm to end the job; a job already gone is no error worth

@@ -209,3 +209,20 @@ func TestSlurmSandboxedJob(t *testing.T) {
 		t.Errorf("the job script does not run the launcher with the scratch folder beside the result:\n%s", script)
 	}
 }
+
+// Without a configuration (no SLURM_CONF, none in /etc/slurm, which the
+// one-node cluster of make test-slurm does not use), sbatch's refusal says
+// what to do.
+func TestSlurmWithoutConfigurationSaysWhatToDo(t *testing.T) {
+	sp, _ := slurmSpec(t, `true`)
+	if _, err := os.Stat("/etc/slurm/slurm.conf"); err == nil {
+		t.Skip("this machine has /etc/slurm/slurm.conf")
+	}
+	t.Setenv("SLURM_CONF", "")
+	os.Unsetenv("SLURM_CONF")
+	_, err := (&Slurm{}).Run(context.Background(), sp)
+	if err == nil || !strings.Contains(err.Error(), "Slurm has no configuration on this machine") || !strings.Contains(err.Error(), "scripts/slurm-local.sh start") {
+		t.Fatalf("err %v, want the missing configuration explained", err)
+	}
+	t.Logf("sbatch without a configuration: %v", err)
+}

@@ -83,12 +83,12 @@ func newWorld(t *testing.T) *world {
 	root := t.TempDir()
 	w := &world{home: filepath.Join(root, "home"), harness: filepath.Join(root, "worktree", "harness"),
 		data: filepath.Join(root, "data", "tokens.bin"), scratch: filepath.Join(root, "scratch")}
-	for _, d := range []string{filepath.Join(w.home, ".aws"), w.harness, filepath.Dir(w.data), w.scratch} {
+	for _, d := range []string{w.harness, filepath.Dir(w.data), w.scratch} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	testfs.WriteFile(t, filepath.Join(w.home, ".aws", "credentials"), []byte("[default]\naws_secret_access_key=hunter2\n"), 0o600)
+	testfs.Secrets(t, w.home)
 	testfs.WriteFile(t, filepath.Join(w.harness, "eval.go"), []byte("package harness\n"), 0o644)
 	testfs.WriteFile(t, w.data, []byte("tokens"), 0o644)
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -179,7 +179,7 @@ func TestHostileProgram(t *testing.T) {
 	// empty network namespace (TCP meets Landlock's rule first), ENOMEM
 	// past the memory limit, EPERM from Landlock's signal scope.
 	want := map[string][]string{
-		"write-home": {"[13]"}, "read-credentials": {"[13]"}, "connect-loopback": {"[101]", "[13]"}, "send-udp-loopback": {"[101]"},
+		"write-home": {"[13]"}, "read-credentials": {"[13]"}, "read-ssh-key": {"[13]"}, "connect-loopback": {"[101]", "[13]"}, "send-udp-loopback": {"[101]"},
 		"write-harness": {"[13]"}, "start-shell": {"[13]"}, "allocate": {"[12]"},
 		"signal-harness": {"[1]"}, "read-harness-environ": {"[13]"},
 	}

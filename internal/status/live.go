@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"autoresearch/internal/cost"
 	"autoresearch/internal/results"
 )
 
@@ -52,6 +53,9 @@ type Live struct {
 	expStart time.Time // the current experiment's start
 	shown    bool      // a status line is on screen
 	workers  map[int]*worker
+	spend    *cost.Spend // the LLM's cost so far, when priced
+	word     string      // the task's word for a run of its program
+	desc     string      // what the experiment tries, once known
 }
 
 // NewLive returns a Live reporter writing to w, sized to w's terminal when w
@@ -75,16 +79,16 @@ func (l *Live) line() string {
 		return l.workersLine()
 	}
 	var parts []string
-	if l.n == 0 {
+	switch {
+	case l.n == 0:
 		parts = append(parts, "baseline")
-	} else {
+	case l.desc != "":
+		parts = append(parts, fmt.Sprintf("experiment %d: %s", l.n, cut(l.desc, maxDescription)))
+	default:
 		parts = append(parts, fmt.Sprintf("experiment %d", l.n))
 	}
-	switch {
-	case l.phase == Training && l.pct >= 0:
-		parts = append(parts, fmt.Sprintf("training %d%%", l.pct))
-	case l.phase != "":
-		parts = append(parts, string(l.phase))
+	if l.phase != "" {
+		parts = append(parts, phaseText(l.phase, l.pct, l.word))
 	}
 	parts = append(parts, shortDuration(l.now().Sub(l.expStart)))
 	if !math.IsNaN(l.best) {
@@ -94,6 +98,9 @@ func (l *Live) line() string {
 	if elapsed := l.now().Sub(l.first); l.done > 0 && elapsed >= time.Minute {
 		hours := elapsed.Hours()
 		parts = append(parts, fmt.Sprintf("%.1f/h", float64(l.done)/hours))
+	}
+	if l.spend != nil {
+		parts = append(parts, shortSpend(*l.spend))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -125,7 +132,7 @@ func (l *Live) Start(n int) {
 	if l.first.IsZero() {
 		l.first = now
 	}
-	l.n, l.phase, l.pct, l.expStart = n, "", -1, now
+	l.n, l.phase, l.pct, l.expStart, l.desc = n, "", -1, now, ""
 	l.redraw()
 }
 
@@ -133,9 +140,6 @@ func (l *Live) Phase(p Phase) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.phase, l.pct = p, -1
-	if p == Training {
-		l.pct = 0
-	}
 	l.redraw()
 }
 

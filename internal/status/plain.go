@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"autoresearch/internal/cost"
 	"autoresearch/internal/results"
 )
 
@@ -19,6 +20,10 @@ type Plain struct {
 	n         int
 	lastTenth int
 	tenths    map[int]int // the last tenth of training reported, per worker
+	// spendShown is the LLM's cost last printed: it is printed again when
+	// another experiment is decided.
+	spendShown *cost.Spend
+	word       string // the task's word for a run of its program
 }
 
 // NewPlain returns a Plain reporter writing to w.
@@ -38,7 +43,7 @@ func (p *Plain) Start(n int) {
 func (p *Plain) Phase(ph Phase) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.printf("experiment %d: %s", p.n, ph)
+	p.printf("experiment %d: %s", p.n, phaseText(ph, -1, p.word))
 }
 
 func (p *Plain) Progress(f float64) {
@@ -47,7 +52,7 @@ func (p *Plain) Progress(f float64) {
 	tenth := int(f * 10)
 	if tenth > p.lastTenth && tenth > 0 {
 		p.lastTenth = tenth
-		p.printf("experiment %d: training %d%%", p.n, tenth*10)
+		p.printf("experiment %d: %s", p.n, phaseText(Training, tenth*10, p.word))
 	}
 }
 

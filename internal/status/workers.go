@@ -80,7 +80,8 @@ func (w workerReporter) Logf(format string, args ...any) {
 type worker struct {
 	phase Phase
 	pct   int
-	since int64 // unix nanoseconds of its task's start
+	since int64  // unix nanoseconds of its task's start
+	desc  string // what it tries, once known
 }
 
 func (l *Live) workerState(id int) *worker {
@@ -103,7 +104,7 @@ func (l *Live) workerStart(id int) {
 		l.first = now
 	}
 	w := l.workerState(id)
-	w.phase, w.pct, w.since = "", -1, now.UnixNano()
+	w.phase, w.pct, w.since, w.desc = "", -1, now.UnixNano(), ""
 	l.redraw()
 }
 
@@ -112,9 +113,6 @@ func (l *Live) workerPhase(id int, p Phase) {
 	defer l.mu.Unlock()
 	w := l.workerState(id)
 	w.phase, w.pct = p, -1
-	if p == Training {
-		w.pct = 0
-	}
 	l.redraw()
 }
 
@@ -134,7 +132,7 @@ func (l *Live) workerIdle(id int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.workerState(id)
-	w.phase, w.pct, w.since = "idle", -1, 0
+	w.phase, w.pct, w.since, w.desc = "idle", -1, 0, ""
 	l.redraw()
 }
 
@@ -157,11 +155,12 @@ func (l *Live) workersLine() string {
 	for _, id := range ids {
 		w := l.workers[id]
 		s := fmt.Sprintf("w%d ", id)
+		if w.desc != "" {
+			s += cut(w.desc, maxWorkerDescription) + ": "
+		}
 		switch {
-		case w.phase == Training && w.pct >= 0:
-			s += fmt.Sprintf("training %d%%", w.pct)
 		case w.phase != "":
-			s += string(w.phase)
+			s += phaseText(w.phase, w.pct, l.word)
 		default:
 			s += "starting"
 		}
@@ -175,6 +174,9 @@ func (l *Live) workersLine() string {
 	}
 	if elapsed := l.now().Sub(l.first); l.done > 0 && elapsed.Minutes() >= 1 {
 		parts = append(parts, fmt.Sprintf("%.1f/h", float64(l.done)/elapsed.Hours()))
+	}
+	if l.spend != nil {
+		parts = append(parts, shortSpend(*l.spend))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -195,7 +197,7 @@ func (p *Plain) workerPhase(id int, ph Phase) {
 		p.tenths = map[int]int{}
 	}
 	p.tenths[id] = -1
-	p.printf("worker %d: %s", id, ph)
+	p.printf("worker %d: %s", id, phaseText(ph, -1, p.word))
 }
 
 func (p *Plain) workerProgress(id int, f float64) {
@@ -207,7 +209,7 @@ func (p *Plain) workerProgress(id int, f float64) {
 	tenth := int(f * 10)
 	if last, ok := p.tenths[id]; (!ok || tenth > last) && tenth > 0 {
 		p.tenths[id] = tenth
-		p.printf("worker %d: training %d%%", id, tenth*10)
+		p.printf("worker %d: %s", id, phaseText(Training, tenth*10, p.word))
 	}
 }
 

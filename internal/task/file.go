@@ -73,6 +73,7 @@ type rawLimits struct {
 }
 
 type rawPrompt struct {
+	Verb    string   `toml:"verb"`
 	What    string   `toml:"what"`
 	Locked  string   `toml:"locked"`
 	Rules   []string `toml:"rules"`
@@ -113,12 +114,13 @@ var keys = []struct{ key, example string }{
 	{"warmup", `[warmup] with start and done`},
 	{"warmup.start", `start = "warm-up: "`},
 	{"warmup.done", `done = "warm-up done: "`},
-	{"prompt", `[prompt] with what, locked, rules, budget and figures`},
+	{"prompt", `[prompt] with what, locked, rules, budget, figures and verb`},
 	{"prompt.what", `what = "the trading strategy in strategy.py"`},
 	{"prompt.locked", `locked = "backtest.py and the price data"`},
 	{"prompt.rules", `rules = ["Use only the Python standard library."]`},
 	{"prompt.budget", `budget = "wall-clock time"`},
 	{"prompt.figures", `figures = ["trades", "max_drawdown"]`},
+	{"prompt.verb", `verb = "backtesting"`},
 	{"prompt.log", `[prompt.log] with title, start and end`},
 	{"prompt.log.title", `title = "Parameters"`},
 	{"prompt.log.start", `start = '^Parameters:'`},
@@ -241,7 +243,7 @@ func Parse(data []byte, name string, exists func(string) bool, o Options) (*Task
 		FailLine: r.Fail,
 		Limits:   sandbox.Limits{MemoryMB: r.Limits.MemoryMB, Processes: r.Limits.Processes, OpenFiles: r.Limits.OpenFiles},
 		Prompt: Prompt{What: r.Prompt.What, Locked: r.Prompt.Locked, Rules: r.Prompt.Rules, Budget: r.Prompt.Budget,
-			Figures: r.Prompt.Figures, Log: r.Prompt.Log},
+			Figures: r.Prompt.Figures, Log: r.Prompt.Log, Verb: r.Prompt.Verb},
 		Device: Device{Name: CPU},
 	}
 
@@ -380,6 +382,12 @@ func Parse(data []byte, name string, exists func(string) bool, o Options) (*Task
 	}
 	if t.Prompt.Locked == "" {
 		t.Prompt.Locked = File + " and the evaluation"
+	}
+	if c.defined("prompt.verb") && strings.TrimSpace(r.Prompt.Verb) == "" {
+		c.wrong("prompt.verb", "the word is empty: give the word the live status uses for a run of the program, e.g. "+example("prompt.verb")+", or remove the key")
+	}
+	if t.Prompt.Verb == "" {
+		t.Prompt.Verb = DefaultVerb
 	}
 	if len(c.problems) > 0 {
 		sort.SliceStable(c.problems, func(i, j int) bool {

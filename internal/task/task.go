@@ -52,6 +52,11 @@ type Task struct {
 	// read these and nothing else of the user's.
 	Limits   sandbox.Limits `json:"limits"`
 	Readable []string       `json:"readable,omitempty"`
+	// Allowed are the paths outside the repository the program may read or
+	// execute besides Readable, each with why: the Python interpreter its
+	// run command starts and that interpreter's installation (AllowPython),
+	// found at setup.
+	Allowed []AllowedPath `json:"allowed,omitempty"`
 	// Metric is the figure to improve; Memory says where the peak memory is.
 	Metric Metric `json:"metric"`
 	Memory Memory `json:"memory"`
@@ -161,7 +166,14 @@ type Prompt struct {
 	Figures []string `json:"figures,omitempty"`
 	// Log is a section of the log the agent sees for the current best.
 	Log Section `json:"log"`
+	// Verb is the word for a run of the program, as the live status shows
+	// it: "training" for the GPT, "running" by default.
+	Verb string `json:"verb,omitempty"`
 }
+
+// DefaultVerb is a task file's word for a run of its program when it names
+// none.
+const DefaultVerb = "running"
 
 // Section is the part of a log from the first line matching Start up to the
 // next line matching End (not included), shown under Title.

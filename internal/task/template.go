@@ -70,6 +70,7 @@ direction = "higher"
 # locked = "backtest.py and the price data"
 # rules = ["Use only the Python standard library."]
 # figures = ["trades", "max_drawdown"]
+# verb = "backtesting"        # the live status's word for a run (default "running")
 # [[require]]                 # what must exist before a run
 # path = "${AUTORESEARCH_HOME}/prices/meta.json"
 # missing = "no prices: run make prices"

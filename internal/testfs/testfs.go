@@ -61,3 +61,13 @@ func Toolkit(t testing.TB, dir string, header bool) string {
 	}
 	return dir
 }
+
+// Secrets puts what a program must never read into the home folder home:
+// credentials in .aws and a private key in .ssh.
+func Secrets(t testing.TB, home string) {
+	t.Helper()
+	MkdirAll(t, filepath.Join(home, ".aws"), 0o700)
+	MkdirAll(t, filepath.Join(home, ".ssh"), 0o700)
+	WriteFile(t, filepath.Join(home, ".aws", "credentials"), []byte("[default]\naws_secret_access_key=hunter2\n"), 0o600)
+	WriteFile(t, filepath.Join(home, ".ssh", "id_ed25519"), []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nhunter2\n"), 0o600)
+}

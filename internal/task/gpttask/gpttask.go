@@ -71,6 +71,7 @@ func New(o Options) task.Task {
 			Rules:   []string{"Use only the Go standard library and the packages the module already has; no new dependencies."},
 			Budget:  BudgetWords(o.Device),
 			Figures: []string{"num_steps", "tokens_per_sec", "mfu_percent", "peak_vram_mb", "peak_rss_mb"},
+			Verb:    "training",
 		},
 		Program: ProgramFile,
 		Requires: []task.Require{{

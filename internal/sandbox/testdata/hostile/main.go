@@ -2,8 +2,8 @@
 // sandbox, reports what each attempt got, then finishes its "training" and
 // prints a summary. The sandbox's tests run it confined and unconfined.
 //
-// Its environment names the targets: HOSTILE_HOME (a home folder with a
-// credentials file), HOSTILE_ADDR (a TCP listener on loopback),
+// Its environment names the targets: HOSTILE_HOME (a home folder with
+// credentials in .aws and a key in .ssh), HOSTILE_ADDR (a TCP listener on loopback),
 // HOSTILE_UDP (a UDP socket on loopback),
 // HOSTILE_HARNESS (a folder of the harness), HOSTILE_PID (the harness's
 // process), HOSTILE_DATA (a data file it may read) and HOSTILE_ALLOC_MB.
@@ -28,6 +28,10 @@ func main() {
 	try("write-home", func() error { return os.WriteFile(filepath.Join(home, "pwned"), []byte("x"), 0o644) })
 	try("read-credentials", func() error {
 		_, err := os.ReadFile(filepath.Join(home, ".aws", "credentials"))
+		return err
+	})
+	try("read-ssh-key", func() error {
+		_, err := os.ReadFile(filepath.Join(home, ".ssh", "id_ed25519"))
 		return err
 	})
 	try("connect-loopback", func() error {
