@@ -12,10 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"autoresearch/internal/contract"
 	"autoresearch/internal/sandbox"
 	"autoresearch/internal/testfs"
 )
@@ -54,6 +56,7 @@ printf -- '---\nval_bpb:          0.812500\npeak_vram_mb:     0.0\n'`)
 	t.Setenv("OPENAI_API_KEY", "sk-secret")
 	var progress []float64
 	sp.Progress = func(f float64) { progress = append(progress, f) }
+	sp.ProgressPattern = regexp.MustCompile(contract.ProgressPattern) // the GPT's progress line
 	var submitted string
 	sp.Job = func(id string) { submitted = id }
 	res, err := (&Slurm{Poll: 200 * time.Millisecond}).Run(context.Background(), sp)
