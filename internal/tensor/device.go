@@ -2,6 +2,10 @@ package tensor
 
 import (
 	"fmt"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
 )
 
 // Device is a Backend plus what the Tensor layer keeps per device: the stack
@@ -176,6 +180,29 @@ func (d *Device) Do(f func() *Tensor) *Tensor {
 func (d *Device) adopt(t *Tensor) {
 	s := d.scopes[len(d.scopes)-1]
 	s.tensors = append(s.tensors, t)
+	if len(d.scopes) == 1 {
+		t.origin = caller()
+	}
+}
+
+// thisPackage is the import path of this package, whose frames caller skips.
+var thisPackage = reflect.TypeFor[Tensor]().PkgPath() + "."
+
+// caller is the file and line outside this package that made the tensor
+// being adopted: "train.go:215".
+func caller() string {
+	var pcs [16]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs[:])])
+	for {
+		f, more := frames.Next()
+		inside := strings.HasPrefix(f.Function, thisPackage) && !strings.HasSuffix(f.File, "_test.go")
+		if !inside && f.Function != "" {
+			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "setup"
+		}
+	}
 }
 
 // ---- grad mode ----
