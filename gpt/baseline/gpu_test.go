@@ -73,7 +73,7 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 			t.Fatal(err)
 		}
 		dev.NoGrad(func() {
-			for i, p := range m.parameters() {
+			for i, p := range dev.Parameters() {
 				p.CopyFrom(dev.FromFloat32s(weights[i], p.Shape()...))
 			}
 		})
@@ -87,11 +87,11 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 		o.loss = loss.Item()
 		loss.Backward()
 		s.Close()
-		for _, p := range m.parameters() {
+		for _, p := range dev.Parameters() {
 			o.grads[p.Name()] = p.Grad.Float32s()
 		}
 		opt.Step()
-		for _, p := range m.parameters() {
+		for _, p := range dev.Parameters() {
 			o.updated[p.Name()] = p.Float32s()
 		}
 		return o

@@ -52,12 +52,22 @@ func (d *Device) Inspect(f func() (loss *Tensor)) Inspection {
 	loss := f()
 	loss.check("Inspect")
 	var r Inspection
-	warned := map[*storage]bool{}
+	// One line per message: tensors alike (one per layer, made on one line)
+	// are counted on it.
+	seen, index, count := map[*storage]bool{}, map[string]int{}, []int(nil)
 	warn := func(t *Tensor, format string, args ...any) {
-		if !warned[t.st] {
-			warned[t.st] = true
-			r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
+		if seen[t.st] {
+			return
 		}
+		seen[t.st] = true
+		msg := fmt.Sprintf(format, args...)
+		if i, ok := index[msg]; ok {
+			count[i]++
+			return
+		}
+		index[msg] = len(r.Warnings)
+		r.Warnings = append(r.Warnings, msg)
+		count = append(count, 1)
 	}
 	var strays []*Tensor
 	for _, x := range graphOrder(loss) {
@@ -76,6 +86,11 @@ func (d *Device) Inspect(f func() (loss *Tensor)) Inspection {
 				warn(in, "tensor %s%s feeds %s but is no parameter, so no gradient reaches it and it never trains: make it with dev.Parameter if it should (a constant may stay)",
 					in.desc(), madeAt(in), n.op)
 			}
+		}
+	}
+	for i, n := range count {
+		if n > 1 {
+			r.Warnings[i] += fmt.Sprintf(" (%d such tensors)", n)
 		}
 	}
 	had := make([]bool, len(strays))

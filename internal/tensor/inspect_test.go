@@ -52,31 +52,46 @@ func line() int {
 }
 
 // TestInspectNamesWhatWillNotTrain builds a model with each kind of tensor
-// that will not train beside ones that are fine: the warnings name exactly
-// the three, the frozen one by where it was made, and leave no gradient.
+// that will not train beside ones that are fine (a parameter, rotary tables,
+// a mask): the warnings name each of them and nothing else, a frozen one by
+// where it was made (one line for a kind made once per layer), and the
+// inspection leaves no gradient behind.
 func TestInspectNamesWhatWillNotTrain(t *testing.T) {
 	d := open64(t)
 	rng := NewRNG(2)
 	const B, T, C = 2, 4, 6
 	w := d.Parameter("w", d.Normal(rng, 0, 1, C, C))
 	frozen, at := d.Normal(rng, 0, 1, C, C), line() // meant as a parameter
+	// One per layer, made on one line: one warning counts them.
+	var gates []*Tensor
+	for range 3 {
+		gates = append(gates, d.Normal(rng, 0, 1, C, C))
+	}
+	gateAt := line() - 2
 	d.Parameter("unused", d.Zeros(3, C))
-	stray := d.Ones(C).SetRequiresGrad()
+	stray, strayAt := d.Ones(C).SetRequiresGrad(), line()
 	cos, sin := ropeTables(d, T, C) // constants by the op's definition
 	mask := d.FromFloat32s([]float32{1, 0, 1, 1, 0, 1}, C)
 	r := d.Inspect(func() *Tensor {
 		x := d.Normal(rng, 0, 1, B, T, C)
 		h := Linear(Linear(x, w), frozen).Mul(stray)
+		for _, g := range gates {
+			h = Linear(h, g)
+		}
 		h = Rotary(h.Reshape(B, T, 1, C), cos, sin).Reshape(B, T, C)
 		return Where(mask, h, h.Square()).Sum()
 	})
 	want := []string{
 		fmt.Sprintf("tensor f32[%d %d] made at inspect_test.go:%d feeds matmul but is no parameter", C, C, at),
-		fmt.Sprintf("tensor f32[%d] made at inspect_test.go:%d gets a gradient but is no parameter", C, at+2),
+		fmt.Sprintf("tensor f32[%d] made at inspect_test.go:%d gets a gradient but is no parameter", C, strayAt),
+		fmt.Sprintf("tensor f32[%d %d] made at inspect_test.go:%d feeds matmul but is no parameter", C, C, gateAt),
 		fmt.Sprintf("parameter unused [3 %d] got no gradient", C),
 	}
 	if len(r.Warnings) != len(want) {
 		t.Fatalf("%d warnings, want %d:\n%s", len(r.Warnings), len(want), strings.Join(r.Warnings, "\n"))
+	}
+	if !strings.HasSuffix(r.Warnings[2], "(3 such tensors)") {
+		t.Errorf("the per-layer warning does not count the layers: %s", r.Warnings[2])
 	}
 	for i, w := range want {
 		if !strings.HasPrefix(r.Warnings[i], w) {
