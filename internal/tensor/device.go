@@ -189,7 +189,9 @@ func (d *Device) adopt(t *Tensor) {
 var thisPackage = reflect.TypeFor[Tensor]().PkgPath() + "."
 
 // caller is the file and line outside this package that made the tensor
-// being adopted: "train.go:215".
+// being adopted: "train.go:215". When that line is in a helper closure
+// (uniform := func(...) { return dev.Uniform(...) }), it is the line that
+// called the helper.
 func caller() string {
 	var pcs [16]uintptr
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs[:])])
@@ -197,6 +199,9 @@ func caller() string {
 		f, more := frames.Next()
 		inside := strings.HasPrefix(f.Function, thisPackage) && !strings.HasSuffix(f.File, "_test.go")
 		if !inside && f.Function != "" {
+			if next, _ := frames.Next(); next.File == f.File && strings.HasPrefix(f.Function, next.Function+".func") {
+				f = next // a helper closure: the line that called it
+			}
 			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
 		}
 		if !more {

@@ -62,10 +62,12 @@ func TestInspectNamesWhatWillNotTrain(t *testing.T) {
 	const B, T, C = 2, 4, 6
 	w := d.Parameter("w", d.Normal(rng, 0, 1, C, C))
 	frozen, at := d.Normal(rng, 0, 1, C, C), line() // meant as a parameter
-	// One per layer, made on one line: one warning counts them.
+	// One per layer, made on one line by a helper: one warning names that
+	// line and counts them.
+	newGate := func() *Tensor { return d.Normal(rng, 0, 1, C, C) }
 	var gates []*Tensor
 	for range 3 {
-		gates = append(gates, d.Normal(rng, 0, 1, C, C))
+		gates = append(gates, newGate())
 	}
 	gateAt := line() - 2
 	d.Parameter("unused", d.Zeros(3, C))
