@@ -161,12 +161,17 @@ func (s *Scope) Close(keep ...*Tensor) {
 		}
 	}
 	for _, t := range s.tensors {
-		if !kept[t] && !t.persistent {
+		if !kept[t] && !t.persistent && !t.freed {
+			t.freedBy = scopeClosed
 			t.release()
 		}
 	}
 	s.tensors = nil
 }
+
+// scopeClosed says why a tensor of a closed scope is gone, and what to do.
+const scopeClosed = "the scope it was made in closed: what dev.Step or dev.Eval makes is freed when it returns; " +
+	"make a tensor that must last (state kept across steps) in setup, before the training loop"
 
 // Do runs f inside a new scope and returns f's result, kept for the caller.
 func (d *Device) Do(f func() *Tensor) *Tensor {
