@@ -97,4 +97,3 @@ func TestATensorOfAnEarlierStepSaysWhy(t *testing.T) {
 		t.Errorf("using a tensor of an earlier step: panic %q", msg)
 	}
 }
-
