@@ -3,6 +3,16 @@
 // from nanochat). This is the file the research agent edits; everything else
 // (the harness: data, tokenizer, the val_bpb metric, the summary) is fixed.
 //
+// Memory: tensors made in setup, before the training loop (the model, the
+// optimizer state, constant tables), belong to the root scope and live for
+// the whole program; those made inside dev.Step and dev.Eval are freed when
+// it returns. Neither needs Keep or Free.
+//
+// What the loop reads from this program's output: the summary
+// (harness.Summary.Report), the progress line (contract.ProgressLine), the
+// fail line (contract.Fail) and the last "error: " line (check). Print them
+// through those helpers, whatever else changes.
+//
 // Usage: autoresearch train [--profile P]   (or go build ./gpt and run it with
 // the AUTORESEARCH_* variables set; see harness/profile.go)
 package main
@@ -19,6 +29,7 @@ import (
 	"time"
 
 	"autoresearch/harness"
+	"autoresearch/internal/contract"
 	"autoresearch/internal/tensor"
 )
 
@@ -247,7 +258,7 @@ func precomputeRotaryEmbeddings(dev *tensor.Device, seqLen, headDim int, base fl
 			s[t*half+j] = float32(math.Sin(float64(t) * invFreq))
 		}
 	}
-	return dev.FromFloat32s(c, seqLen, half).Keep(), dev.FromFloat32s(s, seqLen, half).Keep()
+	return dev.FromFloat32s(c, seqLen, half), dev.FromFloat32s(s, seqLen, half)
 }
 
 // computeWindowSizes gives each layer's attention window from the pattern:
@@ -267,67 +278,69 @@ func computeWindowSizes(c GPTConfig) ([]int, error) {
 	return w, nil
 }
 
-// EstimateFlops is the model's FLOPs per token, forward and backward: 6 per
-// weight of the matrices (embedding lookups and scalars excluded) plus the
-// attention's 12·h·q·window.
-func (m *GPT) EstimateFlops() float64 {
-	c := m.config
-	nparams := tensor.CountParams(m.parameters())
-	exclude := m.wte.Numel() + tensor.CountParams(m.valueEmbedList()) + m.residLambdas.Numel() + m.x0Lambdas.Numel()
-	h, q, t := c.NHead, c.NEmbd/c.NHead, c.SequenceLen
-	attn := 0
-	for _, window := range m.windowSizes {
-		attn += 12 * h * q * min(window, t)
-	}
-	return 6*float64(nparams-exclude) + float64(attn)
-}
-
-// NumScalingParams counts the parameters by kind, as the original prints them.
-func (m *GPT) NumScalingParams() [][2]any {
-	wte := m.wte.Numel()
-	ve := tensor.CountParams(m.valueEmbedList())
-	head := m.lmHead.Numel()
-	matrices := tensor.CountParams(m.matrixParams())
-	scalars := m.residLambdas.Numel() + m.x0Lambdas.Numel()
-	return [][2]any{{"wte", wte}, {"value_embeds", ve}, {"lm_head", head},
-		{"transformer_matrices", matrices}, {"scalars", scalars},
-		{"total", wte + ve + head + matrices + scalars}}
-}
-
-// matrixParams lists the transformer blocks' weights (what Muon updates),
-// valueEmbedList the value embeddings, parameters every parameter.
-func (m *GPT) matrixParams() []*tensor.Tensor   { return m.dev.ParametersUnder("transformer.h.") }
-func (m *GPT) valueEmbedList() []*tensor.Tensor { return m.dev.ParametersUnder("value_embeds.") }
-func (m *GPT) parameters() []*tensor.Tensor     { return m.dev.Parameters() }
-
-// SetupOptimizer groups the parameters as the original: AdamW for the
-// unembedding, the embeddings, the value embeddings and the two kinds of
-// per-layer scalars; Muon for the block matrices, one group per shape. It
-// fails, naming the parameter, when a parameter is in no group or in two.
+// SetupOptimizer groups the parameters by role, as the original does: AdamW
+// for the unembedding, the embeddings, the value embeddings and the two kinds
+// of per-layer scalars; Muon for the 2-D matrices of the blocks, one group per
+// shape. A parameter takes the first role whose name occurs in its own. One
+// that fits no role, or that Muon cannot take, fails the setup with its name
+// and what to do.
 func (m *GPT) SetupOptimizer(unembeddingLR, embeddingLR, matrixLR, weightDecay float64, adamBetas [2]float64, scalarLR float64) (*MuonAdamW, error) {
 	modelDim := m.config.NEmbd
 	// Scale the AdamW LRs ∝ 1/√dmodel (tuned at 768 wide).
 	dmodelLRScale := math.Pow(float64(modelDim)/768, -0.5)
-	adamw := func(ps []*tensor.Tensor, lr float64, betas [2]float64) *ParamGroup {
-		return &ParamGroup{Kind: "adamw", Params: ps, LR: lr, Betas: betas, Eps: 1e-10}
+	adamw := func(role string, lr float64, betas [2]float64) ParamGroup {
+		return ParamGroup{Role: role, Kind: "adamw", LR: lr, Betas: betas, Eps: 1e-10}
 	}
-	groups := []*ParamGroup{
-		adamw([]*tensor.Tensor{m.lmHead}, unembeddingLR*dmodelLRScale, adamBetas),
-		adamw([]*tensor.Tensor{m.wte}, embeddingLR*dmodelLRScale, adamBetas),
-		adamw(m.valueEmbedList(), embeddingLR*dmodelLRScale, adamBetas),
-		adamw([]*tensor.Tensor{m.residLambdas}, scalarLR*0.01, adamBetas),
-		adamw([]*tensor.Tensor{m.x0Lambdas}, scalarLR, [2]float64{0.96, 0.95}),
+	roles := []ParamGroup{
+		adamw("lm_head", unembeddingLR*dmodelLRScale, adamBetas),
+		adamw("transformer.wte", embeddingLR*dmodelLRScale, adamBetas),
+		adamw("value_embeds.", embeddingLR*dmodelLRScale, adamBetas),
+		adamw("resid_lambdas", scalarLR*0.01, adamBetas),
+		adamw("x0_lambdas", scalarLR, [2]float64{0.96, 0.95}),
+		{Role: "transformer.h.", Kind: "muon", LR: matrixLR, Momentum: 0.95, NSSteps: 5, Beta2: 0.95, WeightDecay: weightDecay},
 	}
-	byShape := map[[2]int][]*tensor.Tensor{}
-	for _, p := range m.matrixParams() {
-		s := [2]int{p.Dim(0), p.Dim(1)}
-		byShape[s] = append(byShape[s], p)
+	byShape := map[[2]int][]*tensor.Tensor{} // Muon's matrices
+	for _, p := range m.dev.Parameters() {
+		i := slices.IndexFunc(roles, func(g ParamGroup) bool { return strings.Contains(p.Name(), g.Role) })
+		switch {
+		case i < 0:
+			return nil, fmt.Errorf("parameter %s %v fits no optimizer group: add a role for it to SetupOptimizer's roles, e.g. adamw(%q, rate, adamBetas) "+
+				"with the rate of its kind (unembeddingLR*dmodelLRScale for a head, embeddingLR*dmodelLRScale for a table, scalarLR for gains and scalars); "+
+				"Muon takes the 2-D matrices whose names contain \"transformer.h.\"", p.Name(), p.Shape(), roleOf(p.Name()))
+		case roles[i].Kind == "muon" && p.Rank() != 2:
+			return nil, fmt.Errorf("parameter %s has shape %v: Muon takes 2-D matrices; put it in an AdamW group such as the scalars': add adamw(%q, scalarLR, adamBetas) to SetupOptimizer's roles, ahead of %q",
+				p.Name(), p.Shape(), roleOf(p.Name()), roles[i].Role)
+		case roles[i].Kind == "muon":
+			s := [2]int{p.Dim(0), p.Dim(1)}
+			byShape[s] = append(byShape[s], p)
+		default:
+			roles[i].Params = append(roles[i].Params, p)
+		}
+	}
+	var groups []*ParamGroup
+	for _, g := range roles {
+		if g.Kind == "adamw" && len(g.Params) > 0 {
+			groups = append(groups, &g)
+		}
 	}
 	for _, s := range slices.SortedFunc(maps.Keys(byShape), func(a, b [2]int) int { return cmp.Or(a[0]-b[0], a[1]-b[1]) }) {
-		groups = append(groups, &ParamGroup{Kind: "muon", Params: byShape[s], LR: matrixLR,
-			Momentum: 0.95, NSSteps: 5, Beta2: 0.95, WeightDecay: weightDecay})
+		g := roles[len(roles)-1]
+		g.Params = byShape[s]
+		groups = append(groups, &g)
 	}
 	return NewMuonAdamW(m.dev, groups)
+}
+
+// roleOf is the part of a parameter's name that says what it is, for a role
+// that takes it in every layer: "attn_norm" of "transformer.h.0.attn_norm.weight".
+func roleOf(name string) string {
+	parts := strings.Split(name, ".")
+	for i := len(parts) - 1; i >= 0; i-- {
+		if p := parts[i]; p != "weight" && p != "bias" && strings.Trim(p, "0123456789") != "" {
+			return p
+		}
+	}
+	return name
 }
 
 // Forward runs the model on idx [B, T] (i32). With reduction "mean" it
@@ -388,6 +401,7 @@ var polarExpressCoeffs = [][3]float32{
 // ParamGroup is one group of parameters with its hyperparameters; the
 // training loop sets LR, Momentum and WeightDecay before every step.
 type ParamGroup struct {
+	Role            string // what its parameters' names contain, e.g. "lm_head"
 	Kind            string // "adamw" or "muon"
 	Params          []*tensor.Tensor
 	LR, InitialLR   float64
@@ -428,7 +442,7 @@ func NewMuonAdamW(dev *tensor.Device, groups []*ParamGroup) (*MuonAdamW, error) 
 		switch {
 		case g.Kind == "adamw":
 			for _, p := range g.Params {
-				g.adam = append(g.adam, adamState{expAvg: dev.Zeros(p.Shape()...).Keep(), expAvgSq: dev.Zeros(p.Shape()...).Keep()})
+				g.adam = append(g.adam, adamState{expAvg: dev.Zeros(p.Shape()...), expAvgSq: dev.Zeros(p.Shape()...)})
 			}
 		case g.Kind == "muon" && len(g.Params) > 0:
 			n, rows, cols := len(g.Params), g.Params[0].Dim(0), g.Params[0].Dim(1)
@@ -436,7 +450,7 @@ func NewMuonAdamW(dev *tensor.Device, groups []*ParamGroup) (*MuonAdamW, error) 
 			if rows < cols {
 				second = []int{n, 1, cols}
 			}
-			g.momentumBuffer, g.secondMomentumBuffer = dev.Zeros(n, rows, cols).Keep(), dev.Zeros(second...).Keep()
+			g.momentumBuffer, g.secondMomentumBuffer = dev.Zeros(n, rows, cols), dev.Zeros(second...)
 		default:
 			return nil, fmt.Errorf("parameter group of kind %q with %d parameters: want adamw, or muon with one or more", g.Kind, len(g.Params))
 		}
@@ -462,7 +476,9 @@ func (o *MuonAdamW) stepMuon(g *ParamGroup) {
 	rows, cols := g.Params[0].Dim(0), g.Params[0].Dim(1)
 	grads := make([]*tensor.Tensor, len(g.Params))
 	for i, p := range g.Params {
-		grads[i] = p.Grad
+		if grads[i] = p.Grad; p.Grad == nil { // a matrix no gradient reached (Inspect warns of it)
+			grads[i] = o.dev.Zeros(rows, cols)
+		}
 	}
 	stackedGrads := tensor.Stack(0, grads...)
 	stackedParams := tensor.Stack(0, g.Params...)
@@ -515,7 +531,7 @@ func muonStep(stackedGrads, stackedParams, momentumBuffer, secondMomentumBuffer 
 	vMean := g.Square().Mean(redDim)
 	redDimSize := float32(g.Dim(redDim))
 	vNorm := vMean.Sum(-2, -1).MulScalar(redDimSize).Sqrt()
-	secondMomentumBuffer.CopyFrom(tensor.Lerp(secondMomentumBuffer, vMean, 1-beta2))
+	tensor.LerpInto(secondMomentumBuffer, vMean, 1-beta2)
 	stepSize := secondMomentumBuffer.ClampMin(1e-10).Rsqrt()
 	scaledSqSum := vMean.MulScalar(redDimSize).Mul(stepSize.Square())
 	vNormNew := scaledSqSum.Sum(-2, -1).Sqrt()
@@ -606,21 +622,6 @@ func main() {
 	model, err := NewGPT(dev, config, rng)
 	check(err)
 
-	fmt.Println("Parameter counts:")
-	paramCounts := model.NumScalingParams()
-	for _, kv := range paramCounts {
-		fmt.Printf("  %-24s: %s\n", kv[0], harness.Thousands(kv[1].(int)))
-	}
-	numParams := paramCounts[len(paramCounts)-1][1].(int)
-	numFlopsPerToken := model.EstimateFlops()
-	fmt.Printf("Estimated FLOPs per token: %e\n", numFlopsPerToken)
-	mfu := func(tokensPerSec float64) float64 { // percent of the device's peak, 0 when unknown
-		if peakFlops == 0 {
-			return 0
-		}
-		return 100 * numFlopsPerToken * tokensPerSec / peakFlops
-	}
-
 	tokensPerFwdBwd := deviceBatchSize * maxSeqLen
 	if totalBatchSize%tokensPerFwdBwd != 0 {
 		check(fmt.Errorf("TOTAL_BATCH_SIZE gives %d tokens per step on profile %s, not a multiple of DEVICE_BATCH_SIZE's %d rows × %d tokens: change one of them",
@@ -632,10 +633,29 @@ func main() {
 	optimizer, err := model.SetupOptimizer(UNEMBEDDING_LR, EMBEDDING_LR, MATRIX_LR, WEIGHT_DECAY,
 		[2]float64{ADAM_BETA1, ADAM_BETA2}, SCALAR_LR)
 	check(err)
+	numParams := printParameters(dev, optimizer)
 
 	trainLoader, err := env.TrainLoader(deviceBatchSize, maxSeqLen)
 	check(err)
 	batch := trainLoader.Next() // prefetch first batch
+
+	// One micro-step on the first batch, before training, read from its
+	// graph: the FLOPs per token (for MFU) and what will not train.
+	graph := dev.Inspect(func() *tensor.Tensor {
+		return model.Forward(dev.FromInt32s(batch.Inputs, batch.B, batch.T), dev.FromInt32s(batch.Targets, batch.B, batch.T), "mean")
+	})
+	numFlopsPerToken := graph.FLOPs / float64(tokensPerFwdBwd)
+	fmt.Printf("Estimated FLOPs per token: %e\n", numFlopsPerToken)
+	for _, w := range graph.Warnings {
+		fmt.Println("warning:", w)
+	}
+	fmt.Println()
+	mfu := func(tokensPerSec float64) float64 { // percent of the device's peak, 0 when unknown
+		if peakFlops == 0 {
+			return 0
+		}
+		return 100 * numFlopsPerToken * tokensPerSec / peakFlops
+	}
 
 	// The budget's clock: wall-clock time on a GPU, the CPU time the program
 	// got on the CPU; warm-up steps stay out of it, up to a share of it.
@@ -684,7 +704,7 @@ func main() {
 
 		// Fast fail: abort if loss is exploding or NaN
 		if math.IsNaN(trainLossF) || trainLossF > 100 {
-			fmt.Println("FAIL")
+			contract.Fail(os.Stdout, fmt.Sprintf("the training loss is %g at step %d: the run diverged", trainLossF, step))
 			os.Exit(1)
 		}
 
@@ -694,8 +714,8 @@ func main() {
 
 		// Logging
 		tokPerSec := float64(totalBatchSize) / dt
-		fmt.Printf("\rstep %05d (%.1f%%) | loss: %.6f | lrm: %.2f | dt: %.0fms | tok/sec: %s | mfu: %.1f%% | epoch: %d | remaining: %.0fs    ",
-			step, 100*progress, budget.SmoothLoss(), lrm, dt*1000, harness.Thousands(int(tokPerSec)), mfu(tokPerSec), epoch, budget.Remaining())
+		fmt.Printf("\r%s | loss: %.6f | lrm: %.2f | dt: %.0fms | tok/sec: %s | mfu: %.1f%% | epoch: %d | remaining: %.0fs    ",
+			contract.ProgressLine(step, progress), budget.SmoothLoss(), lrm, dt*1000, harness.Thousands(int(tokPerSec)), mfu(tokPerSec), epoch, budget.Remaining())
 
 		step++
 
@@ -733,10 +753,30 @@ func main() {
 	check(summary.Report(os.Stdout))
 }
 
+// printParameters writes the parameter table (harness.PrintParameters):
+// every parameter in the order made, with its optimizer group. It returns
+// their total, the summary's num_params.
+func printParameters(dev *tensor.Device, opt *MuonAdamW) int {
+	group := map[*tensor.Tensor]*ParamGroup{}
+	for _, g := range opt.Groups {
+		for _, p := range g.Params {
+			group[p] = g
+		}
+	}
+	var rows []harness.Param
+	for _, p := range dev.Parameters() {
+		g := group[p]
+		rows = append(rows, harness.Param{Name: p.Name(), Shape: p.Shape(), Group: g.Kind + " " + g.Role, LR: g.LR, WeightDecay: g.WeightDecay})
+	}
+	total, err := harness.PrintParameters(os.Stdout, rows)
+	check(err)
+	return total
+}
+
 // check ends the program on an error, with the error as its last line.
 func check(err error) {
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(os.Stderr, contract.ErrorPrefix+err.Error())
 		os.Exit(1)
 	}
 }

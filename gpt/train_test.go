@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"autoresearch/harness"
 	"autoresearch/internal/runner"
+	"autoresearch/internal/task/gpttask"
 )
 
 // The tests here check the training program through what it does and prints,
@@ -112,6 +114,22 @@ func TestSmokeTrainingLearns(t *testing.T) {
 		t.Errorf("the summary lacks the training curve:\n%s", out)
 	}
 	t.Logf("smoke run: %s wall (build included), %.0f steps, val_bpb %.4f", wall.Round(time.Millisecond), figures["num_steps"], figures["val_bpb"])
+
+	// The part of the log the agent sees of the best run, as the task names
+	// it: the parameter table, whose total is the summary's num_params, the
+	// FLOPs, and no warning for the baseline.
+	tk := gpttask.New(gpttask.Options{Profile: p, Home: home, Device: harness.DeviceCPU})
+	section := tk.LogSection(out)
+	var total float64
+	for _, line := range strings.Split(section, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "total" {
+			total, _ = strconv.ParseFloat(strings.ReplaceAll(f[1], ",", ""), 64)
+		}
+	}
+	if !strings.HasPrefix(section, harness.ParamsHeader) || math.Abs(total/1e6-figures["num_params_M"]) > 0.05 ||
+		!strings.Contains(section, "Estimated FLOPs per token") || strings.Contains(section, "warning:") {
+		t.Errorf("the log's section for the agent (total %g, num_params_M %g):\n%s", total, figures["num_params_M"], section)
+	}
 
 	// A model that has learnt nothing gives every token the probability 1/V
 	// (the untrained baseline scores that to the third decimal: its lm_head

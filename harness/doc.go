@@ -7,8 +7,9 @@
 //
 // A training program learns everything from environment variables (EnvProfile,
 // EnvHome, EnvDevice, EnvResult): Open reads them, checks the prepared data and
-// loads the tokenizer; the program trains on TrainLoader's batches, scores
-// itself with EvaluateBPB and reports through Summary.Report.
+// loads the tokenizer; the program prints its parameter table with
+// PrintParameters, trains on TrainLoader's batches, scores itself with
+// EvaluateBPB and reports through Summary.Report.
 //
 // Terms:
 //

@@ -47,7 +47,7 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 	rng := tensor.NewRNG(2)
 	var weights [][]float32
 	refDev.NoGrad(func() {
-		for _, p := range ref.parameters() {
+		for _, p := range refDev.Parameters() {
 			mean, std := 0.0, 0.1
 			switch p {
 			case ref.residLambdas:
@@ -73,7 +73,7 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 			t.Fatal(err)
 		}
 		dev.NoGrad(func() {
-			for i, p := range m.parameters() {
+			for i, p := range dev.Parameters() {
 				p.CopyFrom(dev.FromFloat32s(weights[i], p.Shape()...))
 			}
 		})
@@ -87,11 +87,11 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 		o.loss = loss.Item()
 		loss.Backward()
 		s.Close()
-		for _, p := range m.parameters() {
+		for _, p := range dev.Parameters() {
 			o.grads[p.Name()] = p.Grad.Float32s()
 		}
 		opt.Step()
-		for _, p := range m.parameters() {
+		for _, p := range dev.Parameters() {
 			o.updated[p.Name()] = p.Float32s()
 		}
 		return o
@@ -101,8 +101,8 @@ func TestTrainingStepOnTheGPU(t *testing.T) {
 	if e := math.Abs(g.loss-c.loss) / math.Abs(c.loss); !(e <= 1e-5) {
 		t.Errorf("loss: cuda %.7f, cpu %.7f (relative %.1e)", g.loss, c.loss, e)
 	}
-	if len(c.grads) != len(ref.parameters()) || len(g.grads) != len(c.grads) {
-		t.Fatalf("%d gradients on cuda, %d on cpu, %d parameters", len(g.grads), len(c.grads), len(ref.parameters()))
+	if len(c.grads) != len(refDev.Parameters()) || len(g.grads) != len(c.grads) {
+		t.Fatalf("%d gradients on cuda, %d on cpu, %d parameters", len(g.grads), len(c.grads), len(refDev.Parameters()))
 	}
 	// A chain of f32 operations, each summing in another order.
 	const tol = 1e-4

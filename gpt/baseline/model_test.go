@@ -37,7 +37,7 @@ func randomized(t testing.TB, dev *tensor.Device, seed uint64) *GPT {
 	}
 	rng := tensor.NewRNG(seed + 1)
 	dev.NoGrad(func() {
-		for _, p := range m.parameters() {
+		for _, p := range dev.Parameters() {
 			mean, std := 0.0, 0.5
 			switch p {
 			case m.residLambdas:
@@ -263,7 +263,7 @@ func TestModelGradients(t *testing.T) {
 	// h is exactly representable; perturbations happen in float64 on the
 	// device (p + h·e_j), so the differences keep float64 precision.
 	h := float64(float32(1e-5))
-	for _, p := range m.parameters() {
+	for _, p := range dev.Parameters() {
 		if p.Grad == nil {
 			t.Errorf("%s got no gradient", p.Name())
 			continue

@@ -289,6 +289,8 @@ func classify(res *Result, out *output, werr error, timedOut bool, s Spec) (Cras
 	switch {
 	case timedOut:
 		return Timeout, fmt.Sprintf("killed at the hard limit of %s", s.HardLimit.Round(time.Second))
+	case out.failed && out.errLine != "":
+		return RuntimeCrash, fmt.Sprintf("the program printed %s: %s", s.FailLine, out.errLine)
 	case out.failed:
 		return RuntimeCrash, fmt.Sprintf("the program printed %s (it gave up: a NaN or exploding loss)", s.FailLine)
 	case out.panic != "" && strings.Contains(out.panic, "out of memory") && s.Sandbox != nil && s.Sandbox.Mode != sandbox.Off && s.Sandbox.Limits.MemoryMB > 0:

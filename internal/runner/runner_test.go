@@ -52,6 +52,9 @@ func helper(mode string) int {
 	case "fail":
 		fmt.Println("FAIL")
 		return 1
+	case "failwhy":
+		contract.Fail(os.Stdout, "the loss is NaN at step 12")
+		return 1
 	case "panic":
 		fmt.Fprintln(os.Stderr, "some context")
 		panic("index out of range [3] with length 3")
@@ -198,6 +201,7 @@ func TestRunCrashKinds(t *testing.T) {
 		reason string
 	}{
 		{"fail", "FAIL"},
+		{"failwhy", "FAIL: the loss is NaN at step 12"},
 		{"panic", "panic: index out of range"},
 		{"nosummary", "no summary"},
 		{"nan", "val_bpb is NaN"},

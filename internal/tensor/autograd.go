@@ -83,6 +83,10 @@ func rules() map[string]vjpRule {
 			return []*Tensor{sumTo(n, 0, lazy(n, 0, func() *Tensor { return g.Div(y) })),
 				sumTo(n, 1, lazy(n, 1, func() *Tensor { return g.Mul(out).Div(y).Neg() }))}
 		},
+		// F = a copy of x -> g
+		"clone": func(n *node, out, g *Tensor) []*Tensor {
+			return []*Tensor{g}
+		},
 		// F = x.reshape(s) -> g.reshape(x.shape)
 		"reshape": func(n *node, out, g *Tensor) []*Tensor {
 			return []*Tensor{g.Reshape(n.inputs[0].shape...)}

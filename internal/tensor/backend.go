@@ -265,7 +265,8 @@ type Backend interface {
 
 	// ---- layout ----
 
-	// Fill sets dst[off : off+n] of a float buffer to v.
+	// Fill sets dst[off : off+n] to v; an I32 buffer gets int32(v) (v is a
+	// whole number of magnitude at most 2²⁴, exact in float32).
 	Fill(dst Buffer, off, n int, v float32)
 	// Copy is the strided N-d copy behind transpose, permute, slice, concat,
 	// stack and broadcast. For every index i over shape:
@@ -436,6 +437,13 @@ type Backend interface {
 	//
 	//	buf = lerp(buf, g, 1-momentum);  g = lerp(g, buf, momentum)
 	Nesterov(g, buf Buffer, n int, momentum float32)
+	// Lerp moves n elements of a toward b in place, an exponential moving
+	// average (a weight EMA, Muon's second moment):
+	//
+	//	a = a + w*(b - a)
+	//
+	// a and b are F32 and distinct.
+	Lerp(a, b Buffer, n int, w float32)
 	// MuonUpdate is the tail of Muon on a stack of matrices p, g contiguous
 	// [P, R, C] with per-row or per-column scales s: with u = g*s (s contiguous
 	// [P, R] read at [p, r] when perRow, else [P, C] read at [p, c]),

@@ -253,6 +253,10 @@ func (c *Counter) Nesterov(g, buf Buffer, n int, momentum float32) {
 	c.count("nesterov", func() { c.be.Nesterov(g, buf, n, momentum) })
 }
 
+func (c *Counter) Lerp(a, b Buffer, n int, w float32) {
+	c.count("lerp", func() { c.be.Lerp(a, b, n, w) })
+}
+
 func (c *Counter) MuonUpdate(p, g, s Buffer, np, r, cols int, perRow bool, lr, wd float32) {
 	c.count("muon_update", func() { c.be.MuonUpdate(p, g, s, np, r, cols, perRow, lr, wd) })
 }

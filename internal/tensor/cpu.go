@@ -206,6 +206,13 @@ func parallel(n, cost int, f func(lo, hi int)) {
 // ---- layout ----
 
 func (c *cpuBackend[T]) Fill(dst Buffer, off, n int, v float32) {
+	if c.buf(dst).dt == I32 {
+		d, iv := c.ints(dst)[off:off+n], int32(v)
+		for i := range d {
+			d[i] = iv
+		}
+		return
+	}
 	d := c.f(dst)[off : off+n]
 	tv := T(v)
 	parallel(n, 1, func(lo, hi int) {

@@ -363,6 +363,16 @@ func (c *cpuBackend[T]) Nesterov(g, buf Buffer, n int, momentum float32) {
 	})
 }
 
+func (c *cpuBackend[T]) Lerp(a, b Buffer, n int, w float32) {
+	as, bs := c.f(a)[:n], c.f(b)[:n]
+	tw := T(w)
+	parallel(n, 2, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			as[i] += tw * (bs[i] - as[i])
+		}
+	})
+}
+
 func (c *cpuBackend[T]) MuonUpdate(p, g, s Buffer, np, r, cols int, perRow bool, lr, wd float32) {
 	ps, gs, ss := c.f(p), c.f(g), c.f(s)
 	l, lw := T(lr), T(lr)*T(wd)

@@ -2,6 +2,10 @@ package tensor
 
 import (
 	"fmt"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
 )
 
 // Device is a Backend plus what the Tensor layer keeps per device: the stack
@@ -157,12 +161,17 @@ func (s *Scope) Close(keep ...*Tensor) {
 		}
 	}
 	for _, t := range s.tensors {
-		if !kept[t] && !t.persistent {
+		if !kept[t] && !t.persistent && !t.freed {
+			t.freedBy = scopeClosed
 			t.release()
 		}
 	}
 	s.tensors = nil
 }
+
+// scopeClosed says why a tensor of a closed scope is gone, and what to do.
+const scopeClosed = "the scope it was made in closed: what dev.Step or dev.Eval makes is freed when it returns; " +
+	"make a tensor that must last (state kept across steps) in setup, before the training loop"
 
 // Do runs f inside a new scope and returns f's result, kept for the caller.
 func (d *Device) Do(f func() *Tensor) *Tensor {
@@ -176,6 +185,34 @@ func (d *Device) Do(f func() *Tensor) *Tensor {
 func (d *Device) adopt(t *Tensor) {
 	s := d.scopes[len(d.scopes)-1]
 	s.tensors = append(s.tensors, t)
+	if len(d.scopes) == 1 {
+		t.origin = caller()
+	}
+}
+
+// thisPackage is the import path of this package, whose frames caller skips.
+var thisPackage = reflect.TypeFor[Tensor]().PkgPath() + "."
+
+// caller is the file and line outside this package that made the tensor
+// being adopted: "train.go:215". When that line is in a helper closure
+// (uniform := func(...) { return dev.Uniform(...) }), it is the line that
+// called the helper.
+func caller() string {
+	var pcs [16]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs[:])])
+	for {
+		f, more := frames.Next()
+		inside := strings.HasPrefix(f.Function, thisPackage) && !strings.HasSuffix(f.File, "_test.go")
+		if !inside && f.Function != "" {
+			if next, _ := frames.Next(); next.File == f.File && strings.HasPrefix(f.Function, next.Function+".func") {
+				f = next // a helper closure: the line that called it
+			}
+			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "setup"
+		}
+	}
 }
 
 // ---- grad mode ----

@@ -32,6 +32,13 @@
 //     both, whose backward is one kernel; the inner op keeps its own node.
 //   - Counter: a Backend wrapper that counts kernels by kind and the host
 //     time in each, for measuring a training step on any device.
+//   - Setup tensor: one made while only the root scope is open (before the
+//     training loop): never freed by a scope, and remembered by where it was
+//     made, so that Device.Inspect can name a weight that will not train.
+//   - Inspection (Device.Inspect): one micro-step's graph read before
+//     training: its FLOPs by the original's convention, and warnings for
+//     setup tensors that feed it without being parameters, gradients that
+//     no optimizer will use, and parameters no gradient reaches.
 //
 // A training program uses it like this:
 //
@@ -56,8 +63,10 @@
 //	dev.Eval(func() { /* evaluation: no graph, its own scope */ })
 //
 // Step and Eval open a scope (see Scope) and close it when f returns.
-// Tensors made outside any scope, in setup, belong to the root scope and are
-// never freed automatically: parameters and optimizer state live there.
+// Tensors made before any scope opens (the model, optimizer state, constant
+// tables) belong to the root scope, which never closes: they live for the
+// whole program without Keep. Keep is for a tensor made inside a scope that
+// must outlive it.
 // The device's peak memory (Device.Memory) and peak FLOP/s
 // (Device.PeakFLOPS) feed the summary's peak_vram_mb and mfu_percent.
 //

@@ -155,11 +155,23 @@ func CrossEntropy(logits, targets *Tensor) *Tensor {
 // ignored (reduction='mean'): a scalar.
 func CrossEntropyMean(logits, targets *Tensor) *Tensor {
 	losses := CrossEntropy(logits, targets)
-	valid := targets.Numel()
+	return losses.Sum().MulScalar(1 / float32(validTargets(targets)))
+}
+
+// validTargets counts the targets that are not ignored: from what the ids
+// remember, else (targets an op made that could not keep count) by reading
+// them back, which waits for the device.
+func validTargets(targets *Tensor) int {
 	if targets.ids != nil {
-		valid = targets.ids.valid
+		return targets.ids.valid
 	}
-	return losses.Sum().MulScalar(1 / float32(valid))
+	n := 0
+	for _, id := range targets.Int32s() {
+		if id >= 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // checkCrossEntropy checks logits [..., V] against i32 targets [...] and

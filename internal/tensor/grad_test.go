@@ -101,6 +101,7 @@ func gradCases() []gradCase {
 		cs = append(cs, gradCase{name: op + "/" + name, op: op, inputs: []input{in}, f: func(d *Device, x []*Tensor) *Tensor { return f(x[0]) }})
 	}
 	one("reshape", "", normal(2, 3, 4), func(x *Tensor) *Tensor { return x.Reshape(4, -1).Square() })
+	one("clone", "", normal(2, 3), func(x *Tensor) *Tensor { return x.Clone().Mul(x) })
 	one("permute", "", normal(2, 3, 4), func(x *Tensor) *Tensor { return x.Permute(2, 0, 1) })
 	one("permute", "transpose", normal(3, 5), func(x *Tensor) *Tensor { return x.Transpose(0, 1) })
 	one("expand", "", normal(3, 1), func(x *Tensor) *Tensor { return x.Expand(2, 3, 4) })

@@ -183,11 +183,7 @@ func CrossEntropyWith(logits, targets *Tensor, o CrossEntropyOptions) *Tensor {
 // are not ignored: a scalar.
 func CrossEntropyMeanWith(logits, targets *Tensor, o CrossEntropyOptions) *Tensor {
 	losses := CrossEntropyWith(logits, targets, o)
-	valid := targets.Numel()
-	if targets.ids != nil {
-		valid = targets.ids.valid
-	}
-	return losses.Sum().MulScalar(1 / float32(valid))
+	return losses.Sum().MulScalar(1 / float32(validTargets(targets)))
 }
 
 // ---- softmax ----

@@ -430,6 +430,19 @@ func copyAll(dst, src *Tensor) {
 	dst.dev.be.Copy([]int{n}, dst.buf(), 0, []int{1}, src.buf(), 0, []int{1}, false)
 }
 
+// Clone returns a copy of t with storage of its own; the gradient flows
+// through it unchanged. For a copy outside the graph (the starting weights
+// of an EMA), clone under NoGrad or clone t.Detach().
+func (t *Tensor) Clone() *Tensor {
+	t.check("clone")
+	out := t.dev.newTensor(t.dtype, t.shape)
+	out.ids = t.ids
+	if out.Numel() > 0 {
+		copyAll(out, t)
+	}
+	return record(out, "clone", []*Tensor{t}, nil, nil)
+}
+
 // Permute returns t with its axes reordered: axis i of the result is axis
 // perm[i] of t.
 func (t *Tensor) Permute(perm ...int) *Tensor {
@@ -452,6 +465,7 @@ func (t *Tensor) Permute(perm ...int) *Tensor {
 		strides[i] = src[p]
 	}
 	out := t.dev.newTensor(t.dtype, shape)
+	out.ids = t.ids
 	if out.Numel() > 0 {
 		t.dev.be.Copy(shape, out.buf(), 0, contiguousStrides(shape), t.buf(), 0, strides, false)
 	}
@@ -479,6 +493,9 @@ func (t *Tensor) Expand(shape ...int) *Tensor {
 		return t.Reshape(shape...)
 	}
 	out := t.dev.newTensor(t.dtype, shape)
+	if t.Numel() > 0 {
+		out.ids = t.ids.scaled(out.Numel() / t.Numel())
+	}
 	if out.Numel() > 0 {
 		t.dev.be.Copy(shape, out.buf(), 0, contiguousStrides(shape), t.buf(), 0, broadcastStrides(t.shape, shape), false)
 	}
@@ -497,6 +514,7 @@ func (t *Tensor) Slice(axis, start, end int) *Tensor {
 	shape := slices.Clone(t.shape)
 	shape[axis] = end - start
 	out := t.dev.newTensor(t.dtype, shape)
+	out.ids = t.partIDs(out.Numel())
 	if out.Numel() > 0 {
 		st := contiguousStrides(t.shape)
 		t.dev.be.Copy(shape, out.buf(), 0, contiguousStrides(shape), t.buf(), start*st[axis], st, false)
@@ -551,12 +569,26 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		shape[axis] += t.shape[axis]
 	}
 	out := ts[0].dev.newTensor(ts[0].dtype, shape)
+	out.ids = concatIDs(ts)
 	at := 0
 	for _, t := range ts {
 		copyRegion(out, t, axis, at, false)
 		at += t.shape[axis]
 	}
 	return record(out, "concat", slices.Clone(ts), nil, axis)
+}
+
+// concatIDs is the id info of ts joined: known when every part's is.
+func concatIDs(ts []*Tensor) *idInfo {
+	info := &idInfo{max: math.MinInt32}
+	for _, t := range ts {
+		if t.ids == nil {
+			return nil
+		}
+		info.valid += t.ids.valid
+		info.max = max(info.max, t.ids.max)
+	}
+	return info
 }
 
 // Stack joins tensors of one shape along a new axis.
@@ -604,6 +636,22 @@ func (t *Tensor) CopyFrom(src *Tensor) {
 	}
 	if t.Numel() > 0 {
 		copyAll(t, src)
+	}
+}
+
+// LerpInto moves a toward b in place: a = a + w*(b - a), PyTorch's
+// a.lerp_(b, w), in one pass. An exponential moving average of the weights:
+// LerpInto(ema, p, 1-decay) under NoGrad. a is F32; b has a's shape.
+func LerpInto(a, b *Tensor, w float32) {
+	a.inPlace("LerpInto")
+	b.float("LerpInto")
+	sameDevice("LerpInto", a, b)
+	if a.dtype != F32 || !slices.Equal(a.shape, b.shape) || a.st == b.st {
+		panic(fmt.Sprintf("tensor: LerpInto: want an f32 a and a b of its shape, distinct; got %s and %s", a.desc(), b.desc()))
+	}
+	b = b.as(F32)
+	if n := a.Numel(); n > 0 {
+		a.dev.be.Lerp(a.buf(), b.buf(), n, w)
 	}
 }
 

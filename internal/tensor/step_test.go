@@ -75,3 +75,25 @@ func TestCheckGroupsNamesTheParameter(t *testing.T) {
 		}
 	}
 }
+
+// TestATensorOfAnEarlierStepSaysWhy checks the message of the slip the
+// root-scope rule is about: state made lazily inside a step, used in the next.
+func TestATensorOfAnEarlierStepSaysWhy(t *testing.T) {
+	d := openCPU(t)
+	w := d.Parameter("w", d.Full(2, 4))
+	var ema *Tensor
+	msg, _ := panicMessage(func() {
+		for range 2 {
+			d.Step(func() *Tensor {
+				if ema == nil {
+					ema = w.Detach().Clone()
+				}
+				LerpInto(ema, w, 0.1)
+				return w.Sum()
+			})
+		}
+	})
+	if !strings.Contains(msg, "was freed (the scope it was made in closed") || !strings.Contains(msg, "make a tensor that must last (state kept across steps) in setup") {
+		t.Errorf("using a tensor of an earlier step: panic %q", msg)
+	}
+}

@@ -33,10 +33,15 @@ type Tensor struct {
 	// Backward; nil before the first Backward and after ZeroGrad.
 	Grad *Tensor
 
-	// I32 tensors made from host data remember what their ids allow, so
-	// the ops that read them can check ranges and count targets without a
-	// device round trip.
+	// I32 tensors made from host data or by FullInt32 remember what their
+	// ids allow, and the layout ops pass it on where it stays known, so the
+	// ops that read them can check ranges and count targets without a device
+	// round trip.
 	ids *idInfo
+
+	// origin is where a tensor made in the root scope was made ("train.go:123"),
+	// for the messages of Inspect; "" for tensors of inner scopes.
+	origin string
 
 	// cast is t's copy in another dtype (a weight in the activation dtype),
 	// valid while castVer equals its storage's version and it is not freed.
@@ -47,7 +52,24 @@ type Tensor struct {
 
 type idInfo struct {
 	valid int   // ids >= 0 (cross-entropy counts these)
-	max   int32 // largest id
+	max   int32 // largest id, or a bound above it
+}
+
+// scaled is the info of a tensor holding each of these ids k times (Expand).
+func (i *idInfo) scaled(k int) *idInfo {
+	if i == nil {
+		return nil
+	}
+	return &idInfo{valid: i.valid * k, max: i.max}
+}
+
+// partIDs is the info of n of t's ids (a slice): known when all of t's are
+// valid, with t's largest id as the bound.
+func (t *Tensor) partIDs(n int) *idInfo {
+	if t.ids == nil || t.ids.valid != t.Numel() {
+		return nil
+	}
+	return &idInfo{valid: n, max: t.ids.max}
 }
 
 func (d *Device) newTensor(dt DType, shape []int) *Tensor {
@@ -109,8 +131,10 @@ func (t *Tensor) Retain() *Tensor {
 	return t
 }
 
-// Keep exempts t from every scope: it lives until Free (optimizer state,
-// constants such as the rotary tables). It returns t.
+// Keep exempts t from every scope: it lives until Free. Tensors made in the
+// root scope (before any scope opens: a model's parameters, optimizer state,
+// constant tables) live that long already; Keep is for one made inside a
+// scope that must outlive it. It returns t.
 func (t *Tensor) Keep() *Tensor {
 	t.check("Keep")
 	t.persistent = true
@@ -223,6 +247,23 @@ func (d *Device) Full(v float32, shape ...int) *Tensor {
 	t := d.newTensor(F32, shape)
 	if n := t.Numel(); n > 0 {
 		d.be.Fill(t.buf(), 0, n, v)
+	}
+	return t
+}
+
+// FullInt32 returns an I32 tensor of shape filled with v: ignored targets
+// (-1) to pad a shifted sequence with, or a constant id. |v| is at most 2²⁴.
+func (d *Device) FullInt32(v int32, shape ...int) *Tensor {
+	if v > 1<<24 || v < -(1<<24) {
+		panic(fmt.Sprintf("tensor: FullInt32: %d is beyond ±2²⁴", v))
+	}
+	t := d.newTensor(I32, shape)
+	t.ids = &idInfo{max: v}
+	if n := t.Numel(); n > 0 {
+		d.be.Fill(t.buf(), 0, n, float32(v))
+		if v >= 0 {
+			t.ids.valid = n
+		}
 	}
 	return t
 }

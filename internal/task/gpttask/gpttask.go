@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -72,6 +73,9 @@ func New(o Options) task.Task {
 			Budget:  BudgetWords(o.Device),
 			Figures: []string{"num_steps", "tokens_per_sec", "mfu_percent", "peak_vram_mb", "peak_rss_mb"},
 			Verb:    "training",
+			// The parameter table train.go prints at start (harness.PrintParameters),
+			// with the FLOPs and warnings after it, up to the blank line that ends them.
+			Log: task.Section{Title: "Its parameters, from the start of its log", Start: "^" + regexp.QuoteMeta(harness.ParamsHeader), End: "^$"},
 		},
 		Program: ProgramFile,
 		Requires: []task.Require{{

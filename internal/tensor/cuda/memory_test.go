@@ -93,6 +93,7 @@ func (d *dryBackend) CrossEntropyBackward(tensor.Buffer, tensor.Buffer, tensor.B
 func (d *dryBackend) AdamW(tensor.Buffer, tensor.Buffer, tensor.Buffer, tensor.Buffer, int, tensor.AdamWArgs) {
 }
 func (d *dryBackend) Nesterov(tensor.Buffer, tensor.Buffer, int, float32) {}
+func (d *dryBackend) Lerp(tensor.Buffer, tensor.Buffer, int, float32)     {}
 func (d *dryBackend) MuonUpdate(tensor.Buffer, tensor.Buffer, tensor.Buffer, int, int, int, bool, float32, float32) {
 }
 

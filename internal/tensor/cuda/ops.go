@@ -554,6 +554,15 @@ func (b *Backend) Nesterov(g, buf tensor.Buffer, n int, momentum float32) {
 	b.launch1("nesterov_f32", blocksFor(n, threads), threads, 0)
 }
 
+func (b *Backend) Lerp(a, x tensor.Buffer, n int, w float32) {
+	bs := b.f32s("Lerp", n, a, x)
+	if n == 0 {
+		return
+	}
+	b.args().ptr(bs[0].ptr).ptr(bs[1].ptr).i64(n).f32(w)
+	b.launch1("lerp_f32", blocksFor(n, threads), threads, 0)
+}
+
 func (b *Backend) MuonUpdate(p, g, s tensor.Buffer, np, r, c int, perRow bool, lr, wd float32) {
 	n := np * r * c
 	bs := b.f32s("MuonUpdate", n, p, g)

@@ -240,6 +240,19 @@ func TestParityFill(t *testing.T) {
 		both(func(be tensor.Backend, s func(pair) tensor.Buffer) { be.Fill(s(x), 17, 600, 1.25) })
 		check(t, "fill "+d.dt.String(), x, 0)
 	}
+	// I32: the padding of targets (FullInt32), negative values included.
+	ids := make([]int32, 1000)
+	for i := range ids {
+		ids[i] = int32(r.IntN(500))
+	}
+	x := putInts(t, ids)
+	for _, v := range []float32{-1, 16777216} {
+		both(func(be tensor.Backend, s func(pair) tensor.Buffer) { be.Fill(s(x), 17, 600, v) })
+		check(t, fmt.Sprintf("fill i32 %g", v), x, 0)
+	}
+	if g, _ := x.read(); g[16] != float32(ids[16]) || g[17] != 16777216 || g[617] != float32(ids[617]) {
+		t.Errorf("fill i32 at 17..616: got %g %g %g around it", g[16], g[17], g[617])
+	}
 }
 
 func TestParityCopy(t *testing.T) {
@@ -785,6 +798,15 @@ func TestParityNesterov(t *testing.T) {
 	both(func(be tensor.Backend, s func(pair) tensor.Buffer) { be.Nesterov(s(g), s(buf), n, 0.95) })
 	check(t, "g", g, tolF32)
 	check(t, "buf", buf, tolF32)
+}
+
+func TestParityLerp(t *testing.T) {
+	r := rng(t)
+	const n = 5000
+	a, b := put32(t, randn(r, n, 1)), put32(t, randn(r, n, 1))
+	both(func(be tensor.Backend, s func(pair) tensor.Buffer) { be.Lerp(s(a), s(b), n, 0.05) })
+	check(t, "a", a, tolF32)
+	check(t, "b unchanged", b, 0)
 }
 
 func TestParityMuonUpdate(t *testing.T) {

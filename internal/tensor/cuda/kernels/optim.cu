@@ -1,5 +1,6 @@
 // optim.cu: the optimizer updates, in place on f32 parameters and state: AdamW, Muon's
-// Nesterov momentum, and Muon's final update with cautious weight decay. The host folds the
+// Nesterov momentum, an exponential moving average (lerp), and Muon's final update with
+// cautious weight decay. The host folds the
 // step-dependent constants (bias corrections, decay factor) into the scalar arguments.
 #include "common.cuh"
 
@@ -30,6 +31,12 @@ extern "C" __global__ void nesterov_f32(float* g, float* buf, i64 n, float momen
     }
 }
 AR_KERNEL(nesterov_f32)
+
+// lerp: a = lerp(a, b, w) = a + w*(b - a).
+extern "C" __global__ void lerp_f32(float* a, const float* b, i64 n, float w) {
+    AR_FOR(i, n) a[i] += w * (b[i] - a[i]);
+}
+AR_KERNEL(lerp_f32)
 
 // muon_update: p, g [P, R, C]; u = g * s with s [P, R] (per_row) or [P, C];
 // p -= lr*u + (u*p >= 0 ? lr*wd*p : 0).
