@@ -309,7 +309,7 @@ func NoSlurmConfig(command string, out []byte) error {
 	return fmt.Errorf("Slurm has no configuration on this machine (%s: \"Could not establish a configuration source\"): "+
 		"set SLURM_CONF to the cluster's slurm.conf, or run autoresearch on a node of the cluster (its login node), where Slurm finds it; "+
 		"to try Slurm on this machine, start a one-node cluster with \"scripts/slurm-local.sh start\" and eval \"$(scripts/slurm-local.sh env)\" "+
-		"(README, the Slurm part), or use --executor local", command)
+		"(docs/workers.md, Slurm), or use --executor local", command)
 }
 
 // cancel asks Slurm to end the job; a job already gone is no error worth
