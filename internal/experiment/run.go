@@ -76,6 +76,8 @@ type Run struct {
 	bestOutcome *agent.Outcome
 	// abandonedWhy is the reason of the last abandoned proposal.
 	abandonedWhy string
+	// noise is the pooled sigma and the best's runs (sigma.go).
+	noise noiseState
 }
 
 // Setup makes a new run for cfg: the run folder in the user's repository
@@ -250,7 +252,9 @@ func (r *Run) resume() error {
 	}
 	// How the last experiment's and the best's training went is in
 	// experiments.jsonl; without it (an older run) proposers go without.
-	if recs, err := ReadRecords(r.path(RecordsFile)); err == nil {
+	recs, _ := ReadRecords(r.path(RecordsFile))
+	r.relearn(recs)
+	if recs != nil {
 		for _, rec := range recs {
 			o := rec.outcome()
 			if rec.N == len(r.rows)-1 && rec.Status == string(r.last.Status) {
