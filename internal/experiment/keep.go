@@ -209,6 +209,22 @@ func (k KeepRule) Margin(n int) float64 {
 	return math.Max(k.MinDelta, studentsT(z, k.DF)*k.SE(n))
 }
 
+// Futility is how much the mean of n runs of a candidate must beat the best
+// by to be measured again: n × futilityStep standard errors.
+func (k KeepRule) Futility(n int) float64 {
+	return float64(n) * futilityStep * k.SE(n)
+}
+
+// Bar is what the verdict v on a candidate of n runs rested on: the margin
+// after n runs when it was kept, or discarded after its last run (or when
+// it could not be measured again), else the futility bar it fell short of.
+func (k KeepRule) Bar(n int, v Verdict) float64 {
+	if v == VerdictDiscard && k.Sigma > 0 && n <= k.Remeasure {
+		return k.Futility(n)
+	}
+	return k.Margin(n)
+}
+
 // Judge decides on a candidate measured values (one or more runs, oldest
 // first) against the best (NaN before there is one). It returns the verdict
 // and the value the decision rests on, the mean of values; a kept
@@ -232,7 +248,7 @@ func (k KeepRule) Judge(best float64, values []float64) (Verdict, float64) {
 		return VerdictDiscard, m
 	case beats && n >= 2:
 		return VerdictKeep, m
-	case n <= k.Remeasure && gain > float64(n)*futilityStep*k.SE(n):
+	case n <= k.Remeasure && gain > k.Futility(n):
 		return VerdictRemeasure, m
 	}
 	return VerdictDiscard, m

@@ -184,10 +184,11 @@ func tq(z float64, df int) float64 {
 //
 // Experiment 1 (VALUE 0.99): 0.99 beats the best by 0.01, more than a third
 // of SE(1) = 0.02 × sqrt(1/3 + 1) = 0.023094: run 2, 1.02, and the mean
-// 1.005 no longer beats it: discarded. Its margin after 2 runs was t(2 df) ×
-// SE(2) = 3.6911 × 0.018257 = 0.067391 (t with 2 degrees of freedom at p is
-// (2p-1)/sqrt(2p(1-p))). Its runs join the pool: 0.00125 over 3, sigma
-// 0.020412.
+// 1.005 no longer beats it by 2/3 × SE(2) = 0.012172: discarded. A keep
+// after 2 runs needed t(2 df) × SE(2) = 3.6911 × 0.018257 = 0.067391 (t with
+// 2 degrees of freedom at p is (2p-1)/sqrt(2p(1-p))), after 3 runs (the
+// threshold) 2.4536 × 0.016330 = 0.040067. Its runs join the pool: 0.00125
+// over 3, sigma 0.020412.
 //
 // Experiment 2 (VALUE 0.90): 0.90, then 0.91: the mean 0.905 beats 1.00 by
 // 0.095, past t(3 df) × 0.020412 × sqrt(1/3 + 1/2) = 0.0527: kept. The pool:
@@ -256,40 +257,54 @@ func TestRepeatedBaselineAndRemeasuredCandidates(t *testing.T) {
 		t.Fatalf("%d records (%v), want 6 experiments and 2 re-checks", len(recs), err)
 	}
 	z2 := 1.5 * math.Sqrt(1.5)
-	p2 := 0.5 * (1 + math.Erf(z2/math.Sqrt2))
-	t2 := (2*p2 - 1) / math.Sqrt(2*p2*(1-p2)) // 3.6911
+	t2 := func(z float64) float64 { // with 2 degrees of freedom, in closed form
+		p := 0.5 * (1 + math.Erf(z/math.Sqrt2))
+		return (2*p - 1) / math.Sqrt(2*p*(1-p))
+	}
+	s1, s2, s3 := 0.02, math.Sqrt(0.00125/3), math.Sqrt(0.00145/5) // the pooled sigmas
+	se := func(sigma float64, bestRuns, n int) float64 {
+		return sigma * math.Sqrt(1/float64(bestRuns)+1/float64(n))
+	}
+	// margin: the bar each decision rested on; threshold: the margin after
+	// the most runs, 3.
 	want := []struct {
-		n            int
-		status       string
-		measurements []float64
-		logs         []string
-		margin       float64
-		sigma        float64
-		df, bestRuns int
-		best, drift  float64
+		n                 int
+		status            string
+		measurements      []float64
+		logs              []string
+		margin, threshold float64
+		sigma             float64
+		df, bestRuns      int
+		best, drift       float64
 	}{
-		{0, "keep", []float64{1.02, 1, 0.98}, []string{"logs/0.log", "logs/0-run2.log", "logs/0-run3.log"}, 0, 0, 0, 0, 1, 0},
-		{1, "discard", []float64{0.99, 1.02}, []string{"logs/1.log", "logs/1-run2.log"}, t2 * 0.02 * math.Sqrt(1.0/3+1.0/2), 0.02, 2, 3, 1, 0},
-		{2, "keep", []float64{0.90, 0.91}, []string{"logs/2.log", "logs/2-run2.log"}, tq(z2, 3) * math.Sqrt(0.00125/3) * math.Sqrt(1.0/3+1.0/2), math.Sqrt(0.00125 / 3), 3, 3, 0.905, 0},
-		{3, "recheck", []float64{0.92}, []string{"logs/recheck-3.log"}, 0, math.Sqrt(0.00145 / 5), 5, 3, 0.91, 0.015 / (math.Sqrt(0.0013/4) * math.Sqrt(1.5))},
-		{3, "discard", []float64{0.92}, []string{"logs/3.log"}, tq(1.5*math.Sqrt(3), 5) * math.Sqrt(0.00145/5) * math.Sqrt(1.0/3+1), math.Sqrt(0.00145 / 5), 5, 3, 0.91, 0},
-		{4, "discard", []float64{0.95}, []string{"logs/4.log"}, tq(1.5*math.Sqrt(3), 5) * math.Sqrt(0.00145/5) * math.Sqrt(1.0/3+1), math.Sqrt(0.00145 / 5), 5, 3, 0.91, 0},
-		{5, "recheck", []float64{1.00, 0.98, 1.02}, []string{"logs/recheck-5.log", "logs/recheck-5-run2.log", "logs/recheck-5-run3.log"}, 0, 0.02, 2, 3, 1, 0.09 / (math.Sqrt(0.00145/5) * math.Sqrt(4.0/3))},
-		{5, "keep", []float64{0.92, 0.92}, []string{"logs/5.log", "logs/5-run2.log"}, t2 * 0.02 * math.Sqrt(1.0/3+1.0/2), 0.02, 2, 3, 0.92, 0},
+		{0, "keep", []float64{1.02, 1, 0.98}, []string{"logs/0.log", "logs/0-run2.log", "logs/0-run3.log"}, 0, 0, 0, 0, 0, 1, 0},
+		// Dropped after 2 runs, short of the futility bar 2/3 × SE(2).
+		{1, "discard", []float64{0.99, 1.02}, []string{"logs/1.log", "logs/1-run2.log"}, 2.0 / 3 * se(s1, 3, 2), t2(1.5) * se(s1, 3, 3), s1, 2, 3, 1, 0},
+		{2, "keep", []float64{0.90, 0.91}, []string{"logs/2.log", "logs/2-run2.log"}, tq(z2, 3) * se(s2, 3, 2), tq(1.5, 3) * se(s2, 3, 3), s2, 3, 3, 0.905, 0},
+		{3, "recheck", []float64{0.92}, []string{"logs/recheck-3.log"}, 0, 0, s3, 5, 3, 0.91, 0.015 / se(math.Sqrt(0.0013/4), 2, 1)},
+		// Dropped after 1 run, short of 1/3 × SE(1).
+		{3, "discard", []float64{0.92}, []string{"logs/3.log"}, 1.0 / 3 * se(s3, 3, 1), tq(1.5, 5) * se(s3, 3, 3), s3, 5, 3, 0.91, 0},
+		{4, "discard", []float64{0.95}, []string{"logs/4.log"}, 1.0 / 3 * se(s3, 3, 1), tq(1.5, 5) * se(s3, 3, 3), s3, 5, 3, 0.91, 0},
+		{5, "recheck", []float64{1.00, 0.98, 1.02}, []string{"logs/recheck-5.log", "logs/recheck-5-run2.log", "logs/recheck-5-run3.log"}, 0, 0, s1, 2, 3, 1, 0.09 / se(s3, 3, 1)},
+		{5, "keep", []float64{0.92, 0.92}, []string{"logs/5.log", "logs/5-run2.log"}, t2(z2) * se(s1, 3, 2), t2(1.5) * se(s1, 3, 3), s1, 2, 3, 0.92, 0},
 	}
 	for i, w := range want {
 		rec := recs[i]
 		if rec.N != w.n || rec.Status != w.status || !near(rec.Measurements, w.measurements) || !reflect.DeepEqual(rec.Logs, w.logs) {
 			t.Errorf("record %d: %d %s measurements %v logs %v, want %d %s %v %v", i, rec.N, rec.Status, rec.Measurements, rec.Logs, w.n, w.status, w.measurements, w.logs)
 		}
-		if math.Abs(rec.Threshold-w.margin) > 1e-9 || math.Abs(rec.Sigma-w.sigma) > 1e-9 || rec.SigmaDF != w.df || rec.BestRuns != w.bestRuns ||
+		if math.Abs(rec.Margin-w.margin) > 1e-9 || math.Abs(rec.Threshold-w.threshold) > 1e-9 || math.Abs(rec.Sigma-w.sigma) > 1e-9 || rec.SigmaDF != w.df || rec.BestRuns != w.bestRuns ||
 			math.Abs(rec.Best-w.best) > 1e-9 || math.Abs(rec.Drift-w.drift) > 1e-9 {
-			t.Errorf("record %d (%d %s): margin %.6f sigma %.6f df %d best runs %d best %.6f drift %.4f, want %.6f %.6f %d %d %.6f %.4f", i, rec.N, rec.Status,
-				rec.Threshold, rec.Sigma, rec.SigmaDF, rec.BestRuns, rec.Best, rec.Drift, w.margin, w.sigma, w.df, w.bestRuns, w.best, w.drift)
+			t.Errorf("record %d (%d %s): margin %.6f threshold %.6f sigma %.6f df %d best runs %d best %.6f drift %.4f, want %.6f %.6f %.6f %d %d %.6f %.4f", i, rec.N, rec.Status,
+				rec.Margin, rec.Threshold, rec.Sigma, rec.SigmaDF, rec.BestRuns, rec.Best, rec.Drift, w.margin, w.threshold, w.sigma, w.df, w.bestRuns, w.best, w.drift)
 		}
 	}
 	if !recs[6].Rebaselined || recs[3].Rebaselined {
 		t.Errorf("re-checks rebaselined: %v %v, want only the second", recs[3].Rebaselined, recs[6].Rebaselined)
+	}
+	// show N finds the experiment, not the re-check numbered like it.
+	if s, err := Show(r.Dir, 5); err != nil || s.Record == nil || s.Record.Status != "keep" || s.Record.Description != "VALUE 0.84" {
+		t.Errorf("show 5: %+v, %v", s, err)
 	}
 	if best, _ := r.Best(); math.Abs(best-0.92) > 1e-9 {
 		t.Errorf("best %v, want the kept mean 0.92", best)
@@ -304,7 +319,8 @@ func TestRepeatedBaselineAndRemeasuredCandidates(t *testing.T) {
 			t.Errorf("not logged: %q\nlogs: %q", l, rep.logs)
 		}
 	}
-	if len(rep.notes) != 3 || rep.notes[0] != "" || rep.notes[1] != "best drifted +4.6 SE: re-measuring" || !strings.HasPrefix(rep.notes[2], "best drifted +4.6 SE at ") {
+	if n := rep.notes; len(n) != 5 || n[0] != "re-checking the best" || n[1] != "" || n[2] != "re-checking the best" ||
+		n[3] != "best drifted +4.6 SE: re-measuring" || !strings.HasPrefix(n[4], "best drifted +4.6 SE at ") || !strings.HasSuffix(n[4], ": re-estimated") {
 		t.Errorf("the live line's notes: %q", rep.notes)
 	}
 

@@ -670,12 +670,15 @@ func (p *pool) decide(f *finished) error {
 	keep, beats := false, false
 	rule := r.KeepRule(p.o)
 	nr := max(len(a.values), 1)
-	rec.Threshold, rec.Sigma, rec.SigmaDF, rec.BestRuns, rec.SE = rule.Margin(nr), rule.Sigma, rule.DF, rule.BestRuns, rule.SE(nr)
+	rec.Threshold, rec.Sigma, rec.SigmaDF, rec.BestRuns = rule.Margin(1+rule.Remeasure), rule.Sigma, rule.DF, rule.BestRuns
 	if a.crash == "" {
 		// A verdict of remeasure here (the best or the noise moved during
 		// the measurements, or a re-measurement failed) is a discard.
 		v, m := rule.Judge(r.best, a.values)
 		a.value, beats = m, v == VerdictKeep
+		if rule.Sigma > 0 {
+			rec.SE, rec.Margin = rule.SE(nr), rule.Bar(nr, v)
+		}
 	}
 	switch {
 	case a.crash != "":

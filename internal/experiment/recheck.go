@@ -64,6 +64,7 @@ func (r *Run) recheck(ctx context.Context, m *Measurer, o Options) error {
 		Description: fmt.Sprintf("re-check of the best (experiment %d)", r.noise.bestN),
 		Best:        r.best, Start: time.Now(), Seconds: map[string]float64{}}
 	rep.Logf("re-checking the best (experiment %d, %s %.6f over %s): one more run", r.noise.bestN, metric, r.best, nRuns(before.BestRuns))
+	status.Note(rep, "re-checking the best")
 	ms, err := r.measureBest(ctx, m, rec, n, 1, 1)
 	if err != nil {
 		return err
@@ -71,6 +72,7 @@ func (r *Run) recheck(ctx context.Context, m *Measurer, o Options) error {
 	if ms[0].Crash != "" {
 		rec.Crash, rec.Reason = string(ms[0].Crash), ms[0].Reason
 		rep.Logf("re-check of the best: the run failed (%s: %s), see %s; the best stays %.6f", ms[0].Crash, ms[0].Reason, ms[0].Log, r.best)
+		status.Note(rep, "")
 		return r.appendRecheck(rec)
 	}
 	v := ms[0].Value
@@ -109,6 +111,7 @@ func (r *Run) recheck(ctx context.Context, m *Measurer, o Options) error {
 		r.learn(*rec)
 		r.best = r.noise.Best()
 		rep.Logf("re-check of the best: the runs to re-estimate it failed (see logs/recheck-%d-run2.log); the best is now %.6f", n, r.best)
+		status.Note(rep, "")
 		status.Resumed(rep, r.best)
 		return r.appendRecheck(rec)
 	}

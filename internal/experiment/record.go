@@ -31,13 +31,17 @@ type Record struct {
 	Metric string  `json:"metric"`
 	Value  float64 `json:"value"`
 	Best   float64 `json:"best"` // the best after this experiment
-	// Threshold is the margin Value had to beat the best before it by to be
-	// kept after its runs (KeepRule.Margin), Sigma the pooled noise the
-	// decision used, SigmaDF its degrees of freedom, BestRuns the runs
-	// behind the best, SE the standard error of the difference, and
-	// Measurements every run of the change (the baseline's repeats; a
-	// candidate's re-measurements), Value being their mean.
+	// Threshold is the least a change could be kept by then: the margin
+	// after the most runs (KeepRule.Margin). Margin is the bar the decision
+	// rested on (KeepRule.Bar): the margin after the change's runs, or, for
+	// a change dropped before its last run, the gain it needed to be
+	// measured again. Sigma is the pooled noise the decision used, SigmaDF
+	// its degrees of freedom, BestRuns the runs behind the best, SE the
+	// standard error of the difference, and Measurements every run of the
+	// change (the baseline's repeats; a candidate's re-measurements), Value
+	// being their mean.
 	Threshold    float64   `json:"threshold"`
+	Margin       float64   `json:"margin,omitempty"`
 	Sigma        float64   `json:"sigma,omitempty"`
 	SigmaDF      int       `json:"sigma_df,omitempty"`
 	BestRuns     int       `json:"best_runs,omitempty"`
