@@ -302,6 +302,12 @@ func TestRepeatedBaselineAndRemeasuredCandidates(t *testing.T) {
 	if !recs[6].Rebaselined || recs[3].Rebaselined {
 		t.Errorf("re-checks rebaselined: %v %v, want only the second", recs[3].Rebaselined, recs[6].Rebaselined)
 	}
+	// The proposal of experiment 5 saw the re-estimated noise: sigma 0.02
+	// over the 3 fresh runs, the margins after 2 and 3 runs.
+	if req := p.requests[5]; math.Abs(req.Noise-0.02) > 1e-9 || req.NoiseRuns != 3 || len(req.Margins) != 2 ||
+		math.Abs(req.Margins[0]-t2(z2)*se(s1, 3, 2)) > 1e-9 || math.Abs(req.Margins[1]-t2(1.5)*se(s1, 3, 3)) > 1e-9 || req.Threshold != req.Margins[1] {
+		t.Errorf("experiment 5's request: noise %v over %d runs, margins %v, threshold %v", req.Noise, req.NoiseRuns, req.Margins, req.Threshold)
+	}
 	// show N finds the experiment, not the re-check numbered like it.
 	if s, err := Show(r.Dir, 5); err != nil || s.Record == nil || s.Record.Status != "keep" || s.Record.Description != "VALUE 0.84" {
 		t.Errorf("show 5: %+v, %v", s, err)
