@@ -94,9 +94,10 @@ func median(xs []float64) float64 {
 // itself uncertain by about 1/sqrt(2(K-1)) of it (35 % at K = 5, 27 % at
 // K = 8). The keep rule asks a sigma of few degrees of freedom for a wider
 // margin (Student's t), so its false keeps stay near 2 % whatever K; what
-// few runs cost is power: by simulation (tools/keepsim) the default rule
-// keeps 32 % of real 2-sigma gains after 3 baseline runs, 65 % after 5 and
-// 84 % after 8, until re-measured changes add to the pooled sigma. Short
+// few runs cost is power: by simulation (tools/keepsim -repeats K) the
+// default rule keeps 32 % of real 2-sigma gains after 3 baseline runs, 65 %
+// after 5 and 84 % after 8, until re-measured changes add to the pooled
+// sigma. Short
 // budgets (smoke's 5 s) buy 8 runs for about a minute; a 300 s budget (cpu,
 // gpu) pays 5 minutes a run, so 5 (25 minutes, about 5 % of an eight-hour
 // night) is the compromise there.

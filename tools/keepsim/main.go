@@ -50,13 +50,21 @@ func rules() []row {
 	}
 }
 
-// table simulates every rule and writes the table; it returns the results
-// in the rules' order.
-func table(w io.Writer, trials int, seed uint64) []SimResult {
+// at is the rule before and the rule now from a baseline of repeats runs.
+func at(repeats int) []row {
+	return []row{
+		{fmt.Sprintf("before, %d baseline runs", repeats), func() Rule { return &OldRule{Multiplier: 2, Remeasure: 2} }, repeats},
+		{fmt.Sprintf("now, %d baseline runs", repeats), defaultRule, repeats},
+	}
+}
+
+// table simulates every rule of rows and writes the table; it returns the
+// results in the rows' order.
+func table(w io.Writer, rows []row, trials int, seed uint64) []SimResult {
 	fmt.Fprintf(w, "| rule | keeps a no-better change | keeps a real 1 / 2 / 3 sigma gain | runs per no-better change | runs per 2 sigma gain | %d-experiment sweep: false keeps, 2 sigma keeps, runs per experiment, the best's optimism |\n", SweepLen)
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	var out []SimResult
-	for _, r := range rules() {
+	for _, r := range rows {
 		s := Simulate(r.rule, r.repeats, trials, seed)
 		out = append(out, s)
 		fmt.Fprintf(w, "| %s | %.1f %% | %.0f / %.0f / %.0f %% | %.2f | %.2f | %.1f %%, %.0f %%, %.2f, %.2f sigma |\n", r.name,
@@ -94,6 +102,7 @@ func main() {
 	trials := flag.Int("trials", 100000, "simulated candidates per rule")
 	seed := flag.Uint64("seed", 1, "seed of the simulation")
 	front := flag.Bool("frontier", false, "print the trade-off of the rule's settings instead")
+	repeats := flag.Int("repeats", 0, "compare the rule before and now from this many baseline runs only")
 	flag.Parse()
 	if *trials < 1 {
 		fmt.Fprintln(os.Stderr, "keepsim: -trials must be at least 1")
@@ -103,5 +112,9 @@ func main() {
 		frontier(os.Stdout, *trials, *seed)
 		return
 	}
-	table(os.Stdout, *trials, *seed)
+	rows := rules()
+	if *repeats > 0 {
+		rows = at(*repeats)
+	}
+	table(os.Stdout, rows, *trials, *seed)
 }

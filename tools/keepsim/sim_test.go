@@ -15,7 +15,7 @@ import (
 func TestKeepRuleSimulation(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	got := table(&b, 100000, 1)
+	got := table(&b, rules(), 100000, 1)
 	t.Logf("\n%s", b.String())
 	for i, s := range got {
 		t.Logf("%s: sweep sigma %.2f of the truth, re-check alarms %.2f %%", rules()[i].name, s.SweepSigma, 100*s.Alarms)
