@@ -25,7 +25,8 @@ appear in your repository as branch autoresearch/<tag>.
 The baseline is trained --repeat times (by default 8 when the budget is a
 minute or less, as on smoke, and 5 otherwise): results.tsv records the mean,
 run.json the values and their standard deviation as "noise", and "run" keeps
-only changes that beat the best by more than --noise-multiplier of it.
+only changes that beat the best by --noise-multiplier standard errors of the
+difference, with this noise as the first estimate of it.
 --repeat 1 measures it once and keeps every strict improvement, as the
 original does.
 

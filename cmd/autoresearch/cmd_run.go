@@ -34,6 +34,7 @@ type runOptions struct {
 	MinDelta       float64
 	NoiseMult      float64
 	Remeasure      int
+	RecheckEvery   int
 	Workers        int    // experiments in flight
 	GPUs           string // --gpus: the GPUs the workers get, one each
 	Audit          bool   // audit the run when it ends by itself
@@ -54,10 +55,14 @@ func newRunCmd() *cobra.Command {
 		Long: `run loops over experiments on the run named by --tag until stopped (Ctrl-C),
 --max-experiments or --until: the agent edits gpt/train.go, autoresearch builds
 and trains it, keeps the change when val_bpb beats the best kept so far by more
-than the threshold, and discards it otherwise. The threshold is the larger of
---min-delta and --noise-multiplier times the baseline's noise (sigma, measured
-by its repeated runs); a change that beats the best at all is trained again, up
-to --remeasure more times, and decided on the mean of its runs. Crashes go back to the agent for up
+than the margin, and discards it otherwise. A change that may beat the best is
+trained again, up to --remeasure more times, and kept as soon as the mean of its
+runs beats the best by --noise-multiplier standard errors of the difference
+(the noise is pooled from every program measured more than once, the baseline's
+repeated runs first; the margin is at least --min-delta), discarded as soon as
+it falls behind. Every --recheck-every experiments the best is trained once
+more; a run far from its estimate says the machine changed, and the best and
+the noise are measured afresh. Crashes go back to the agent for up
 to --fix-attempts fixes. A new tag is set up and its baseline run first; an
 existing tag resumes where it stopped. With --audit, a run that ends by itself
 (not by Ctrl-C) measures its baseline and best again, as "autoresearch audit"
@@ -100,8 +105,9 @@ the experiments in flight.`,
 	f.IntVar(&o.FixAttempts, "fix-attempts", 3, "fixes the agent may try on a build or runtime crash")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of the sweep agent")
 	f.Float64Var(&o.MinDelta, "min-delta", 0, "keep only improvements larger than this")
-	f.Float64Var(&o.NoiseMult, "noise-multiplier", experiment.DefaultNoiseMultiplier, "keep only improvements larger than this many sigmas of the baseline's noise")
-	f.IntVar(&o.Remeasure, "remeasure", experiment.DefaultRemeasure, "extra runs a change that beats the best gets before the decision (0: decide on one run)")
+	f.Float64Var(&o.NoiseMult, "noise-multiplier", experiment.DefaultNoiseMultiplier, "keep only improvements larger than this many standard errors of the difference (at the last run; earlier keeps need more)")
+	f.IntVar(&o.Remeasure, "remeasure", experiment.DefaultRemeasure, "extra runs a change that may beat the best gets before the decision (0: decide on one run)")
+	f.IntVar(&o.RecheckEvery, "recheck-every", experiment.DefaultRecheckEvery, "train the best once more every this many experiments, to keep its value and the noise current (0: never)")
 	f.IntVar(&o.Workers, "workers", 1, "experiments in flight at once, each worker with its own clone and device (a GPU, or its share of the cores)")
 	f.StringVar(&o.GPUs, "gpus", "", "with --device cuda, the GPUs the workers get, one each, e.g. 0,1,2 (default: all nvidia-smi lists)")
 	f.BoolVar(&o.Audit, "audit", false, "when the run ends by itself (--until, --max-experiments, no more ideas), measure its baseline and best again as \"autoresearch audit\" does")
@@ -170,8 +176,8 @@ func planRun(o runOptions) (*runPlan, error) {
 	if o.MaxExperiments < 0 || o.FixAttempts < 0 || o.Until < 0 || o.MinDelta < 0 {
 		return nil, usagef("--max-experiments, --fix-attempts, --until and --min-delta cannot be negative")
 	}
-	if o.Repeat < 0 || o.NoiseMult < 0 || o.Remeasure < 0 {
-		return nil, usagef("--repeat, --noise-multiplier and --remeasure cannot be negative")
+	if o.Repeat < 0 || o.NoiseMult < 0 || o.Remeasure < 0 || o.RecheckEvery < 0 {
+		return nil, usagef("--repeat, --noise-multiplier, --remeasure and --recheck-every cannot be negative")
 	}
 	if o.Workers < 1 {
 		return nil, usagef("--workers must be at least 1")
@@ -254,7 +260,7 @@ func (p *runPlan) execute(ctx context.Context, out io.Writer) error {
 	r.Sandbox = p.mode
 
 	opts := experiment.Options{Proposer: p.proposer, Program: program, MaxExperiments: o.MaxExperiments,
-		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure, Workers: o.Workers,
+		FixAttempts: o.FixAttempts, MinDelta: o.MinDelta, NoiseMultiplier: o.NoiseMult, Remeasure: o.Remeasure, RecheckEvery: o.RecheckEvery, Workers: o.Workers,
 		Prices: p.prices, MaxCost: o.MaxCost}
 	if o.Until > 0 {
 		opts.Until = time.Now().Add(o.Until)

@@ -130,7 +130,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"run", "--repo", repo, "--temperature", "warm"}, `invalid argument "warm" for "--temperature" flag: not a number`, 2},
 		{[]string{"run", "--repo", repo, "--agent", "sweep", "--tag", "a b"}, "--tag: tag \"a b\" cannot name a branch", 2},
 		{[]string{"run", "--repo", repo, "--max-experiments", "-1"}, "cannot be negative", 2},
-		{[]string{"run", "--repo", repo, "--agent", "sweep", "--noise-multiplier", "-2"}, "--repeat, --noise-multiplier and --remeasure cannot be negative", 2},
+		{[]string{"run", "--repo", repo, "--agent", "sweep", "--noise-multiplier", "-2"}, "--repeat, --noise-multiplier, --remeasure and --recheck-every cannot be negative", 2},
 		{[]string{"baseline", "--repo", repo, "--repeat", "-1"}, "--repeat -1: give the number of baseline runs", 2},
 		{[]string{"baseline", "--repo", repo, "--profile", "laptop"}, `--profile: unknown profile "laptop"`, 2},
 		{[]string{"baseline", "--repo", repo, "--profile", "cpu", "--device", "cpu"}, `data not prepared for profile cpu`, 1},

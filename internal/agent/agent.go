@@ -46,12 +46,16 @@ type Request struct {
 	// the metric and its direction, the budget, the device, whether there is
 	// a build, and the words the prompt uses for the program.
 	Task task.Task
-	// Noise is the metric's spread over NoiseRuns runs of the baseline (a
-	// standard deviation; 0 when measured once) and Threshold how much a
-	// change must beat the best by to be kept.
+	// Noise is the metric's run-to-run spread (a standard deviation pooled
+	// over NoiseRuns runs of the programs measured more than once, the
+	// baseline's among them; 0 when the baseline was measured once) and
+	// Threshold how much a change must beat the best by to be kept, at the
+	// least; Margins how much the mean of its runs must beat it by after 2,
+	// 3, ... runs (after 1 when a change is measured once).
 	Noise     float64
 	NoiseRuns int
 	Threshold float64
+	Margins   []float64
 	Results   []results.Row // every row so far, oldest first
 	Last      *Outcome      // the previous experiment's outcome; nil before the first
 	Best      *Outcome      // the current best's (the last kept experiment's); nil before the baseline

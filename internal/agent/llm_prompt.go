@@ -222,11 +222,15 @@ func userPrompt(req Request, files map[string]string, level int, failure *Failur
 }
 
 // writeNoise says what a real gain looks like: the run-to-run noise and the
-// threshold a change must beat the best by.
+// margin a change's mean must beat the best by, after each number of runs.
 func writeNoise(b *strings.Builder, req Request, metric string) {
+	m := req.Margins
 	switch {
+	case req.Noise > 0 && len(m) > 1:
+		fmt.Fprintf(b, "Noise: %d runs of programs measured more than once (the unchanged baseline's among them) put the run-to-run standard deviation of %s at %.6f. A change whose first run beats the best is trained again, up to %d runs, and kept as soon as the mean of its runs beats the best by the margin, which counts the best's own runs too: %.6f after 2 runs, falling to %.6f after %d. Smaller differences are noise: prefer changes that can win by more than %.6f.\n",
+			req.NoiseRuns, metric, req.Noise, len(m)+1, m[0], m[len(m)-1], len(m)+1, m[len(m)-1])
 	case req.Noise > 0:
-		fmt.Fprintf(b, "Noise: %d runs of the unchanged baseline measured %s with a standard deviation of %.6f. A change is kept only when it beats the best by more than %.6f; one that beats the best at all is trained again and judged on the mean of its runs. Smaller differences are noise: prefer changes that can win by more than that.\n",
+		fmt.Fprintf(b, "Noise: %d runs of programs measured more than once (the unchanged baseline's among them) put the run-to-run standard deviation of %s at %.6f. A change is kept only when it beats the best by more than %.6f. Smaller differences are noise: prefer changes that can win by more than that.\n",
 			req.NoiseRuns, metric, req.Noise, req.Threshold)
 	case req.Threshold > 0:
 		fmt.Fprintf(b, "A change is kept only when it beats the best by more than %.6f.\n", req.Threshold)

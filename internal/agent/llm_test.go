@@ -684,30 +684,32 @@ func TestContextCarriesTheHistory(t *testing.T) {
 	}
 }
 
-// The agent learns what a real gain looks like: the baseline's noise and the
-// threshold a change must beat the best by.
+// The agent learns what a real gain looks like: the pooled noise and the
+// margins a change's mean must beat the best by.
 func TestContextShowsTheNoise(t *testing.T) {
 	wt, _ := worktree(t)
 	for _, c := range []struct {
 		noise     float64
 		runs      int
 		threshold float64
+		margins   []float64
 		want      string
 	}{
-		{0.0056, 8, 0.0112, "Noise: 8 runs of the unchanged baseline measured val_bpb with a standard deviation of 0.005600. A change is kept only when it beats the best by more than 0.011200;"},
-		{0, 1, 0.002, "A change is kept only when it beats the best by more than 0.002000."},
-		{0, 1, 0, ""},
+		{0.0025, 12, 0.0041, []float64{0.0092, 0.0061, 0.0049, 0.0041}, "Noise: 12 runs of programs measured more than once (the unchanged baseline's among them) put the run-to-run standard deviation of val_bpb at 0.002500. A change whose first run beats the best is trained again, up to 5 runs, and kept as soon as the mean of its runs beats the best by the margin, which counts the best's own runs too: 0.009200 after 2 runs, falling to 0.004100 after 5. Smaller differences are noise: prefer changes that can win by more than 0.004100."},
+		{0.0056, 8, 0.0112, []float64{0.0112}, "Noise: 8 runs of programs measured more than once (the unchanged baseline's among them) put the run-to-run standard deviation of val_bpb at 0.005600. A change is kept only when it beats the best by more than 0.011200."},
+		{0, 1, 0.002, nil, "A change is kept only when it beats the best by more than 0.002000."},
+		{0, 1, 0, nil, ""},
 	} {
 		srv := llmtest.NewServer(t)
 		srv.SetScript(srv.Calls(llmtest.Tool("give_up", llmtest.Args("reason", "x"))))
 		l, _ := newAgent(t, srv, nil)
 		req := request(t, wt)
-		req.Noise, req.NoiseRuns, req.Threshold = c.noise, c.runs, c.threshold
+		req.Noise, req.NoiseRuns, req.Threshold, req.Margins = c.noise, c.runs, c.threshold, c.margins
 		req.Results = []results.Row{{Commit: "aaaaaaa", Value: 1.0, Status: results.Keep, Description: "baseline"}}
 		l.Propose(context.Background(), req)
 		u := srv.Requests()[0].Messages[1].Content
 		if c.want == "" {
-			if strings.Contains(u, "A change is kept only") {
+			if strings.Contains(u, "A change is kept") || strings.Contains(u, "Noise:") {
 				t.Errorf("without noise or threshold the context speaks of one:\n%s", u)
 			}
 		} else if !strings.Contains(u, c.want) {

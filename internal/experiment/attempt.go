@@ -166,22 +166,23 @@ func (r *Run) execute(ctx context.Context, w *worker, rec *Record, a *attemptRes
 }
 
 // remeasure runs a change as often as the keep rule asks for (see KeepRule),
-// against the best as best says at each step, and leaves its mean in
-// a.value. A run that fails on the way ends the measurement; the change is
-// then discarded with the reason.
-func (r *Run) remeasure(ctx context.Context, w *worker, rec *Record, a *attemptResult, rule KeepRule, best func() float64) error {
+// against the rule and the best as now says at each step, and leaves its
+// mean in a.value. A run that fails on the way ends the measurement; the
+// change is then discarded with the reason.
+func (r *Run) remeasure(ctx context.Context, w *worker, rec *Record, a *attemptResult, now func() (KeepRule, float64)) error {
 	if a.crash != "" {
 		return nil
 	}
 	for {
-		v, m := rule.Judge(best(), a.values)
+		rule, best := now()
+		v, m := rule.Judge(best, a.values)
 		a.value = m
 		if v != VerdictRemeasure {
 			return nil
 		}
 		n := len(a.values) + 1
-		w.logf("%s %.6f against the best %.6f (threshold %.6f): measuring again, run %d of at most %d",
-			r.Config.Task.Metric.Name, m, best(), rule.Threshold(), n, 1+rule.Remeasure)
+		w.logf("%s %.6f against the best %.6f: measuring again, run %d of at most %d (a keep needs the mean %.6f better than the best after it)",
+			r.Config.Task.Metric.Name, m, best, n, 1+rule.Remeasure, rule.Margin(n))
 		b, err := r.train(ctx, w, rec, fmt.Sprintf("%s-run%d", a.suffix, n))
 		if err != nil {
 			return err

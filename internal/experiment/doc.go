@@ -20,15 +20,22 @@
 //   - baseline: the unmodified program, run at setup, BaselineRepeats times
 //     (once when that is 0 or 1). It is the first keep and the first best,
 //     valued at the mean of its runs.
-//   - noise: the spread (sigma, a sample standard deviation) of the
-//     baseline's runs, stored in run.json; it sets the keep threshold.
-//   - best: the metric of the last kept experiment.
-//   - keep: the mean of the change's runs beats the best by more than the
-//     threshold, max(min delta, multiplier × sigma) (see KeepRule), and the
+//   - noise: the run-to-run spread of the metric. run.json stores the
+//     baseline's (its runs and their sigma); the keep rule uses the pooled
+//     sigma of every program measured more than once (SigmaPool), rebuilt
+//     from experiments.jsonl on resume.
+//   - best: the kept program's value, the mean of its runs (its keep's, and
+//     the re-checks' since).
+//   - keep: the mean of the change's runs beats the best by the margin, a
+//     number of standard errors of the difference (see KeepRule), and the
 //     change started from the last kept commit; the commit becomes the
 //     branch's tip and is pushed back to the user's repository.
-//   - re-measurement: a further run of a change that beat the best, before
-//     the keep rule decides; logged as logs/<n>-run2.log and so on.
+//   - re-measurement: a further run of a change that may beat the best,
+//     before the keep rule decides; logged as logs/<n>-run2.log and so on.
+//   - re-check: a fresh run of the best every Options.RecheckEvery
+//     experiments (recheck.go), a line of experiments.jsonl with status
+//     recheck and no row; one far from the best's value says the machine
+//     changed, and the best and the noise are measured afresh.
 //   - discard: the program ran but did not beat the best. A change that beat
 //     it but started before another was kept is discarded too, and
 //     re-applied on the new best as a new experiment (pool.go).

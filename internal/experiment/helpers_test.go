@@ -168,7 +168,10 @@ type recorder struct {
 	phases []string
 	onProg func(float64)
 	best   []float64 // what SetBest was told
+	notes  []string  // what SetNote was told
 }
+
+func (r *recorder) SetNote(note string) { r.add(&r.notes, note) }
 
 func (r *recorder) SetBest(v float64) {
 	r.mu.Lock()

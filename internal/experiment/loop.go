@@ -28,12 +28,15 @@ type Options struct {
 	// proposer's Repair.
 	FixAttempts int
 	// MinDelta is how much an experiment must beat the best by to be kept,
-	// at least; with the run's noise known, NoiseMultiplier × sigma when
-	// that is more. Remeasure is the most extra runs a candidate that beats
-	// the best gets before the decision (see KeepRule).
+	// at least; with the run's noise known, the margin of NoiseMultiplier
+	// standard errors of the difference when that is more. Remeasure is the
+	// most extra runs a candidate gets before the decision (see KeepRule).
+	// RecheckEvery is how many experiments pass between re-checks of the
+	// best (recheck.go); 0 never re-checks.
 	MinDelta        float64
 	NoiseMultiplier float64
 	Remeasure       int
+	RecheckEvery    int
 	// Workers is how many experiments are in flight at once (at least one).
 	Workers int
 	// WorkerEnv holds the extra environment of each worker's runs (its GPU,
@@ -55,10 +58,10 @@ type Options struct {
 func (r *Run) KeepRule(o Options) KeepRule {
 	k := KeepRule{LowerIsBetter: r.Config.Task.Metric.LowerIsBetter, Multiplier: o.NoiseMultiplier,
 		MinDelta: o.MinDelta, Remeasure: o.Remeasure}
-	if r.Config.Noise != nil {
-		k.Sigma = r.Config.Noise.Sigma
+	if r.Config.Noise == nil {
+		return k // a baseline measured once: the original rule
 	}
-	return k
+	return r.noise.Rule(k) // the pooled sigma as it stands
 }
 
 // StopReason says why Loop ended without an error.

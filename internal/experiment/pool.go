@@ -191,7 +191,10 @@ type pool struct {
 
 	mu      sync.Mutex
 	flights map[int]*Flight
-	best    float64 // r.best, for the workers
+	best    float64  // r.best, for the workers
+	rule    KeepRule // r.KeepRule(o), for the workers
+
+	measurer *Measurer // re-checks the best (recheck.go); nil before the first
 
 	done, abandoned int
 	exhausted       bool
@@ -207,7 +210,8 @@ type pool struct {
 // pool is Loop's experiments: see the top of this file.
 func (r *Run) pool(ctx context.Context, o Options) (StopReason, error) {
 	n := max(o.Workers, 1)
-	p := &pool{r: r, o: o, flights: map[int]*Flight{}, best: r.best}
+	p := &pool{r: r, o: o, flights: map[int]*Flight{}}
+	p.publish()
 	for i := 1; i <= n; i++ {
 		w, err := r.openWorker(i)
 		if err != nil {
@@ -348,6 +352,14 @@ func (p *pool) loop(ctx context.Context, saved []Flight) (StopReason, error) {
 					continue
 				}
 				if stop = p.limit(busy); stop != "" {
+					break
+				}
+				if err := p.recheckIfDue(ctx, w); err != nil {
+					fatal = err
+					cancel()
+					break
+				}
+				if ctx.Err() != nil {
 					break
 				}
 				j, err := p.next(w, busy)
@@ -643,9 +655,9 @@ func (p *pool) work(ctx context.Context, w *worker, j *job) *finished {
 			break
 		}
 	}
-	// A change that beats the best by less than the noise is measured
-	// again, against the best as it is at each step.
-	if err := r.remeasure(ctx, w, rec, a, r.KeepRule(p.o), p.bestNow); err != nil {
+	// A change that may beat the best is measured again, against the best
+	// and the noise as they are at each step.
+	if err := r.remeasure(ctx, w, rec, a, p.ruleNow); err != nil {
 		f.err = err
 		return f
 	}
@@ -653,11 +665,21 @@ func (p *pool) work(ctx context.Context, w *worker, j *job) *finished {
 	return f
 }
 
-// bestNow is the best kept so far, for the workers' goroutines.
-func (p *pool) bestNow() float64 {
+// ruleNow is the keep rule and the best as they stand, for the workers'
+// goroutines.
+func (p *pool) ruleNow() (KeepRule, float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.best
+	return p.rule, p.best
+}
+
+// publish makes the best and the keep rule of the coordinator's state the
+// workers'.
+func (p *pool) publish() {
+	rule := p.r.KeepRule(p.o)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.best, p.rule = p.r.best, rule
 }
 
 // finish takes a worker's finished job (a stop, an error, an abandoned
@@ -733,12 +755,16 @@ func (p *pool) decide(f *finished) error {
 	}
 	keep, beats := false, false
 	rule := r.KeepRule(p.o)
-	rec.Threshold, rec.Sigma = rule.Threshold(), rule.Sigma
+	nr := max(len(a.values), 1)
+	rec.Threshold, rec.Sigma, rec.SigmaDF, rec.BestRuns = rule.Margin(1+rule.Remeasure), rule.Sigma, rule.DF, rule.BestRuns
 	if a.crash == "" {
-		// A verdict of remeasure here (the best moved during the
-		// measurements, or a re-measurement failed) is a discard.
+		// A verdict of remeasure here (the best or the noise moved during
+		// the measurements, or a re-measurement failed) is a discard.
 		v, m := rule.Judge(r.best, a.values)
 		a.value, beats = m, v == VerdictKeep
+		if rule.Sigma > 0 {
+			rec.SE, rec.Margin = rule.SE(nr), rule.Bar(nr, v)
+		}
 	}
 	switch {
 	case a.crash != "":
@@ -772,14 +798,12 @@ func (p *pool) decide(f *finished) error {
 			return err
 		}
 		r.kept, r.best = rec.Commit, a.value
-		p.mu.Lock()
-		p.best = r.best
-		p.mu.Unlock()
 	}
 	rec.Seconds["decide"] += time.Since(t).Seconds()
 	p.finishing = f
 	err := r.record(row, rec, a)
 	p.finishing = nil
+	p.publish() // the record's runs are in the noise now
 	if err != nil {
 		return err
 	}

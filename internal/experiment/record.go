@@ -17,8 +17,9 @@ import (
 
 // Record is one line of experiments.jsonl: everything about an experiment
 // that results.tsv has no column for. Status is keep, discard or crash for an
-// experiment with a results.tsv row; abandoned and interrupted lines have no
-// row (and share N with the experiment that follows them).
+// experiment with a results.tsv row; abandoned, interrupted and recheck
+// lines (a re-check of the best, see recheck.go) have no row (and share N
+// with the experiment that follows them).
 type Record struct {
 	N           int    `json:"n"`
 	Status      string `json:"status"`
@@ -31,16 +32,32 @@ type Record struct {
 	Metric string  `json:"metric"`
 	Value  float64 `json:"value"`
 	Best   float64 `json:"best"` // the best after this experiment
-	// Threshold is how much Value had to beat the best before it by to be
-	// kept (max(--min-delta, multiplier × Sigma)), Sigma the run's noise
-	// then, and Measurements every run of the change (the baseline's
-	// repeats; a candidate's re-measurements), Value being their mean.
-	Threshold    float64            `json:"threshold"`
-	Sigma        float64            `json:"sigma,omitempty"`
-	Measurements []float64          `json:"measurements,omitempty"`
-	MemoryGB     float64            `json:"memory_gb"`
-	Figures      map[string]float64 `json:"figures,omitempty"` // the whole summary: tokens, mfu, memory...
-	Source       string             `json:"figures_from,omitempty"`
+	// Threshold is the least a change could be kept by then: the margin
+	// after the most runs (KeepRule.Margin). Margin is the bar the decision
+	// rested on (KeepRule.Bar): the margin after the change's runs, or, for
+	// a change dropped before its last run, the gain it needed to be
+	// measured again. Sigma is the pooled noise the decision used, SigmaDF
+	// its degrees of freedom, BestRuns the runs behind the best, SE the
+	// standard error of the difference, and Measurements every run of the
+	// change (the baseline's repeats; a candidate's re-measurements), Value
+	// being their mean.
+	Threshold    float64   `json:"threshold"`
+	Margin       float64   `json:"margin,omitempty"`
+	Sigma        float64   `json:"sigma,omitempty"`
+	SigmaDF      int       `json:"sigma_df,omitempty"`
+	BestRuns     int       `json:"best_runs,omitempty"`
+	SE           float64   `json:"se,omitempty"`
+	Measurements []float64 `json:"measurements,omitempty"`
+	// Drift is, on a re-check's line (status recheck), how many standard
+	// errors its run lay from the best's estimate (positive: a higher
+	// value), and Rebaselined whether that was past DriftLimit, so that the
+	// best was measured afresh and its runs (Measurements) restarted the
+	// pooled sigma.
+	Drift       float64            `json:"drift,omitempty"`
+	Rebaselined bool               `json:"rebaselined,omitempty"`
+	MemoryGB    float64            `json:"memory_gb"`
+	Figures     map[string]float64 `json:"figures,omitempty"` // the whole summary: tokens, mfu, memory...
+	Source      string             `json:"figures_from,omitempty"`
 	// Curve is the smoothed training loss at every tenth of the budget.
 	Curve []contract.CurvePoint `json:"curve,omitempty"`
 
@@ -173,6 +190,7 @@ func (r *Run) record(row results.Row, rec *Record, a *attemptResult) error {
 	if err := appendRecord(r.path(RecordsFile), *rec); err != nil {
 		return err
 	}
+	r.learn(*rec)
 	r.reporter().Done(row, r.best)
 	return nil
 }

@@ -13,9 +13,14 @@ import (
 
 // request is what the proposer may know for a proposal asked under number n.
 func (r *Run) request(n int, o Options, transcript string) agent.Request {
+	rule := r.KeepRule(o)
 	noise, runs := 0.0, 0
-	if nz := r.Config.Noise; nz != nil {
-		noise, runs = nz.Sigma, len(nz.Values)
+	var margins []float64
+	if r.Config.Noise != nil && rule.Sigma > 0 {
+		noise, runs = rule.Sigma, r.noise.Pool.Runs()
+		for n := min(2, 1+rule.Remeasure); n <= 1+rule.Remeasure; n++ {
+			margins = append(margins, rule.Margin(n))
+		}
 	}
 	return agent.Request{
 		N:              n,
@@ -24,7 +29,8 @@ func (r *Run) request(n int, o Options, transcript string) agent.Request {
 		Task:           r.Config.Task,
 		Noise:          noise,
 		NoiseRuns:      runs,
-		Threshold:      r.KeepRule(o).Threshold(),
+		Threshold:      rule.Margin(1 + rule.Remeasure),
+		Margins:        margins,
 		Results:        r.Rows(),
 		Last:           r.last,
 		Best:           r.bestOutcome,

@@ -79,6 +79,8 @@ type Run struct {
 	abandonedWhy string
 	// spend is what the LLM cost the run, as the last Loop left it.
 	spend cost.Spend
+	// noise is the pooled sigma and the best's runs (sigma.go).
+	noise noiseState
 }
 
 // Spend is what the LLM cost the run, at Options.Prices, as the last Loop
@@ -257,7 +259,9 @@ func (r *Run) resume() error {
 	}
 	// How the last experiment's and the best's training went is in
 	// experiments.jsonl; without it (an older run) proposers go without.
-	if recs, err := ReadRecords(r.path(RecordsFile)); err == nil {
+	recs, _ := ReadRecords(r.path(RecordsFile))
+	r.relearn(recs)
+	if recs != nil {
 		for _, rec := range recs {
 			o := rec.outcome()
 			if rec.N == len(r.rows)-1 && rec.Status == string(r.last.Status) {

@@ -82,3 +82,38 @@ func TestNoiseLineNamesOutliers(t *testing.T) {
 		t.Errorf("noise %+v (%v): %q", n, err, n.Line())
 	}
 }
+
+// A re-check of the best is a line of experiments.jsonl with status recheck,
+// numbered like the experiment after it: no experiment to the page, the
+// noise, the workers or a proposer's count.
+func TestRecheckLinesAreNoExperiments(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("results.tsv", "commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"+
+		"aaaaaaa\t1.000000\t0.1\tkeep\tbaseline\n"+
+		"bbbbbbb\t0.950000\t0.1\tkeep\treal gain\n"+
+		"ccccccc\t0.990000\t0.1\tdiscard\tno gain\n")
+	write("experiments.jsonl", `{"n":0,"status":"keep","measurements":[0.98,1,1.02]}`+"\n"+
+		`{"n":1,"status":"keep","proposer":"sweep","worker":1,"threshold":0.03,"measurements":[0.94,0.96]}`+"\n"+
+		`{"n":2,"status":"recheck","commit":"bbbbbbb","description":"re-check of the best (experiment 1)","measurements":[1.0,0.98,1.02],"drift":4.6,"rebaselined":true}`+"\n"+
+		`{"n":2,"status":"discard","proposer":"sweep","worker":1,"threshold":0.03,"measurements":[0.99]}`+"\n")
+	recs, use, err := readRecords(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[2] == nil || recs[2].Status != "discard" || len(use) != 1 || use[0].Experiments != 2 {
+		t.Errorf("record 2 %+v, proposers %+v: want the discard, and 2 experiments of sweep", recs[2], use)
+	}
+	n, err := ReadNoise(filepath.Join(dir, "results.tsv"))
+	if err != nil || n == nil || n.Remeasured != 1 || n.ExtraRuns != 1 {
+		t.Errorf("noise %+v (%v): want 1 experiment re-measured, 1 extra run", n, err)
+	}
+	w, err := ReadWorkers(filepath.Join(dir, "results.tsv"))
+	if err != nil || w == nil || w.Counts[1] == nil || w.Counts[1].Experiments != 2 {
+		t.Errorf("workers %+v (%v): want worker 1's 2 experiments", w, err)
+	}
+}

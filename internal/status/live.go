@@ -52,6 +52,7 @@ type Live struct {
 	first    time.Time // the first experiment's start
 	expStart time.Time // the current experiment's start
 	shown    bool      // a status line is on screen
+	note     string    // see Note
 	workers  map[int]*worker
 	spend    *cost.Spend // the LLM's cost so far, when priced
 	word     string      // the task's word for a run of its program
@@ -93,6 +94,9 @@ func (l *Live) line() string {
 	parts = append(parts, shortDuration(l.now().Sub(l.expStart)))
 	if !math.IsNaN(l.best) {
 		parts = append(parts, fmt.Sprintf("best %.6f", l.best))
+	}
+	if l.note != "" {
+		parts = append(parts, l.note)
 	}
 	// The rate means little in the first minute.
 	if elapsed := l.now().Sub(l.first); l.done > 0 && elapsed >= time.Minute {
@@ -168,6 +172,16 @@ func (l *Live) Done(r results.Row, best float64) {
 		name = "baseline"
 	}
 	l.println(fmt.Sprintf("%s: %s %.6f (best %.6f) %s", name, r.Status, r.Value, best, results.CleanDescription(r.Description)), false)
+}
+
+// SetNote sets the note shown on the line after the best ("" clears it).
+func (l *Live) SetNote(note string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.note = note
+	if l.shown {
+		l.redraw()
+	}
 }
 
 // SetBest sets the best value shown before the first experiment of this

@@ -164,6 +164,35 @@ func TestLiveShowsTheBestOfAResumedRun(t *testing.T) {
 	Resumed(Nop{}, 1)
 }
 
+// A note (a drift of the best) stays on the live line, reached through a
+// reporter that wraps it, until cleared; with workers too.
+func TestLiveLineShowsANote(t *testing.T) {
+	var b bytes.Buffer
+	l, _ := newTestLive(&b, 200)
+	Resumed(wrapped{l}, 0.5)
+	l.Start(3)
+	Note(wrapped{l}, "best drifted +3.4 SE: re-measuring")
+	if got := screen(b.String()); got[len(got)-1] != "experiment 3 · 0s · best 0.500000 · best drifted +3.4 SE: re-measuring" {
+		t.Errorf("live line %q", got[len(got)-1])
+	}
+	w := ForWorker(l, 2)
+	w.Start(0)
+	if got := screen(b.String()); !strings.HasSuffix(got[len(got)-1], "best 0.500000 · best drifted +3.4 SE: re-measuring") || !strings.HasPrefix(got[len(got)-1], "w2 ") {
+		t.Errorf("live line with a worker %q", got[len(got)-1])
+	}
+	Note(w, "")
+	if got := screen(b.String()); strings.Contains(got[len(got)-1], "drifted") {
+		t.Errorf("a cleared note is still shown: %q", got[len(got)-1])
+	}
+	Note(NewPlain(&b), "x") // a reporter without a live line: nothing happens
+	Note(Nop{}, "x")
+}
+
+// wrapped is a reporter that wraps another, as the loop's do.
+type wrapped struct{ Reporter }
+
+func (w wrapped) Unwrap() Reporter { return w.Reporter }
+
 func TestLiveLineShowsTheWarmup(t *testing.T) {
 	var b bytes.Buffer
 	l, c := newTestLive(&b, 200)

@@ -42,11 +42,36 @@ func (Nop) Progress(float64)          {}
 func (Nop) Done(results.Row, float64) {}
 func (Nop) Logf(string, ...any)       {}
 
-// Resumed tells r the best value a resumed run has kept so far, for a
-// reporter that shows it (the live line); one that starts with the run
-// learns it from Done.
+// Resumed tells r the best value a resumed run has kept so far, or the
+// best's value as a re-check re-estimated it, for a reporter that shows it
+// (the live line); one that starts with the run learns it from Done.
 func Resumed(r Reporter, best float64) {
-	if b, ok := r.(interface{ SetBest(float64) }); ok {
+	if b, ok := find[interface{ SetBest(float64) }](r); ok {
 		b.SetBest(best)
 	}
+}
+
+// Note sets a short note that the live line shows until the next one ("" clears
+// it): news that holds for a while, such as a drift of the best. A reporter
+// without a live line ignores it, so say it with Logf too.
+func Note(r Reporter, note string) {
+	if n, ok := find[interface{ SetNote(string) }](r); ok {
+		n.SetNote(note)
+	}
+}
+
+// find returns r, or the reporter it wraps (Unwrap), as a T.
+func find[T any](r Reporter) (T, bool) {
+	for r != nil {
+		if t, ok := r.(T); ok {
+			return t, true
+		}
+		u, ok := r.(interface{ Unwrap() Reporter })
+		if !ok {
+			break
+		}
+		r = u.Unwrap()
+	}
+	var zero T
+	return zero, false
 }

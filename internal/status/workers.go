@@ -72,6 +72,8 @@ func (w workerReporter) Progress(f float64) {
 
 func (w workerReporter) Done(r results.Row, best float64) { w.rep.Done(r, best) }
 
+func (w workerReporter) Unwrap() Reporter { return w.rep }
+
 func (w workerReporter) Logf(format string, args ...any) {
 	w.rep.Logf("worker %d: %s", w.id, fmt.Sprintf(format, args...))
 }
@@ -171,6 +173,9 @@ func (l *Live) workersLine() string {
 	}
 	if !math.IsNaN(l.best) {
 		parts = append(parts, fmt.Sprintf("best %.6f", l.best))
+	}
+	if l.note != "" {
+		parts = append(parts, l.note)
 	}
 	if elapsed := l.now().Sub(l.first); l.done > 0 && elapsed.Minutes() >= 1 {
 		parts = append(parts, fmt.Sprintf("%.1f/h", float64(l.done)/elapsed.Hours()))

@@ -1,122 +1,233 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
 	"autoresearch/internal/experiment"
 )
 
-// SimResult is what a simulated keep rule did: how often it kept a candidate
-// that is in truth no better than the best, how often it kept one that is
-// truly better by Gain, and the runs it spent per candidate.
+// Rule is a keep rule as the simulation runs it, lower being better: a
+// night starts from a baseline, candidates are judged against the best as
+// the rule's state says, and the state takes in each decision.
+type Rule interface {
+	// Start begins a night from the baseline's runs.
+	Start(baseline []float64)
+	// Judge decides on a candidate's runs so far against the best.
+	Judge(values []float64) (experiment.Verdict, float64)
+	// Decided takes in a candidate's runs once decided.
+	Decided(id string, values []float64, kept bool)
+	// Best is the best's value now.
+	Best() float64
+}
+
+// Rechecker is a Rule that re-checks its best every Every() experiments:
+// Recheck takes in a fresh run of the best and says whether it drifted (and
+// how many more runs a re-estimate wants then; Rebaseline takes them in).
+type Rechecker interface {
+	Every() int
+	Recheck(v float64) (drifted bool, more int)
+	Rebaseline(values []float64)
+}
+
+// OldRule is the rule before the standard error: keep when the mean of at
+// least two runs beats the best by Multiplier × sigma, sigma being the
+// baseline's (fixed for the night); measure again, up to Remeasure more
+// times, while the mean beats the best at all. Sigma 0 (or a baseline of one
+// run) is the original rule: any strict improvement on one run.
+type OldRule struct {
+	Multiplier float64
+	Remeasure  int
+	sigma      float64
+	best       float64
+}
+
+func (o *OldRule) Start(baseline []float64) {
+	o.sigma, o.best = 0, baseline[0]
+	if n := experiment.NewNoise(baseline); n != nil {
+		o.sigma, o.best = n.Sigma, n.Mean
+	}
+}
+
+func (o *OldRule) Judge(values []float64) (experiment.Verdict, float64) {
+	m := mean(values)
+	gain := o.best - m
+	beats := gain > o.Multiplier*o.sigma
+	switch {
+	case o.sigma <= 0 || o.Remeasure <= 0:
+		if beats {
+			return experiment.VerdictKeep, m
+		}
+	case beats && len(values) >= 2:
+		return experiment.VerdictKeep, m
+	case gain > 0 && len(values) <= o.Remeasure:
+		return experiment.VerdictRemeasure, m
+	}
+	return experiment.VerdictDiscard, m
+}
+
+func (o *OldRule) Decided(_ string, values []float64, kept bool) {
+	if kept {
+		o.best = mean(values)
+	}
+}
+
+func (o *OldRule) Best() float64 { return o.best }
+
+// NewRule is experiment.KeepRule with the state a run keeps
+// (experiment.KeepState): the pooled sigma and the best's runs, re-checked
+// every RecheckEvery experiments (0: never).
+type NewRule struct {
+	Multiplier   float64
+	Remeasure    int
+	RecheckEvery int
+	state        experiment.KeepState
+	repeats      int
+}
+
+func (r *NewRule) rule() experiment.KeepRule {
+	return r.state.Rule(experiment.KeepRule{LowerIsBetter: true, Multiplier: r.Multiplier, Remeasure: r.Remeasure})
+}
+
+func (r *NewRule) Start(baseline []float64) {
+	r.state, r.repeats = experiment.KeepState{}, len(baseline)
+	r.state.Baseline("baseline", baseline)
+}
+
+func (r *NewRule) Judge(values []float64) (experiment.Verdict, float64) {
+	return r.rule().Judge(r.state.Best(), values)
+}
+
+func (r *NewRule) Decided(id string, values []float64, kept bool) {
+	r.state.Decided(id, values, kept)
+}
+
+func (r *NewRule) Best() float64 { return r.state.Best() }
+
+func (r *NewRule) Every() int { return r.RecheckEvery }
+
+func (r *NewRule) Recheck(v float64) (bool, int) {
+	if math.Abs(r.state.Drift(r.rule(), v)) > experiment.DriftLimit {
+		return true, max(r.repeats, 2) - 1
+	}
+	r.state.Rechecked([]float64{v})
+	return false, 0
+}
+
+func (r *NewRule) Rebaseline(values []float64) { r.state.Rebaselined(values) }
+
+// SimResult is what a simulated keep rule did, in a fresh comparison (a
+// baseline, then one candidate) and in sweeps.
 type SimResult struct {
 	Trials int
 
-	FalseKeep     float64 // share of no-better candidates kept
-	NullRuns      float64 // runs per no-better candidate
-	NullRemeasure float64 // share of no-better candidates measured more than once
+	FalseKeep float64 // share of no-better candidates kept
+	NullRuns  float64 // runs per no-better candidate
+	// Power is the share kept of candidates truly better by Gains[i]
+	// sigmas, and GainRuns the runs each cost.
+	Power    []float64
+	GainRuns []float64
 
-	Gain      float64 // the real gain tried, in the metric's units
-	TrueKeep  float64 // share of the candidates better by Gain that were kept
-	GainRuns  float64 // runs per such candidate
-	SweepRuns float64 // runs per candidate in the sweep below
-
-	// A sweep of SweepLen experiments from a baseline of the rule's repeats:
-	// SweepNull of every candidate is no better than the current state,
-	// the rest better by Gain. SweepFalseKeep is the share of no-better
-	// candidates kept there, where the best is itself a kept measurement
-	// (lucky draws included), and SweepOptimism how far the final best
-	// reads below the truth of the kept program, in sigmas.
+	// A sweep of SweepLen experiments from a baseline: SweepNull of the
+	// candidates are no better than the current state, the rest better by
+	// SweepGain sigmas. SweepFalseKeep is the share of no-better candidates
+	// kept there, where the best is itself a kept measurement (lucky draws
+	// included), SweepTrueKeep that of the real gains, SweepRuns the runs
+	// per experiment (re-checks of the best included), SweepOptimism how far
+	// the final best reads below the truth of the kept program, in sigmas,
+	// SweepSigma the rule's sigma at the end over the true one, and Alarms
+	// the share of re-checks that took the machine to have changed (it did
+	// not).
 	SweepFalseKeep float64
 	SweepTrueKeep  float64
+	SweepRuns      float64
 	SweepOptimism  float64
+	SweepSigma     float64
+	Alarms         float64
 }
 
-// Sweep shape of SimulateKeepRule.
+// Gains are the real gains the fresh comparison tries, in sigmas.
+var Gains = []float64{1, 2, 3}
+
+// Sweep shape of Simulate.
 const (
 	SweepLen  = 24
 	SweepNull = 0.8
+	SweepGain = 2
 )
 
-// SimulateKeepRule measures rule k by simulation with Gaussian noise of
-// sigma: a baseline of repeats runs, then candidates no better than the
-// baseline and candidates better by gain, each measured as k.Judge asks.
-// When k uses the noise (k.Sigma > 0), its sigma is what each simulated
-// baseline measured, not the true sigma. It is deterministic in seed.
-func SimulateKeepRule(k experiment.KeepRule, sigma float64, repeats int, gain float64, trials int, seed uint64) SimResult {
+// Simulate measures a keep rule (made fresh for each night by newRule) with
+// Gaussian noise of sigma 1: a baseline of repeats runs, then candidates no
+// better than the baseline and candidates better by each of Gains, each
+// measured as the rule asks; and sweeps. The rule's sigma is what its
+// simulated runs measured, as a real run's is. It is deterministic in seed.
+func Simulate(newRule func() Rule, repeats, trials int, seed uint64) SimResult {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	draw := func(truth float64) float64 { return truth + sigma*rng.NormFloat64() }
-	sign := 1.0 // better means lower
-	if !k.LowerIsBetter {
-		sign = -1
-	}
-	// baseline measures the baseline; a rule that uses the noise gets the
-	// spread of these runs as its sigma, as a real run does, estimate
-	// error and all.
-	baseline := func() float64 {
-		vs := make([]float64, max(repeats, 1))
+	draw := func(truth float64) float64 { return truth + rng.NormFloat64() }
+	runs := func(truth float64, k int) []float64 {
+		vs := make([]float64, k)
 		for i := range vs {
-			vs[i] = draw(0)
+			vs[i] = draw(truth)
 		}
-		n := experiment.NewNoise(vs)
-		if n == nil {
-			return vs[0]
-		}
-		if k.Sigma > 0 {
-			k.Sigma = n.Sigma
-		}
-		return n.Mean
+		return vs
 	}
-	// candidate measures a program of the given truth against best as the
-	// rule asks and returns the verdict, its mean and the runs spent.
-	candidate := func(best, truth float64) (bool, float64, int) {
+	// candidate measures a program of the given truth as rule asks and
+	// returns the verdict, its runs and their mean.
+	candidate := func(rule Rule, truth float64) (bool, []float64, float64) {
 		values := []float64{draw(truth)}
 		for {
-			v, m := k.Judge(best, values)
+			v, m := rule.Judge(values)
 			switch v {
 			case experiment.VerdictKeep:
-				return true, m, len(values)
+				return true, values, m
 			case experiment.VerdictDiscard:
-				return false, m, len(values)
+				return false, values, m
 			}
 			values = append(values, draw(truth))
 		}
 	}
-	res := SimResult{Trials: trials, Gain: gain}
-	var nullKeeps, nullRuns, nullRemeasured, gainKeeps, gainRuns int
+	res := SimResult{Trials: trials, Power: make([]float64, len(Gains)), GainRuns: make([]float64, len(Gains))}
+	var nullKeeps, nullRuns int
+	gainKeeps, gainRuns := make([]int, len(Gains)), make([]int, len(Gains))
 	for range trials {
-		best := baseline()
-		kept, _, n := candidate(best, 0)
-		nullRuns += n
+		rule := newRule()
+		rule.Start(runs(0, max(repeats, 1)))
+		kept, values, _ := candidate(rule, 0)
+		nullRuns += len(values)
 		if kept {
 			nullKeeps++
 		}
-		if n > 1 {
-			nullRemeasured++
-		}
-		kept, _, n = candidate(best, -sign*gain)
-		gainRuns += n
-		if kept {
-			gainKeeps++
+		for i, g := range Gains {
+			kept, values, _ = candidate(rule, -g)
+			gainRuns[i] += len(values)
+			if kept {
+				gainKeeps[i]++
+			}
 		}
 	}
 	t := float64(trials)
-	res.FalseKeep, res.NullRuns, res.NullRemeasure = float64(nullKeeps)/t, float64(nullRuns)/t, float64(nullRemeasured)/t
-	res.TrueKeep, res.GainRuns = float64(gainKeeps)/t, float64(gainRuns)/t
+	res.FalseKeep, res.NullRuns = float64(nullKeeps)/t, float64(nullRuns)/t
+	for i := range Gains {
+		res.Power[i], res.GainRuns[i] = float64(gainKeeps[i])/t, float64(gainRuns[i])/t
+	}
 
-	var sNull, sNullKept, sGain, sGainKept, sRuns int
-	optimism := 0.0
+	var sNull, sNullKept, sGain, sGainKept, sRuns, checks, alarms int
+	optimism, sigmas := 0.0, 0.0
 	sweeps := max(trials/SweepLen, 1)
 	for range sweeps {
-		truth, best := 0.0, baseline()
-		for range SweepLen {
+		rule := newRule()
+		rc, _ := rule.(Rechecker)
+		truth := 0.0
+		rule.Start(runs(0, max(repeats, 1)))
+		for e := 1; e <= SweepLen; e++ {
 			effect := 0.0
 			if rng.Float64() >= SweepNull {
-				effect = -sign * gain
+				effect = -SweepGain
 			}
-			kept, m, n := candidate(best, truth+effect)
-			sRuns += n
+			kept, values, _ := candidate(rule, truth+effect)
+			rule.Decided(fmt.Sprint(e), values, kept)
+			sRuns += len(values)
 			if effect == 0 {
 				sNull++
 				if kept {
@@ -129,16 +240,41 @@ func SimulateKeepRule(k experiment.KeepRule, sigma float64, repeats int, gain fl
 				}
 			}
 			if kept {
-				truth, best = truth+effect, m
+				truth += effect
+			}
+			if rc != nil && rc.Every() > 0 && e%rc.Every() == 0 {
+				checks++
+				sRuns++
+				v := draw(truth)
+				if drifted, more := rc.Recheck(v); drifted {
+					alarms++
+					sRuns += more
+					rc.Rebaseline(append([]float64{v}, runs(truth, more)...))
+				}
 			}
 		}
-		optimism += sign * (truth - best) / sigma
+		optimism += truth - rule.Best()
+		if nr, ok := rule.(*NewRule); ok {
+			sigmas += nr.state.Pool.Sigma()
+		} else if or, ok := rule.(*OldRule); ok {
+			sigmas += or.sigma
+		}
 	}
 	res.SweepFalseKeep = ratio(sNullKept, sNull)
 	res.SweepTrueKeep = ratio(sGainKept, sGain)
 	res.SweepRuns = ratio(sRuns, sweeps*SweepLen)
 	res.SweepOptimism = optimism / float64(sweeps)
+	res.SweepSigma = sigmas / float64(sweeps)
+	res.Alarms = ratio(alarms, checks)
 	return res
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
 }
 
 func ratio(a, b int) float64 {
